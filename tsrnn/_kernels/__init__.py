@@ -1,0 +1,1 @@
+"""Numba kernels: pure numeric functions, no pandas, no scikit-learn."""

@@ -1,0 +1,90 @@
+"""Parameter and input checks with error texts that name the argument and value."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_choice(name, value, options):
+    """Return ``value`` if it is one of ``options``, else raise ValueError."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"`{name}`={value!r} must be one of {sorted(options)}.")
+    return value
+
+
+def check_int(name, value, *, low=1, allow_none=False):
+    """Return ``value`` as int if it is an integer >= ``low`` (bools refused)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}`={value!r} must be an int >= {low}.")
+    if value < low:
+        raise ValueError(f"`{name}`={value!r} must be an int >= {low}.")
+    return int(value)
+
+
+def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as float if it is a finite real within the bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}`={value!r} must be a real number.")
+    value = float(value)
+    bad = not np.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        rng = " and ".join(x for x in (lo, hi) if x) or "finite"
+        raise ValueError(f"`{name}`={value!r} must be a finite number {rng}.")
+    return value
+
+
+def check_dtype(name, value):
+    """Return the NumPy float dtype named by ``value`` (float32 or float64)."""
+    try:
+        dt = np.dtype(value)
+    except TypeError:
+        dt = None
+    if dt is None or dt.type not in FLOAT_DTYPES:
+        raise ValueError(f"`{name}`={value!r} must be numpy.float32 or numpy.float64.")
+    return dt.type
+
+
+def check_n_jobs(value):
+    """``None`` or a non-zero int, as in joblib."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value == 0:
+        raise ValueError(f"`n_jobs`={value!r} must be None or a non-zero int.")
+    return int(value)
+
+
+def as_float_array(name, value, dtype, *, ndims):
+    """Convert to a C-contiguous float array of ``dtype``, checking rank and finiteness.
+
+    Always returns a new array or a read-only-safe view that the caller does
+    not write to, so the user's data is never mutated.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"`{name}` could not be read as a numeric array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"`{name}` must hold numbers, got dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"`{name}` must be real, got dtype {arr.dtype}.")
+    if arr.ndim not in ndims:
+        want = " or ".join(str(d) for d in ndims)
+        raise ValueError(f"`{name}` must be {want}-D, got shape {arr.shape}.")
+    if arr.size and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"`{name}` must be finite; found {arr[tuple(bad)]!r} at index {tuple(int(b) for b in bad)}."
+        )
+    return np.ascontiguousarray(arr, dtype=dtype)
