@@ -1,0 +1,1 @@
+"""Bundled datasets; installed as the package ``tsrnn._data`` (see pyproject.toml)."""
