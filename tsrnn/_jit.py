@@ -42,27 +42,42 @@ def is_float32(numba_type) -> bool:
     return isinstance(numba_type, numba.types.Float) and numba_type.bitwidth == 32
 
 
-@contextlib.contextmanager
-def num_threads(n_jobs):
-    """Scope Numba's thread count to a block and restore it afterwards.
+_blas_controller = None
 
-    Parameters
-    ----------
-    n_jobs : int or None
-        ``None`` leaves the current setting; ``-1`` means all threads Numba
-        was started with; other negative values count back from there
-        (``-2`` = all but one), as in joblib.
-    """
-    if n_jobs is None:
-        yield numba.get_num_threads()
-        return
+
+def _blas():
+    """threadpoolctl handle on the BLAS libraries (created once: it scans loaded libraries)."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    return _blas_controller
+
+
+def resolve_n_jobs(n_jobs) -> int:
+    """Threads meant by ``n_jobs``: None -> 1; -1 -> all; -2 -> all but one (as joblib)."""
     limit = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None:
+        return 1
     n = n_jobs if n_jobs > 0 else max(1, limit + 1 + n_jobs)
-    n = min(n, limit)
+    return min(n, limit)
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Scope the thread counts of a kernel call and restore them afterwards.
+
+    Numba gets ``n`` threads (for the batch chunks); BLAS always gets one.
+    Nested BLAS threads oversubscribe the cores (measured 10-60x slower), and
+    OpenBLAS's results change in the last bits with its thread count, which
+    would break bitwise reproducibility across ``n_jobs``.
+    """
     previous = numba.get_num_threads()
     numba.set_num_threads(n)
     try:
-        yield n
+        with _blas().limit(limits=1):
+            yield
     finally:
         numba.set_num_threads(previous)
 

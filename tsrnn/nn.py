@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from tsrnn._jit import num_threads
+from tsrnn._jit import num_threads, resolve_n_jobs
 from tsrnn._kernels import network as _k
 from tsrnn._kernels.losses import CODES as _LOSS_CODES
 from tsrnn._kernels.losses import CROSS_ENTROPY
@@ -41,16 +41,21 @@ __all__ = ["Network"]
 LOSSES = tuple(_LOSS_CODES)
 INITS = ("pytorch", "orthogonal")
 
-# Samples per chunk.  A batch is cut into ceil(n / chunk) chunks (at most
-# _MAX_CHUNKS), whatever the thread count, so results do not depend on it;
-# see benchmarks/RESULTS.md for how these were chosen.
-_TRAIN_CHUNK = 32
+# A training batch is cut into n // _MIN_TRAIN_CHUNK chunks (between 1 and
+# _MAX_TRAIN_CHUNKS), whatever the thread count, so results do not depend on
+# it; each chunk keeps its own gradient buffer.  Prediction needs no buffers
+# and uses chunks of _PREDICT_CHUNK samples.  See benchmarks/RESULTS.md.
+_MIN_TRAIN_CHUNK = 16
+_MAX_TRAIN_CHUNKS = 8
 _PREDICT_CHUNK = 64
-_MAX_CHUNKS = 16
 
 
-def _n_chunks(n, chunk):
-    return max(1, min(_MAX_CHUNKS, -(-n // chunk)))
+def _train_chunks(n):
+    return max(1, min(_MAX_TRAIN_CHUNKS, n // _MIN_TRAIN_CHUNK))
+
+
+def _predict_chunks(n):
+    return -(-n // _PREDICT_CHUNK)
 
 
 class Network:
@@ -354,11 +359,13 @@ class Network:
         return out if return_sequences else out[:, 0, :]
 
     def _predict(self, X, seq, n_jobs):
-        driver = _k.predict_serial if n_jobs in (None, 1) else _k.predict_parallel
-        with num_threads(n_jobs):
+        chunks = _predict_chunks(X.shape[0])
+        threads = resolve_n_jobs(n_jobs)
+        driver = _k.predict_parallel if threads > 1 and chunks > 1 else _k.predict_serial
+        with num_threads(threads):
             return driver(_k.CELL_CODES[self.cell], self.activation == "relu", X, self.params,
                           self._offs, self.num_layers, self.hidden_size, self.output_size, seq,
-                          _n_chunks(X.shape[0], _PREDICT_CHUNK))
+                          chunks)
 
     def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,
                   bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
@@ -436,12 +443,14 @@ class Network:
         code = _LOSS_CODES[loss]
         rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
         scale = 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
-        driver = _k.loss_grad_serial if n_jobs in (None, 1) else _k.loss_grad_parallel
-        with num_threads(n_jobs):
+        chunks = _train_chunks(n)
+        threads = resolve_n_jobs(n_jobs)
+        driver = _k.loss_grad_parallel if threads > 1 and chunks > 1 else _k.loss_grad_serial
+        with num_threads(threads):
             total, grad, dX = driver(
                 _k.CELL_CODES[self.cell], self.activation == "relu", X, Y, sw, self.params,
                 self._offs, self.num_layers, self.hidden_size, masks, seq, trunc, code, qs, delta,
-                scale, bool(input_grad), _n_chunks(n, _TRAIN_CHUNK),
+                scale, bool(input_grad), chunks,
             )
         return total * scale, grad, dX
 
