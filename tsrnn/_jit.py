@@ -12,12 +12,17 @@ Policy
   which is also what lets loops containing a division vectorise.
 - ``cache=True`` on every kernel, so a second process starts warm.  The cache
   lives where ``NUMBA_CACHE_DIR`` says (default: ``__pycache__`` beside the
-  sources).
+  sources).  Numba invalidates a cached function only when *its own* file
+  changes, not when a kernel it calls (in another file) does; so under
+  ``NUMBA_CACHE_DIR`` our entries go to a subfolder named by a digest of all
+  kernel sources, and an edited kernel can never be served stale.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import pathlib
 
 import numba
 from numba import prange  # noqa: F401  (re-exported for the kernels)
@@ -28,11 +33,28 @@ FASTMATH = {"contract", "nsz", "arcp"}
 _OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 
 
+def _sources_digest():
+    here = pathlib.Path(__file__).parent
+    h = hashlib.sha256()
+    for path in [here / "_jit.py", *sorted((here / "_kernels").glob("*.py"))]:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+_DIGEST = _sources_digest()
+
+
 def njit(func=None, *, parallel=False):
     """Compile ``func`` with the project's policy (see module docstring)."""
 
     def wrap(f):
-        return numba.njit(parallel=parallel, **_OPTIONS)(f)
+        base = numba.config.CACHE_DIR
+        if base:  # the locator reads it when the dispatcher is made, i.e. now
+            numba.config.CACHE_DIR = str(pathlib.Path(base) / f"tsrnn-{_DIGEST}")
+        try:
+            return numba.njit(parallel=parallel, **_OPTIONS)(f)
+        finally:
+            numba.config.CACHE_DIR = base
 
     return wrap if func is None else wrap(func)
 

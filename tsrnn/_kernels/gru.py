@@ -20,24 +20,27 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     T, m, G = gates.shape
     H = G // 3
     np.dot(xin, w_ih.T, gates.reshape(T * m, G))
+    b_rz = b_ih[:2 * H] + b_hh[:2 * H]
     for t in range(T):
         if t > 0:
             np.dot(hs[t], w_hh.T, gh)
         else:
             gh[:] = 0
         for i in range(m):
+            # Short passes vectorise where one fused loop does not (see lstm.py).
             g = gates[t, i]
             r = gh[i]
+            hn = aux[t, i]
+            for j in range(2 * H):
+                g[j] = sigmoid(g[j] + r[j] + b_rz[j])
             for j in range(H):
-                gr = sigmoid(g[j] + b_ih[j] + r[j] + b_hh[j])
-                gz = sigmoid(g[H + j] + b_ih[H + j] + r[H + j] + b_hh[H + j])
-                hn = r[2 * H + j] + b_hh[2 * H + j]
-                gn = tanh(g[2 * H + j] + b_ih[2 * H + j] + gr * hn)
-                g[j] = gr
-                g[H + j] = gz
-                g[2 * H + j] = gn
-                aux[t, i, j] = hn
-                hs[t + 1, i, j] = (1 - gz) * gn + gz * hs[t, i, j]
+                hn[j] = r[2 * H + j] + b_hh[2 * H + j]
+            for j in range(H):
+                g[2 * H + j] = tanh(g[2 * H + j] + b_ih[2 * H + j] + g[j] * hn[j])
+            h_prev = hs[t, i]
+            h = hs[t + 1, i]
+            for j in range(H):
+                h[j] = (1 - g[H + j]) * g[2 * H + j] + g[H + j] * h_prev[j]
 
 
 @njit

@@ -26,12 +26,17 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
         else:
             gh[:] = 0
         for i in range(m):
+            p = gates[t, i]
+            r = gh[i]
+            h = hs[t + 1, i]
             for j in range(H):
-                v = gates[t, i, j] + gh[i, j] + b[j]
-                if relu:
-                    hs[t + 1, i, j] = max(v, 0)
-                else:
-                    hs[t + 1, i, j] = tanh(v)
+                p[j] += r[j] + b[j]
+            if relu:
+                for j in range(H):
+                    h[j] = max(p[j], 0)
+            else:
+                for j in range(H):
+                    h[j] = tanh(p[j])
 
 
 @njit
