@@ -9,13 +9,13 @@ forecasting front end exists.
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import sys
 import time
 
 import numpy as np
 
 from tsrnn._optim import Adam
+from tsrnn._resources import data_file
 from tsrnn.nn import Network
 
 CHANNELS = ("precipitation", "temp_max", "temp_min", "wind")
@@ -25,9 +25,7 @@ def load_weather():
     """The bundled Seattle weather table as (dates, values of ``CHANNELS``)."""
     import pandas as pd
 
-    path = importlib.resources.files("tsrnn._data") / "seattle_weather_daily.csv"
-    with importlib.resources.as_file(path) as p:
-        df = pd.read_csv(p, parse_dates=["date"])
+    df = pd.read_csv(data_file("seattle_weather_daily.csv"), parse_dates=["date"])
     return df["date"].to_numpy(), df[list(CHANNELS)].to_numpy(np.float64)
 
 
