@@ -9,7 +9,7 @@ tanh(c_t).
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import sigmoid, tanh
+from tsrnn._kernels._math import tanh
 
 
 @njit
@@ -19,6 +19,13 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     H = G // 4
     np.dot(xin, w_ih.T, gates.reshape(T * m, G))
     b = b_ih + b_hh
+    # sigmoid(x) = 0.5 + 0.5 tanh(x / 2), so every gate is a * tanh(a * x) + d
+    # and one loop of length 4H covers all four (long enough to vectorise at
+    # small H, where per-gate loops of length H were mostly scalar).
+    a = np.full(G, 0.5, gates.dtype)
+    a[2 * H:3 * H] = 1
+    d = np.full(G, 0.5, gates.dtype)
+    d[2 * H:3 * H] = 0
     for t in range(T):
         if t > 0:
             np.dot(hs[t], w_hh.T, gh)
@@ -31,13 +38,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
             g = gates[t, i]
             r = gh[i]
             for j in range(G):
-                g[j] += r[j] + b[j]
-            for j in range(2 * H):
-                g[j] = sigmoid(g[j])
-            for j in range(2 * H, 3 * H):
-                g[j] = tanh(g[j])
-            for j in range(3 * H, G):
-                g[j] = sigmoid(g[j])
+                g[j] = a[j] * tanh(a[j] * (g[j] + r[j] + b[j])) + d[j]
             c_prev = cs[t, i]
             c = cs[t + 1, i]
             tc = aux[t, i]
@@ -59,21 +60,28 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
     dcn[:] = 0
     for t in range(T - 1, -1, -1):
         for i in range(m):
+            # Short passes over few arrays, so that they vectorise (see forward).
             g = gates[t, i]
             d = dgx[t, i]
+            tc = aux[t, i]
+            c_prev = cs[t, i]
+            dh = dhn[i]  # becomes the total gradient of h_t; overwritten below
+            dc = dcn[i]
+            dh_up = dh_in[t, i]
             for j in range(H):
-                gi = g[j]
-                gf = g[H + j]
-                gg = g[2 * H + j]
-                go = g[3 * H + j]
-                tc = aux[t, i, j]
-                dh = dh_in[t, i, j] + dhn[i, j]
-                dc = dcn[i, j] + dh * go * (1 - tc * tc)
-                d[j] = dc * gg * gi * (1 - gi)
-                d[H + j] = dc * cs[t, i, j] * gf * (1 - gf)
-                d[2 * H + j] = dc * gi * (1 - gg * gg)
-                d[3 * H + j] = dh * tc * go * (1 - go)
-                dcn[i, j] = dc * gf
+                dh[j] += dh_up[j]
+            for j in range(H):
+                d[3 * H + j] = dh[j] * tc[j] * g[3 * H + j] * (1 - g[3 * H + j])
+            for j in range(H):
+                dc[j] += dh[j] * g[3 * H + j] * (1 - tc[j] * tc[j])
+            for j in range(H):
+                d[j] = dc[j] * g[2 * H + j] * g[j] * (1 - g[j])
+            for j in range(H):
+                d[H + j] = dc[j] * c_prev[j] * g[H + j] * (1 - g[H + j])
+            for j in range(H):
+                d[2 * H + j] = dc[j] * g[j] * (1 - g[2 * H + j] * g[2 * H + j])
+            for j in range(H):
+                dc[j] *= g[H + j]
         if t > 0:
             if (T - t) % trunc == 0:
                 dhn[:] = 0
