@@ -41,21 +41,24 @@ __all__ = ["Network"]
 LOSSES = tuple(_LOSS_CODES)
 INITS = ("pytorch", "orthogonal")
 
-# A training batch is cut into n // _MIN_TRAIN_CHUNK chunks (between 1 and
+# A training batch is cut into n // _MIN_CHUNK chunks (between 1 and
 # _MAX_TRAIN_CHUNKS), whatever the thread count, so results do not depend on
-# it; each chunk keeps its own gradient buffer.  Prediction needs no buffers
-# and uses chunks of _PREDICT_CHUNK samples.  See benchmarks/RESULTS.md.
-_MIN_TRAIN_CHUNK = 16
+# it; each chunk keeps its own gradient buffer.  Prediction needs no buffers:
+# its chunks grow from _MIN_CHUNK samples (so that two threads share even a
+# batch of 32) to _PREDICT_CHUNK.  Larger chunks make larger GEMMs; more chunks
+# more parallelism.  See benchmarks/RESULTS.md for the measurements.
+_MIN_CHUNK = 16
 _MAX_TRAIN_CHUNKS = 8
 _PREDICT_CHUNK = 64
 
 
 def _train_chunks(n):
-    return max(1, min(_MAX_TRAIN_CHUNKS, n // _MIN_TRAIN_CHUNK))
+    return max(1, min(_MAX_TRAIN_CHUNKS, n // _MIN_CHUNK))
 
 
 def _predict_chunks(n):
-    return -(-n // _PREDICT_CHUNK)
+    size = min(_PREDICT_CHUNK, max(_MIN_CHUNK, n // 8))
+    return -(-n // size)
 
 
 class Network:
