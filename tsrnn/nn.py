@@ -41,24 +41,31 @@ __all__ = ["Network"]
 LOSSES = tuple(_LOSS_CODES)
 INITS = ("pytorch", "orthogonal")
 
-# A training batch is cut into n // _MIN_CHUNK chunks (between 1 and
-# _MAX_TRAIN_CHUNKS), whatever the thread count, so results do not depend on
-# it; each chunk keeps its own gradient buffer.  Prediction needs no buffers:
-# its chunks grow from _MIN_CHUNK samples (so that two threads share even a
-# batch of 32) to _PREDICT_CHUNK.  Larger chunks make larger GEMMs; more chunks
-# more parallelism.  See benchmarks/RESULTS.md for the measurements.
+# How a batch is cut into chunks.  The count depends only on the batch size,
+# never on the thread count, so results do not depend on n_jobs.  A chunk's
+# recurrent GEMMs have as many rows as it has samples, and OpenBLAS repacks the
+# weight at every step: on one thread at H=256, chunks of 16/32/64/128 reach
+# 55/70/79/66 % of GEMM peak.  With two threads, though, training was fastest
+# with chunks of 16-32 (two threads' 64-sample states compete for cache), so
+# training uses chunks of >= 16 samples, at most 8 of them (each keeps its own
+# gradient buffer), while prediction, which keeps less state, uses chunks of
+# about 64.  Any batch of 32 or more gets two chunks, so two threads share it.
+# See benchmarks/RESULTS.md.
 _MIN_CHUNK = 16
-_MAX_TRAIN_CHUNKS = 8
 _PREDICT_CHUNK = 64
+_MAX_TRAIN_CHUNKS = 8
+
+
+def _n_chunks(n, target, cap):
+    return max(1, min(cap, max(n // target, min(2, n // _MIN_CHUNK))))
 
 
 def _train_chunks(n):
-    return max(1, min(_MAX_TRAIN_CHUNKS, n // _MIN_CHUNK))
+    return _n_chunks(n, _MIN_CHUNK, _MAX_TRAIN_CHUNKS)
 
 
 def _predict_chunks(n):
-    size = min(_PREDICT_CHUNK, max(_MIN_CHUNK, n // 8))
-    return -(-n // size)
+    return _n_chunks(n, _PREDICT_CHUNK, n)
 
 
 class Network:
