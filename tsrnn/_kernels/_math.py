@@ -1,4 +1,4 @@
-"""Scalar activations shared by the cells.
+"""Activations and the recurrent projection shared by the cells.
 
 float64 uses the exact libm functions (PyTorch parity to 1e-10).  float32 uses
 Eigen's clamped [13/6] rational approximation of tanh (a few ulp of error),
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from tsrnn._jit import FASTMATH, is_float32, overload
+from tsrnn._jit import FASTMATH, is_float32, njit, overload
 
 _OPTS = {"fastmath": FASTMATH, "error_model": "numpy"}
 
@@ -65,3 +65,12 @@ def _ov_sigmoid(x):
         half = np.float32(0.5)
         return lambda x: half + half * tanh(half * x)
     return lambda x: 1.0 / (1.0 + math.exp(-x))
+
+
+@njit
+def recurrent_projection(hs, t, w_hh, gh):
+    """``gh = h_{t-1} W_hh^T`` for step t (zero at t = 0, where h_{-1} = 0)."""
+    if t > 0:
+        np.dot(hs[t], w_hh.T, gh)
+    else:
+        gh[:] = 0

@@ -11,7 +11,7 @@ differs from the input gradient ``dgx`` in the n block.
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import sigmoid, tanh
+from tsrnn._kernels._math import recurrent_projection, sigmoid, tanh
 
 
 @njit
@@ -22,10 +22,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     np.dot(xin, w_ih.T, gates.reshape(T * m, G))
     b_rz = b_ih[:2 * H] + b_hh[:2 * H]
     for t in range(T):
-        if t > 0:
-            np.dot(hs[t], w_hh.T, gh)
-        else:
-            gh[:] = 0
+        recurrent_projection(hs, t, w_hh, gh)
         for i in range(m):
             # Short passes vectorise where one fused loop does not (see lstm.py).
             g = gates[t, i]

@@ -9,7 +9,7 @@ tanh(c_t).
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import tanh
+from tsrnn._kernels._math import recurrent_projection, tanh
 
 
 @njit
@@ -27,10 +27,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     d = np.full(G, 0.5, gates.dtype)
     d[2 * H:3 * H] = 0
     for t in range(T):
-        if t > 0:
-            np.dot(hs[t], w_hh.T, gh)
-        else:
-            gh[:] = 0
+        recurrent_projection(hs, t, w_hh, gh)
         for i in range(m):
             # Short single-purpose passes: with few arrays per loop LLVM can
             # prove (or check) non-aliasing and vectorise; one fused loop

@@ -212,6 +212,16 @@ def _bounds(n, n_chunks, c):
 
 
 @njit
+def _train_buffers(X, theta, n_chunks, want_dx):
+    """Per-chunk gradient and loss buffers, and the input gradient (empty unless wanted)."""
+    n, T, C = X.shape
+    gbuf = np.zeros((n_chunks, theta.shape[0]), theta.dtype)
+    lbuf = np.zeros(n_chunks)
+    dX = np.zeros((n if want_dx else 0, T, C), theta.dtype)
+    return gbuf, lbuf, dX
+
+
+@njit
 def _reduce(lbuf, gbuf):
     """Add the chunks' results in chunk order (fixed, thread-independent)."""
     loss = 0.0
@@ -230,10 +240,8 @@ def loss_grad_serial(cell, relu, X, Y, sw, theta, offs, L, H, masks, seq, trunc,
 
     Returns ``(loss_sum, grad, dX)``; ``dX`` is empty unless ``want_dx``.
     """
-    n, T, C = X.shape
-    gbuf = np.zeros((n_chunks, theta.shape[0]), theta.dtype)
-    lbuf = np.zeros(n_chunks)
-    dX = np.zeros((n if want_dx else 0, T, C), theta.dtype)
+    n = X.shape[0]
+    gbuf, lbuf, dX = _train_buffers(X, theta, n_chunks, want_dx)
     for c in range(n_chunks):
         a, b = _bounds(n, n_chunks, c)
         lbuf[c] = _chunk_loss_grad(cell, relu, X, Y, sw, a, b, theta, offs, L, H, masks, seq,
@@ -246,10 +254,8 @@ def loss_grad_serial(cell, relu, X, Y, sw, theta, offs, L, H, masks, seq, trunc,
 def loss_grad_parallel(cell, relu, X, Y, sw, theta, offs, L, H, masks, seq, trunc,
                        code, qs, delta, scale, want_dx, n_chunks):
     """Same as :func:`loss_grad_serial`, chunks spread over Numba's threads."""
-    n, T, C = X.shape
-    gbuf = np.zeros((n_chunks, theta.shape[0]), theta.dtype)
-    lbuf = np.zeros(n_chunks)
-    dX = np.zeros((n if want_dx else 0, T, C), theta.dtype)
+    n = X.shape[0]
+    gbuf, lbuf, dX = _train_buffers(X, theta, n_chunks, want_dx)
     for c in prange(n_chunks):
         a, b = _bounds(n, n_chunks, c)
         lbuf[c] = _chunk_loss_grad(cell, relu, X, Y, sw, a, b, theta, offs, L, H, masks, seq,

@@ -8,7 +8,7 @@ with ``hs[0]`` the zero initial state.  ``cs``/``aux`` are unused here.
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import tanh
+from tsrnn._kernels._math import recurrent_projection, tanh
 
 
 @njit
@@ -21,10 +21,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     np.dot(xin, w_ih.T, gates.reshape(T * m, H))
     b = b_ih + b_hh
     for t in range(T):
-        if t > 0:
-            np.dot(hs[t], w_hh.T, gh)
-        else:
-            gh[:] = 0
+        recurrent_projection(hs, t, w_hh, gh)
         for i in range(m):
             p = gates[t, i]
             r = gh[i]
