@@ -11,7 +11,7 @@ differs from the input gradient ``dgx`` in the n block.
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import recurrent_projection, sigmoid, tanh
+from tsrnn._kernels._math import input_projection, recurrent_projection, sigmoid, tanh
 
 
 @njit
@@ -19,7 +19,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     """Run one layer over all steps, keeping r, z, n and W_hn h + b_hn."""
     T, m, G = gates.shape
     H = G // 3
-    np.dot(xin, w_ih.T, gates.reshape(T * m, G))
+    input_projection(xin, w_ih, gates.reshape(T * m, G))
     b_rz = b_ih[:2 * H] + b_hh[:2 * H]
     for t in range(T):
         recurrent_projection(hs, t, w_hh, gh)

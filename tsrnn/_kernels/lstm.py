@@ -9,7 +9,7 @@ tanh(c_t).
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import recurrent_projection, tanh
+from tsrnn._kernels._math import input_projection, recurrent_projection, tanh
 
 
 @njit
@@ -17,7 +17,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     """Run one layer over all steps, keeping gates, cell states and tanh(c)."""
     T, m, G = gates.shape
     H = G // 4
-    np.dot(xin, w_ih.T, gates.reshape(T * m, G))
+    input_projection(xin, w_ih, gates.reshape(T * m, G))
     b = b_ih + b_hh
     # sigmoid(x) = 0.5 + 0.5 tanh(x / 2), so every gate is a * tanh(a * x) + d
     # and one loop of length 4H covers all four (long enough to vectorise at

@@ -21,6 +21,7 @@ import numpy as np
 
 from tsrnn._jit import njit, prange
 from tsrnn._kernels import gru, lstm, rnn
+from tsrnn._kernels._math import input_weight_grad
 from tsrnn._kernels.losses import loss_rows
 
 RNN, LSTM, GRU = 0, 1, 2
@@ -185,7 +186,7 @@ def _chunk_loss_grad(cell, relu, X, Y, sw, a, b, theta, offs, L, H, masks, seq, 
         )
         dgx2 = dgx.reshape(T * m, G)
         dgh2 = dgh.reshape(T * m, G)
-        np.dot(dgx2.T, xin, _matrix(grad, offs, k, xin.shape[1]))
+        input_weight_grad(dgx2, xin, _matrix(grad, offs, k, xin.shape[1]))
         np.dot(dgh2.T, hs[layer, :T].reshape(T * m, H), _matrix(grad, offs, k + 1, H))
         _colsum(dgx2, _vector(grad, offs, k + 2))
         _colsum(dgh2, _vector(grad, offs, k + 3))

@@ -8,7 +8,7 @@ with ``hs[0]`` the zero initial state.  ``cs``/``aux`` are unused here.
 import numpy as np
 
 from tsrnn._jit import njit
-from tsrnn._kernels._math import recurrent_projection, tanh
+from tsrnn._kernels._math import input_projection, recurrent_projection, tanh
 
 
 @njit
@@ -18,7 +18,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
     ``xin`` is the (T*m, D) input; its projection for all steps is one GEMM.
     """
     T, m, H = gates.shape
-    np.dot(xin, w_ih.T, gates.reshape(T * m, H))
+    input_projection(xin, w_ih, gates.reshape(T * m, H))
     b = b_ih + b_hh
     for t in range(T):
         recurrent_projection(hs, t, w_hh, gh)
