@@ -1,5 +1,10 @@
 """tsrnn: recurrent neural networks for time-series forecasting, without PyTorch.
 
+Estimators
+----------
+RNNRegressor
+    scikit-learn regressor on windows of a time series (Elman RNN, LSTM, GRU).
+
 Submodules
 ----------
 nn
@@ -7,8 +12,10 @@ nn
 """
 
 from tsrnn import nn
+from tsrnn._training import DivergenceWarning
+from tsrnn.estimators import RNNRegressor
 from tsrnn.nn import Network
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Network", "nn", "__version__"]
+__all__ = ["DivergenceWarning", "Network", "RNNRegressor", "nn", "__version__"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from tsrnn._jit import num_threads, resolve_n_jobs
+from tsrnn._jit import num_threads, numba_threads, resolve_n_jobs
 from tsrnn._kernels import network as _k
 from tsrnn._kernels.losses import CODES as _LOSS_CODES
 from tsrnn._kernels.losses import CROSS_ENTROPY
@@ -371,13 +371,16 @@ class Network:
         return out if return_sequences else out[:, 0, :]
 
     def _predict(self, X, seq, n_jobs):
+        with num_threads(resolve_n_jobs(n_jobs)):
+            return self._kernel_predict(X, seq)
+
+    def _kernel_predict(self, X, seq):
+        """Head outputs (n, T or 1, O) for a validated X; the caller scopes the threads."""
         chunks = _predict_chunks(X.shape[0])
-        threads = resolve_n_jobs(n_jobs)
-        driver = _k.predict_parallel if threads > 1 and chunks > 1 else _k.predict_serial
-        with num_threads(threads):
-            return driver(_k.CELL_CODES[self.cell], self.activation == "relu", X, self.params,
-                          self._offs, self.num_layers, self.hidden_size, self.output_size, seq,
-                          chunks)
+        parallel = numba_threads() > 1 and chunks > 1
+        driver = _k.predict_parallel if parallel else _k.predict_serial
+        return driver(_k.CELL_CODES[self.cell], self.activation == "relu", X, self.params,
+                      self._offs, self.num_layers, self.hidden_size, self.output_size, seq, chunks)
 
     def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,
                   bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
@@ -452,18 +455,28 @@ class Network:
         sw = self._check_sample_weight(sample_weight, n)
         masks = self._check_masks(dropout_masks, X)
         n_jobs = check_n_jobs(n_jobs)
-        code = _LOSS_CODES[loss]
+        with num_threads(resolve_n_jobs(n_jobs)):
+            return self._kernel_loss_grad(X, Y, sw, _LOSS_CODES[loss], qs, delta, seq, trunc, masks,
+                                          bool(input_grad))
+
+    def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks, want_dx=False):
+        """Loss and flat gradient for validated, prepared arrays (see :meth:`_loss_grad`).
+
+        ``Y`` is (n, T or 1, K); the caller scopes the threads with
+        ``tsrnn._jit.num_threads``.  The training loop calls this directly, once
+        per minibatch, so that validation and thread scoping happen once per fit.
+        """
+        n, T, _ = X.shape
         rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
         scale = 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
         chunks = _train_chunks(n)
-        threads = resolve_n_jobs(n_jobs)
-        driver = _k.loss_grad_parallel if threads > 1 and chunks > 1 else _k.loss_grad_serial
-        with num_threads(threads):
-            total, grad, dX = driver(
-                _k.CELL_CODES[self.cell], self.activation == "relu", X, Y, sw, self.params,
-                self._offs, self.num_layers, self.hidden_size, masks, seq, trunc, code, qs, delta,
-                scale, bool(input_grad), chunks,
-            )
+        parallel = numba_threads() > 1 and chunks > 1
+        driver = _k.loss_grad_parallel if parallel else _k.loss_grad_serial
+        total, grad, dX = driver(
+            _k.CELL_CODES[self.cell], self.activation == "relu", X, Y, sw, self.params, self._offs,
+            self.num_layers, self.hidden_size, masks, seq, trunc, code, qs, delta, scale, want_dx,
+            chunks,
+        )
         return total * scale, grad, dX
 
     def _check_quantiles(self, quantiles, loss):

@@ -1,0 +1,464 @@
+"""scikit-learn estimators: :class:`RNNRegressor` and :class:`RNNClassifier`.
+
+Thin classes: parameter checks and data handling here, the loop in
+``tsrnn._training``, the numerics in ``tsrnn.nn``.  They know nothing of pandas
+timestamps; a DataFrame made by ``tsrnn.windowing`` is read only through its
+column names.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from tsrnn._jit import num_threads, resolve_n_jobs
+from tsrnn._training import TrainConfig, Trainer
+from tsrnn._validation import (
+    check_choice,
+    check_dtype,
+    check_float,
+    check_int,
+    check_n_jobs,
+)
+from tsrnn.nn import Network
+
+__all__ = ["RNNRegressor", "RNNClassifier"]
+
+# Column names written by tsrnn.windowing: "<channel>[t-<lag>]".
+_LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t-(?P<lag>\d+)\]$")
+
+
+def _structure_from_columns(columns):
+    """Channel count of windowing-style column names, or None if they are not such names.
+
+    The columns must be time-major: every channel of the oldest step, then the
+    next step, with the same channel order at every step.
+    """
+    parsed = [_LAG_COLUMN.match(str(c)) for c in columns]
+    if not parsed or not all(parsed):
+        return None
+    channels = list(dict.fromkeys(m["channel"] for m in parsed))
+    C = len(channels)
+    if len(parsed) % C:
+        return None
+    for k, m in enumerate(parsed):
+        if m["channel"] != channels[k % C]:
+            return None
+    lags = [int(m["lag"]) for m in parsed[::C]]
+    if lags != sorted(lags, reverse=True):
+        return None
+    return C
+
+
+class _RNNBase(BaseEstimator):
+    """Parameters, validation and the fit/predict plumbing shared by both estimators."""
+
+    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, activation="tanh",
+                 dropout=0.0, solver="adam", learning_rate_init=1e-3, learning_rate="constant", momentum=0.9,
+                 nesterovs_momentum=True, alpha=0.0, batch_size="auto", max_iter=200,
+                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 validation_fraction=0.1, validation_gap=0, clip_norm=None, bptt_steps=None,
+                 scale=True, n_channels="auto", warm_start=False, n_jobs=None,
+                 random_state=None, verbose=False, dtype=np.float32):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.activation = activation
+        self.dropout = dropout
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_gap = validation_gap
+        self.clip_norm = clip_norm
+        self.bptt_steps = bptt_steps
+        self.scale = scale
+        self.n_channels = n_channels
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+
+    # -------------------------------------------------------------- checks
+    def _check_params(self):
+        check_choice("cell", self.cell, ("rnn", "lstm", "gru"))
+        check_int("hidden_size", self.hidden_size)
+        check_int("num_layers", self.num_layers)
+        check_choice("activation", self.activation, ("tanh", "relu"))
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ValueError(f"`activation`={self.activation!r} is only available for cell='rnn'.")
+        check_float("dropout", self.dropout, low=0, high=1, high_open=True)
+        self._check_loss_params()
+        check_choice("solver", self.solver, ("adam", "sgd"))
+        check_float("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
+        check_choice("learning_rate", self.learning_rate, ("constant", "plateau"))
+        check_float("momentum", self.momentum, low=0, high=1)
+        check_float("alpha", self.alpha, low=0)
+        if self.batch_size != "auto":
+            check_int("batch_size", self.batch_size)
+        check_int("max_iter", self.max_iter)
+        check_float("tol", self.tol, low=0)
+        check_int("n_iter_no_change", self.n_iter_no_change)
+        check_float("validation_fraction", self.validation_fraction, low=0, high=1,
+                    low_open=True, high_open=True)
+        check_int("validation_gap", self.validation_gap, low=0)
+        if self.clip_norm is not None:
+            check_float("clip_norm", self.clip_norm, low=0, low_open=True)
+        check_int("bptt_steps", self.bptt_steps, allow_none=True)
+        if self.n_channels != "auto":
+            check_int("n_channels", self.n_channels)
+        check_n_jobs(self.n_jobs)
+        check_dtype("dtype", self.dtype)
+
+    def _windows(self, X, y=None, *, reset):
+        """Validate X (and y) in one call; return X as (n, T, C) in the working dtype (and y)."""
+        dt = check_dtype("dtype", self.dtype)
+        columns = getattr(X, "columns", None)
+        kwargs = dict(reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
+        if y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric,
+                                 **kwargs)
+        if X.ndim == 3:
+            n, T, C = X.shape
+        elif X.ndim == 2:
+            n, width = X.shape
+            if self.n_channels != "auto":
+                C = self.n_channels
+            elif columns is not None and (C := _structure_from_columns(columns)) is not None:
+                pass
+            elif not reset:
+                C = self.n_channels_
+            else:
+                C = 1
+            if width % C:
+                raise ValueError(f"`X` has {width} columns, which is not a multiple of "
+                                 f"`n_channels`={C}.")
+            T = width // C
+        else:
+            raise ValueError(f"`X` must be 2-D (n, T*C) or 3-D (n, T, C); got {X.ndim}-D.")
+        if reset:
+            self.n_timesteps_, self.n_channels_ = T, C
+        elif (T, C) != (self.n_timesteps_, self.n_channels_):
+            raise ValueError(
+                f"`X` has windows of {T} steps x {C} channels, but the estimator was fitted on "
+                f"{self.n_timesteps_} steps x {self.n_channels_} channels."
+            )
+        X = np.ascontiguousarray(X.reshape(n, T, C), dtype=dt)
+        return X if y is None else (X, y)
+
+    # -------------------------------------------------------------- scaling
+    def _fit_scaler(self, X):
+        if self.scale:
+            self._x_mean = X.mean(axis=(0, 1), dtype=np.float64)
+            std = X.std(axis=(0, 1), dtype=np.float64)
+            self._x_std = np.where(std > 0, std, 1.0)
+        else:
+            self._x_mean = np.zeros(X.shape[2])
+            self._x_std = np.ones(X.shape[2])
+
+    def _scale_X(self, X):
+        if not self.scale:
+            return X
+        return ((X - self._x_mean) / self._x_std).astype(X.dtype)
+
+    # ------------------------------------------------------------------ fit
+    def _config(self, n_train):
+        batch = min(64, n_train) if self.batch_size == "auto" else min(self.batch_size, n_train)
+        return TrainConfig(
+            **self._loss_config(),
+            solver=self.solver, learning_rate_init=self.learning_rate_init,
+            learning_rate=self.learning_rate, momentum=self.momentum,
+            nesterovs_momentum=self.nesterovs_momentum, alpha=self.alpha, batch_size=batch,
+            shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, dropout=self.dropout,
+            n_jobs=self.n_jobs, verbose=bool(self.verbose),
+        )
+
+    def _fit(self, X, y, sample_weight, *, incremental):
+        self._check_params()
+        first = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        X3, y = self._windows(X, y, reset=first)
+        Y = self._encode_y(y, X3.shape[0], reset=first)
+        sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
+        if first:
+            self._fit_scaler(X3)
+            self._fit_target(Y)
+        Xs = self._scale_X(X3)
+        Ys = self._scale_y(Y)
+        if first:
+            self._rng = check_random_state(self.random_state)
+            self.network_ = Network(
+                self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
+                num_layers=self.num_layers, output_size=self._n_head_outputs(),
+                activation=self.activation, dtype=X3.dtype, random_state=self._rng,
+            )
+        validation = None
+        n = X3.shape[0]
+        if self.early_stopping and not incremental:
+            n_val = max(1, math.ceil(self.validation_fraction * n))
+            n_train = n - n_val - self.validation_gap
+            if n_train < 1:
+                raise ValueError(
+                    f"early_stopping leaves no training samples: {n} samples, "
+                    f"`validation_fraction`={self.validation_fraction} holds out {n_val} and "
+                    f"`validation_gap`={self.validation_gap} drops {self.validation_gap}."
+                )
+            validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:])
+            Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
+        config = self._config(Xs.shape[0])
+        if first or not hasattr(self, "_trainer"):
+            self._trainer = Trainer(self.network_, config)
+        else:
+            self._trainer.config = config
+        trainer = self._trainer
+        trainer.run(Xs, Ys, sw, epochs=1 if incremental else self.max_iter, rng=self._rng,
+                    validation=validation, warn_max_iter=not incremental)
+        self.loss_curve_ = list(trainer.loss_curve)
+        self.validation_scores_ = list(trainer.validation_scores) if self.early_stopping else None
+        self.best_validation_score_ = trainer.best_validation_score if self.early_stopping else None
+        self.best_loss_ = trainer.best_loss
+        self.n_iter_ = trainer.n_iter
+        self.t_ = trainer.t
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on windows ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_channels) or (n_samples, n_timesteps * n_channels)
+            Windows, time-major: in the 2-D form all channels of the oldest step
+            come first (see ``n_channels``).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _head(self, X):
+        check_is_fitted(self, "network_")
+        X3 = self._scale_X(self._windows(X, reset=False))
+        with num_threads(resolve_n_jobs(self.n_jobs)):
+            return self.network_._kernel_predict(X3, False)[:, 0, :]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+class RNNRegressor(RegressorMixin, _RNNBase):
+    """Recurrent network regressor (Elman RNN, LSTM or GRU) on windows of a time series.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+    hidden_size : int, default=32
+    num_layers : int, default=1
+    activation : {"tanh", "relu"}, default="tanh"
+        Nonlinearity of the ``"rnn"`` cell.
+    dropout : float in [0, 1), default=0
+        Inverted dropout between stacked layers (masks drawn from ``random_state``).
+    loss : {"squared_error", "absolute_error", "huber", "quantile"}, default="squared_error"
+    quantiles : list of float, optional
+        Levels for ``loss="quantile"``; one head output per target and level.
+    huber_delta : float, default=1.0
+        Threshold of the Huber loss (in standardised units when ``scale``).
+    solver : {"adam", "sgd"}, default="adam"
+    learning_rate_init : float, default=1e-3
+    learning_rate : {"constant", "plateau"}, default="constant"
+        ``"plateau"`` divides the rate by 5 after ``n_iter_no_change`` epochs
+        without improvement, and stops once it falls below 1e-6.
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    alpha : float, default=0
+        L2 penalty on the weights (not the biases).
+    batch_size : int or "auto", default="auto"
+        ``"auto"``: ``min(64, n_samples)``.
+    max_iter : int, default=200
+        Epochs.
+    shuffle : bool, default=True
+    tol : float, default=1e-4
+    n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        Hold out the *last* ``validation_fraction`` of the samples (time
+        order), stop on its loss and restore the best weights.
+    validation_fraction : float, default=0.1
+    validation_gap : int, default=0
+        Samples dropped between the training and validation parts, so that
+        overlapping windows do not leak.
+    clip_norm : float, optional
+        Clip the gradient to this global norm.
+    bptt_steps : int, optional
+        Truncated backpropagation through time.
+    scale : bool, default=True
+        Standardise inputs per channel and targets per output with training
+        statistics; predictions come back in the original units.
+    n_channels : int or "auto", default="auto"
+        Channels of a 2-D ``X``: ``"auto"`` reads them from ``tsrnn.windowing``
+        column names, else 1 (univariate windows).
+    warm_start : bool, default=False
+    n_jobs : int, optional
+        Threads; predictions are bitwise identical for any value.
+    random_state : int, RandomState instance or None
+    verbose : bool, default=False
+        A progress bar (tqdm) over the epochs.
+    dtype : numpy.float32 or numpy.float64, default=numpy.float32
+
+    Attributes
+    ----------
+    network_ : tsrnn.nn.Network
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+        Minus the validation loss per epoch (with ``early_stopping``).
+    best_validation_score_ : float or None
+    best_loss_ : float
+    n_iter_ : int
+    t_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    n_timesteps_, n_channels_ : int
+        Window structure seen in ``fit``, enforced in ``predict``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 12, 2))
+    >>> y = X[:, -1, 0] + X[:, -2, 1]
+    >>> reg = RNNRegressor(hidden_size=8, max_iter=5, random_state=0).fit(X, y)
+    >>> reg.predict(X).shape
+    (64,)
+    """
+
+    _y_numeric = True
+
+    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, activation="tanh",
+                 dropout=0.0, loss="squared_error", quantiles=None, huber_delta=1.0,
+                 solver="adam", learning_rate_init=1e-3, learning_rate="constant", momentum=0.9,
+                 nesterovs_momentum=True, alpha=0.0, batch_size="auto", max_iter=200,
+                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 validation_fraction=0.1, validation_gap=0, clip_norm=None, bptt_steps=None,
+                 scale=True, n_channels="auto", warm_start=False, n_jobs=None,
+                 random_state=None, verbose=False, dtype=np.float32):
+        super().__init__(
+            cell=cell, hidden_size=hidden_size, num_layers=num_layers, activation=activation,
+            dropout=dropout, solver=solver, learning_rate_init=learning_rate_init,
+            learning_rate=learning_rate, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, alpha=alpha, batch_size=batch_size,
+            max_iter=max_iter, shuffle=shuffle, tol=tol, n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            validation_gap=validation_gap, clip_norm=clip_norm, bptt_steps=bptt_steps,
+            scale=scale, n_channels=n_channels, warm_start=warm_start, n_jobs=n_jobs,
+            random_state=random_state, verbose=verbose, dtype=dtype,
+        )
+        self.loss = loss
+        self.quantiles = quantiles
+        self.huber_delta = huber_delta
+
+    def _check_loss_params(self):
+        check_choice("loss", self.loss, ("squared_error", "absolute_error", "huber", "quantile"))
+        check_float("huber_delta", self.huber_delta, low=0, low_open=True)
+        if self.loss == "quantile":
+            qs = np.atleast_1d(np.asarray(self.quantiles if self.quantiles is not None else [],
+                                          dtype=float))
+            if qs.ndim != 1 or qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
+                raise ValueError(f"`quantiles`={self.quantiles!r} must be a non-empty list of "
+                                 "levels strictly between 0 and 1 for loss='quantile'.")
+
+    def _loss_config(self):
+        qs = None if self.loss != "quantile" else np.atleast_1d(np.asarray(self.quantiles, float))
+        return dict(loss=self.loss, quantiles=qs, huber_delta=self.huber_delta)
+
+    def _n_head_outputs(self):
+        q = len(np.atleast_1d(self.quantiles)) if self.loss == "quantile" else 1
+        return self.n_outputs_ * q
+
+    def _encode_y(self, y, n, *, reset):
+        y = np.asarray(y)
+        if y.ndim == 0 or y.ndim > 2:
+            raise ValueError(f"`y` must be 1-D or 2-D, got shape {y.shape}.")
+        if reset:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        Y = y.reshape(n, -1).astype(check_dtype("dtype", self.dtype))
+        if Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"`y` has {Y.shape[1]} outputs; the estimator was fitted on "
+                             f"{self.n_outputs_}.")
+        return Y[:, None, :]
+
+    def _fit_target(self, Y):
+        if self.scale:
+            self._y_mean = Y.mean(axis=(0, 1), dtype=np.float64)
+            std = Y.std(axis=(0, 1), dtype=np.float64)
+            self._y_std = np.where(std > 0, std, 1.0)
+        else:
+            self._y_mean = np.zeros(Y.shape[2])
+            self._y_std = np.ones(Y.shape[2])
+
+    def _scale_y(self, Y):
+        if not self.scale:
+            return Y
+        return ((Y - self._y_mean) / self._y_std).astype(Y.dtype)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X, y``, continuing from the current weights (streaming updates).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predictions in the units of ``y``.
+
+        With ``loss="quantile"``, the level closest to 0.5 (all levels:
+        :meth:`predict_quantiles`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        if self.loss == "quantile":
+            levels = np.atleast_1d(np.asarray(self.quantiles, float))
+            return self.predict_quantiles(X)[..., int(np.argmin(np.abs(levels - 0.5)))]
+        out = self._head(X) * self._y_std + self._y_mean
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def predict_quantiles(self, X):
+        """Every quantile level, for ``loss="quantile"``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, len(quantiles)) or (n_samples, n_outputs, len(quantiles))
+        """
+        if self.loss != "quantile":
+            raise ValueError("predict_quantiles needs loss='quantile'.")
+        Q = self._head(X).reshape(-1, self.n_outputs_, len(np.atleast_1d(self.quantiles)))
+        Q = Q * self._y_std[None, :, None] + self._y_mean[None, :, None]
+        return Q[:, 0, :] if self._y_ndim == 1 else Q
