@@ -2,8 +2,8 @@
 
 Estimators
 ----------
-RNNRegressor
-    scikit-learn regressor on windows of a time series (Elman RNN, LSTM, GRU).
+RNNRegressor, RNNClassifier
+    scikit-learn estimators on windows of a time series (Elman RNN, LSTM, GRU).
 
 Submodules
 ----------
@@ -13,9 +13,9 @@ nn
 
 from tsrnn import nn
 from tsrnn._training import DivergenceWarning
-from tsrnn.estimators import RNNRegressor
+from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.nn import Network
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DivergenceWarning", "Network", "RNNRegressor", "nn", "__version__"]
+__all__ = ["DivergenceWarning", "Network", "RNNClassifier", "RNNRegressor", "nn", "__version__"]

@@ -193,11 +193,11 @@ class _RNNBase(BaseEstimator):
             n_jobs=self.n_jobs, verbose=bool(self.verbose),
         )
 
-    def _fit(self, X, y, sample_weight, *, incremental):
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X3, y = self._windows(X, y, reset=first)
-        Y = self._encode_y(y, X3.shape[0], reset=first)
+        Y = self._encode_y(y, X3.shape[0], reset=first, classes=classes)
         sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
         if first:
             self._fit_scaler(X3)
@@ -398,7 +398,7 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         q = len(np.atleast_1d(self.quantiles)) if self.loss == "quantile" else 1
         return self.n_outputs_ * q
 
-    def _encode_y(self, y, n, *, reset):
+    def _encode_y(self, y, n, *, reset, classes=None):
         y = np.asarray(y)
         if y.ndim == 0 or y.ndim > 2:
             raise ValueError(f"`y` must be 1-D or 2-D, got shape {y.shape}.")
@@ -462,3 +462,113 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         Q = self._head(X).reshape(-1, self.n_outputs_, len(np.atleast_1d(self.quantiles)))
         Q = Q * self._y_std[None, :, None] + self._y_mean[None, :, None]
         return Q[:, 0, :] if self._y_ndim == 1 else Q
+
+
+class RNNClassifier(ClassifierMixin, _RNNBase):
+    """Recurrent network classifier (Elman RNN, LSTM or GRU) on windows of a time series.
+
+    Softmax cross-entropy over the classes (two head outputs for a binary
+    problem); labels may be any type scikit-learn accepts (ints, strings).
+    Parameters and attributes as :class:`RNNRegressor`, without the
+    regression losses; ``validation_scores_`` are minus the validation
+    cross-entropy.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels, in the order of ``predict_proba``'s columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 10, 1))
+    >>> y = np.where(X[:, -3:, 0].sum(axis=1) > 0, "up", "down")
+    >>> clf = RNNClassifier(hidden_size=8, max_iter=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (80, 2)
+    """
+
+    _y_numeric = False
+
+    def _check_loss_params(self):
+        pass
+
+    def _loss_config(self):
+        return dict(loss="cross_entropy")
+
+    def _n_head_outputs(self):
+        return len(self.classes_)
+
+    def _encode_y(self, y, n, *, reset, classes=None):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"`y` must be 1-D class labels, got shape {y.shape}.")
+        check_classification_targets(y)
+        if reset:
+            self._label_encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+            self.classes_ = self._label_encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"The number of classes has to be greater than one; got {len(self.classes_)} "
+                    f"class ({self.classes_[0]!r})."
+                )
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(f"`y` has labels {unseen.tolist()} outside classes_ = "
+                             f"{self.classes_.tolist()}.")
+        codes = self._label_encoder.transform(y)
+        return codes.astype(check_dtype("dtype", self.dtype)).reshape(n, 1, 1)
+
+    def _fit_target(self, Y):
+        pass
+
+    def _scale_y(self, Y):
+        return Y
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over ``X, y``, continuing from the current weights.
+
+        Parameters
+        ----------
+        classes : array-like, optional
+            All labels that will ever appear; required on the first call unless
+            the estimator is already fitted.
+
+        Returns
+        -------
+        self
+        """
+        if classes is None and not hasattr(self, "network_"):
+            raise ValueError("`classes` must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the head's outputs).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._head(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        logits = self._head(X).astype(np.float64)
+        m = logits.max(axis=1, keepdims=True)
+        return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Most probable class of each window.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self._head(X), axis=1)]
