@@ -199,20 +199,8 @@ class _RNNBase(BaseEstimator):
         X3, y = self._windows(X, y, reset=first)
         Y = self._encode_y(y, X3.shape[0], reset=first, classes=classes)
         sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
-        if first:
-            self._fit_scaler(X3)
-            self._fit_target(Y)
-        Xs = self._scale_X(X3)
-        Ys = self._scale_y(Y)
-        if first:
-            self._rng = check_random_state(self.random_state)
-            self.network_ = Network(
-                self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
-                num_layers=self.num_layers, output_size=self._n_head_outputs(),
-                activation=self.activation, dtype=X3.dtype, random_state=self._rng,
-            )
-        validation = None
         n = X3.shape[0]
+        n_train, n_val = n, 0
         if self.early_stopping and not incremental:
             n_val = max(1, math.ceil(self.validation_fraction * n))
             n_train = n - n_val - self.validation_gap
@@ -222,6 +210,19 @@ class _RNNBase(BaseEstimator):
                     f"`validation_fraction`={self.validation_fraction} holds out {n_val} and "
                     f"`validation_gap`={self.validation_gap} drops {self.validation_gap}."
                 )
+        if first:
+            # statistics of the training part only: the held-out tail must not leak
+            self._fit_scaler(X3[:n_train])
+            self._fit_target(Y[:n_train])
+            self._rng = check_random_state(self.random_state)
+            self.network_ = Network(
+                self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
+                num_layers=self.num_layers, output_size=self._n_head_outputs(),
+                activation=self.activation, dtype=X3.dtype, random_state=self._rng,
+            )
+        Xs, Ys = self._scale_X(X3), self._scale_y(Y)
+        validation = None
+        if n_val:
             validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:])
             Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
         config = self._config(Xs.shape[0])
