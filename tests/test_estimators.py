@@ -67,8 +67,11 @@ def test_two_d_windows_and_structure_enforced():
     np.testing.assert_allclose(reg.predict(X), reg.predict(flat))
     with pytest.raises(ValueError):
         reg.predict(X[:, :5])
-    with pytest.raises(ValueError, match="channels"):
+    with pytest.raises(ValueError, match="features"):
         RNNRegressor(**FAST).fit(X, y).predict(X[:, :, :1])
+    # same width, other structure: 20 steps x 1 channel instead of 10 x 2
+    with pytest.raises(ValueError, match="10 steps x 2 channels"):
+        reg.predict(X.reshape(len(X), 20, 1))
 
 
 def test_windowing_column_names_give_the_structure():

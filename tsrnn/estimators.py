@@ -12,11 +12,17 @@ import math
 import re
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from tsrnn._jit import num_threads, resolve_n_jobs
 from tsrnn._training import TrainConfig, Trainer
@@ -55,6 +61,22 @@ def _structure_from_columns(columns):
     if lags != sorted(lags, reverse=True):
         return None
     return C
+
+
+def _weighted_stats(A, sw, scale):
+    """Per-channel (last axis) mean and std of (n, T, C) data with sample weights.
+
+    Weighted, so that weight k means the same as k repeated samples; a
+    constant channel gets std 1.  Without ``scale``: mean 0, std 1.
+    """
+    C = A.shape[2]
+    if not scale:
+        return np.zeros(C), np.ones(C)
+    w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2]).reshape(-1)
+    flat = A.reshape(-1, C).astype(np.float64)
+    mean = np.average(flat, axis=0, weights=w)
+    std = np.sqrt(np.average((flat - mean) ** 2, axis=0, weights=w))
+    return mean, np.where(std > 0, std, 1.0)
 
 
 class _RNNBase(BaseEstimator):
@@ -127,34 +149,40 @@ class _RNNBase(BaseEstimator):
         check_n_jobs(self.n_jobs)
         check_dtype("dtype", self.dtype)
 
-    def _windows(self, X, y=None, *, reset):
+    def _windows(self, X, y=None, *, reset, fitting=False):
         """Validate X (and y) in one call; return X as (n, T, C) in the working dtype (and y)."""
         dt = check_dtype("dtype", self.dtype)
         columns = getattr(X, "columns", None)
-        kwargs = dict(reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
-        if y is None:
+        channels_3d = None
+        if columns is None and not sp.issparse(X):
+            if not hasattr(X, "shape"):  # lists and other array-likes
+                X = np.asarray(X)
+            if len(X.shape) == 3 and X.shape[2]:
+                # Validate 3-D windows in their time-major 2-D form, so n_features_in_
+                # is T*C whichever form fit and predict receive.
+                channels_3d = X.shape[2]
+                X = np.asarray(X).reshape(X.shape[0], -1)
+        kwargs = dict(reset=reset, dtype=[np.float64, np.float32])
+        if not fitting:
             X = validate_data(self, X, **kwargs)
         else:
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric,
                                  **kwargs)
-        if X.ndim == 3:
-            n, T, C = X.shape
-        elif X.ndim == 2:
-            n, width = X.shape
-            if self.n_channels != "auto":
-                C = self.n_channels
-            elif columns is not None and (C := _structure_from_columns(columns)) is not None:
-                pass
-            elif not reset:
-                C = self.n_channels_
-            else:
-                C = 1
-            if width % C:
-                raise ValueError(f"`X` has {width} columns, which is not a multiple of "
-                                 f"`n_channels`={C}.")
-            T = width // C
+        n, width = X.shape
+        if channels_3d is not None:
+            C = channels_3d
+        elif self.n_channels != "auto":
+            C = self.n_channels
+        elif columns is not None and (C := _structure_from_columns(columns)) is not None:
+            pass
+        elif not reset:
+            C = self.n_channels_
         else:
-            raise ValueError(f"`X` must be 2-D (n, T*C) or 3-D (n, T, C); got {X.ndim}-D.")
+            C = 1
+        if width % C:
+            raise ValueError(f"`X` has {width} columns, which is not a multiple of "
+                             f"`n_channels`={C}.")
+        T = width // C
         if reset:
             self.n_timesteps_, self.n_channels_ = T, C
         elif (T, C) != (self.n_timesteps_, self.n_channels_):
@@ -163,17 +191,11 @@ class _RNNBase(BaseEstimator):
                 f"{self.n_timesteps_} steps x {self.n_channels_} channels."
             )
         X = np.ascontiguousarray(X.reshape(n, T, C), dtype=dt)
-        return X if y is None else (X, y)
+        return (X, y) if fitting else X
 
     # -------------------------------------------------------------- scaling
-    def _fit_scaler(self, X):
-        if self.scale:
-            self._x_mean = X.mean(axis=(0, 1), dtype=np.float64)
-            std = X.std(axis=(0, 1), dtype=np.float64)
-            self._x_std = np.where(std > 0, std, 1.0)
-        else:
-            self._x_mean = np.zeros(X.shape[2])
-            self._x_std = np.ones(X.shape[2])
+    def _fit_scaler(self, X, sw):
+        self._x_mean, self._x_std = _weighted_stats(X, sw, self.scale)
 
     def _scale_X(self, X):
         if not self.scale:
@@ -196,7 +218,7 @@ class _RNNBase(BaseEstimator):
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
-        X3, y = self._windows(X, y, reset=first)
+        X3, y = self._windows(X, y, reset=first, fitting=True)
         Y = self._encode_y(y, X3.shape[0], reset=first, classes=classes)
         sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
         n = X3.shape[0]
@@ -212,8 +234,8 @@ class _RNNBase(BaseEstimator):
                 )
         if first:
             # statistics of the training part only: the held-out tail must not leak
-            self._fit_scaler(X3[:n_train])
-            self._fit_target(Y[:n_train])
+            self._fit_scaler(X3[:n_train], sw[:n_train])
+            self._fit_target(Y[:n_train], sw[:n_train])
             self._rng = check_random_state(self.random_state)
             self.network_ = Network(
                 self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
@@ -395,6 +417,11 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         qs = None if self.loss != "quantile" else np.atleast_1d(np.asarray(self.quantiles, float))
         return dict(loss=self.loss, quantiles=qs, huber_delta=self.huber_delta)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def _n_head_outputs(self):
         q = len(np.atleast_1d(self.quantiles)) if self.loss == "quantile" else 1
         return self.n_outputs_ * q
@@ -412,14 +439,8 @@ class RNNRegressor(RegressorMixin, _RNNBase):
                              f"{self.n_outputs_}.")
         return Y[:, None, :]
 
-    def _fit_target(self, Y):
-        if self.scale:
-            self._y_mean = Y.mean(axis=(0, 1), dtype=np.float64)
-            std = Y.std(axis=(0, 1), dtype=np.float64)
-            self._y_std = np.where(std > 0, std, 1.0)
-        else:
-            self._y_mean = np.zeros(Y.shape[2])
-            self._y_std = np.ones(Y.shape[2])
+    def _fit_target(self, Y, sw):
+        self._y_mean, self._y_std = _weighted_stats(Y, sw, self.scale)
 
     def _scale_y(self, Y):
         if not self.scale:
@@ -505,7 +526,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
     def _encode_y(self, y, n, *, reset, classes=None):
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
+            y = column_or_1d(y, warn=True)
         if y.ndim != 1:
             raise ValueError(f"`y` must be 1-D class labels, got shape {y.shape}.")
         check_classification_targets(y)
@@ -524,7 +545,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         codes = self._label_encoder.transform(y)
         return codes.astype(check_dtype("dtype", self.dtype)).reshape(n, 1, 1)
 
-    def _fit_target(self, Y):
+    def _fit_target(self, Y, sw):
         pass
 
     def _scale_y(self, Y):
@@ -572,4 +593,5 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._head(X), axis=1)]
+        logits = self._head(X)
+        return self.classes_[np.argmax(logits, axis=1)]
