@@ -190,3 +190,27 @@ def test_classifier_string_labels_and_proba():
     np.testing.assert_array_equal(clf.classes_[P.argmax(axis=1)], clf.predict(X))
     with pytest.raises(ValueError, match="greater than one"):
         RNNClassifier(**FAST).fit(X, np.zeros(len(X)))
+
+
+@pytest.mark.parametrize("case", ["nan", "inf", "strings", "empty", "4d", "lengths", "y_nan"])
+def test_bad_data_gets_standard_errors(case):
+    X, y = _data(n=20)
+    if case == "nan":
+        X = X.copy()
+        X[3, 2, 1] = np.nan
+    elif case == "inf":
+        X = X.copy()
+        X[0, 0, 0] = np.inf
+    elif case == "strings":
+        X = np.full((20, 10), "a")
+    elif case == "empty":
+        X, y = X[:0], y[:0]
+    elif case == "4d":
+        X = X[..., None]
+    elif case == "lengths":
+        y = y[:-1]
+    elif case == "y_nan":
+        y = y.copy()
+        y[4] = np.nan
+    with pytest.raises(ValueError):
+        RNNRegressor(**FAST).fit(X, y)
