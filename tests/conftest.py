@@ -141,7 +141,6 @@ def torch_module_class(cell):
 def make_torch_net(cell, activation, input_size, hidden_size, num_layers, output_size,
                    dtype=None):
     """``Net(nn.Module)`` with attributes ``rnn`` and ``head`` as in the spec."""
-    import torch
     import torch.nn as tnn
 
     class Net(tnn.Module):
