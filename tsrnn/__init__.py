@@ -7,15 +7,26 @@ RNNRegressor, RNNClassifier
 
 Submodules
 ----------
+datasets
+    Loaders of the bundled real time series (stocks, Mauna Loa CO2, buoy sea temperature,
+    Seattle weather).
 nn
     :class:`~tsrnn.nn.Network`, the low-level recurrent network (forward, BPTT, PyTorch layout).
 """
 
-from tsrnn import nn
+from tsrnn import datasets, nn
 from tsrnn._training import DivergenceWarning
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.nn import Network
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DivergenceWarning", "Network", "RNNClassifier", "RNNRegressor", "nn", "__version__"]
+__all__ = [
+    "DivergenceWarning",
+    "Network",
+    "RNNClassifier",
+    "RNNRegressor",
+    "__version__",
+    "datasets",
+    "nn",
+]
