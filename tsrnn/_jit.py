@@ -107,8 +107,3 @@ def num_threads(n):
 def numba_threads() -> int:
     """Numba's current thread count (as scoped by :func:`num_threads`)."""
     return numba.get_num_threads()
-
-
-def max_threads() -> int:
-    """Number of threads Numba was started with."""
-    return numba.config.NUMBA_NUM_THREADS

@@ -123,13 +123,23 @@ def _layer_input(layer, xin0, xdrop, hs, masks, a, fill):
 
 
 @njit
-def _head(theta, offs, L, hs, seq):
-    """Rows fed to the head: (T*m, H) for every step, (m, H) for the last."""
+def _head(theta, offs, L, H, hs, seq):
+    """The head's input rows and outputs.
+
+    Rows are every step's top-layer state, (T*m, H) in time-major order, or the
+    last step's, (m, H); returns ``(rows, P)`` with ``P = rows @ W^T + b``.
+    """
     top = hs[L - 1]
-    T1, m, H = top.shape
-    if seq:
-        return top[1:].reshape((T1 - 1) * m, H)
-    return top[T1 - 1]
+    T1, m = top.shape[0], top.shape[1]
+    rows = top[1:].reshape((T1 - 1) * m, H) if seq else top[T1 - 1]
+    w_head = _matrix(theta, offs, 4 * L, H)
+    b_head = _vector(theta, offs, 4 * L + 1)
+    P = np.empty((rows.shape[0], w_head.shape[0]), theta.dtype)
+    np.dot(rows, w_head.T, P)
+    for r in range(P.shape[0]):
+        for o in range(P.shape[1]):
+            P[r, o] += b_head[o]
+    return rows, P
 
 
 @njit
@@ -143,23 +153,16 @@ def _chunk_loss_grad(cell, relu, X, Y, sw, a, b, theta, offs, L, H, masks, seq, 
     G = gates.shape[3]
     kh = 4 * L
     w_head = _matrix(theta, offs, kh, H)
-    O = w_head.shape[0]
-    hin = _head(theta, offs, L, hs, seq)
-    R = hin.shape[0]
-    P = np.empty((R, O), dt)
-    np.dot(hin, w_head.T, P)
-    b_head = _vector(theta, offs, kh + 1)
+    hin, P = _head(theta, offs, L, H, hs, seq)
+    R, O = P.shape
     K = Y.shape[2]
     Yr = np.empty((R, K), dt)
     wr = np.empty(R, dt)
     for r in range(R):
         i = r % m
-        t = r // m
         wr[r] = sw[a + i]
-        for o in range(O):
-            P[r, o] += b_head[o]
         for k in range(K):
-            Yr[r, k] = Y[a + i, t, k]
+            Yr[r, k] = Y[a + i, r // m, k]
     dP = np.empty((R, O), dt)
     part = loss_rows(P, Yr, wr, code, qs, delta, scale, dP)
 
@@ -268,23 +271,18 @@ def loss_grad_parallel(cell, relu, X, Y, sw, theta, offs, L, H, masks, seq, trun
 @njit
 def _predict_chunk(cell, relu, X, a, b, theta, offs, L, H, seq, out):
     masks = np.empty((0, 0, 0, 0), theta.dtype)
-    xin0, xdrop, gates, hs, cs, aux = _forward_chunk(cell, relu, X, a, b, theta, offs, L, H, masks)
-    kh = 4 * L
-    w_head = _matrix(theta, offs, kh, H)
-    b_head = _vector(theta, offs, kh + 1)
-    hin = _head(theta, offs, L, hs, seq)
-    P = np.empty((hin.shape[0], w_head.shape[0]), theta.dtype)
-    np.dot(hin, w_head.T, P)
+    hs = _forward_chunk(cell, relu, X, a, b, theta, offs, L, H, masks)[3]
+    P = _head(theta, offs, L, H, hs, seq)[1]
     m = b - a
     for r in range(P.shape[0]):
         for o in range(P.shape[1]):
-            out[a + r % m, r // m, o] = P[r, o] + b_head[o]
+            out[a + r % m, r // m, o] = P[r, o]
 
 
 @njit
 def predict_serial(cell, relu, X, theta, offs, L, H, O, seq, n_chunks):
     """Head outputs, (n, T, O) if ``seq`` else (n, 1, O), one thread."""
-    n, T, C = X.shape
+    n, T = X.shape[0], X.shape[1]
     out = np.empty((n, T if seq else 1, O), theta.dtype)
     for c in range(n_chunks):
         a, b = _bounds(n, n_chunks, c)
@@ -295,7 +293,7 @@ def predict_serial(cell, relu, X, theta, offs, L, H, O, seq, n_chunks):
 @njit(parallel=True)
 def predict_parallel(cell, relu, X, theta, offs, L, H, O, seq, n_chunks):
     """Same as :func:`predict_serial`, chunks spread over Numba's threads."""
-    n, T, C = X.shape
+    n, T = X.shape[0], X.shape[1]
     out = np.empty((n, T if seq else 1, O), theta.dtype)
     for c in prange(n_chunks):
         a, b = _bounds(n, n_chunks, c)
