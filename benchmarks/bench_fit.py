@@ -72,7 +72,6 @@ def run_engine(cell, H, epochs, Xtr, ytr, Xte, yte, threads):
     opt = Adam(net.n_params, learning_rate=3e-3, decay_mask=net.weight_mask, dtype=np.float32)
     rng = np.random.RandomState(0)
     qs = np.empty(0, np.float32)
-    masks = np.empty((0, 0, 0, 0), np.float32)
     t = time.perf_counter()
     with num_threads(threads):
         for _ in range(epochs):
@@ -80,7 +79,7 @@ def run_engine(cell, H, epochs, Xtr, ytr, Xte, yte, threads):
             for s in range(0, len(X), 32):
                 idx = order[s:s + 32]
                 _, g, _ = net._kernel_loss_grad(X[idx], Y[idx], np.ones(len(idx), np.float32),
-                                                0, qs, 1.0, False, X.shape[1], masks)
+                                                0, qs, 1.0, False, X.shape[1])
                 opt.step(net.params, g)
     elapsed = time.perf_counter() - t
     pred = net.forward(((Xte - mx) / sx).astype(np.float32))[:, 0] * sy + my

@@ -122,3 +122,28 @@ def test_scalar_activations_keep_nan_and_saturate():
         x64 = xs.astype(np.float64)
         np.testing.assert_allclose(got[:, 0], np.tanh(x64), atol=3e-7, rtol=0)
         np.testing.assert_allclose(got[:, 1], 1 / (1 + np.exp(-x64)), atol=3e-7, rtol=0)
+
+
+@pytest.mark.parametrize("seq", [False, True])
+@pytest.mark.parametrize("loss", ["squared_error", "absolute_error", "huber", "quantile",
+                                  "cross_entropy"])
+def test_forward_only_loss_equals_the_bptt_loss(loss, seq):
+    """Trainer.evaluate uses Network._kernel_loss (no backward pass) for validation."""
+    from tsrnn._kernels.losses import CODES
+
+    rng = np.random.default_rng(0)
+    n, T = 9, 5
+    lead = (n, T) if seq else (n, 1)
+    qs = np.array([0.1, 0.5, 0.9]) if loss == "quantile" else np.empty(0)
+    O = 6 if loss == "quantile" else 3
+    net = Network("gru", input_size=2, hidden_size=4, output_size=O, dtype=np.float64,
+                  random_state=0)
+    X = rng.normal(size=(n, T, 2))
+    if loss == "cross_entropy":
+        Y = rng.integers(0, O, size=lead + (1,)).astype(np.float64)
+    else:
+        Y = rng.normal(size=lead + (2 if loss == "quantile" else O,))
+    sw = rng.uniform(0.5, 2.0, size=n)
+    args = (X, Y, sw, CODES[loss], qs, 0.7, seq)
+    want = net._kernel_loss_grad(*args, T)[0]
+    assert net._kernel_loss(*args) == pytest.approx(want, rel=1e-12)

@@ -156,20 +156,18 @@ class Trainer:
         cfg = self.config
         net = self.net
         n, T, _ = X.shape
-        order = rng.permutation(n) if cfg.shuffle else np.arange(n)
+        order = rng.permutation(n) if cfg.shuffle else None
         code = LOSS_CODES[cfg.loss]
         trunc = cfg.bptt_steps or T
-        empty = np.empty((0, 0, 0, 0), net.dtype)
         total = 0.0
         for start in range(0, n, cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
-            if not cfg.shuffle:
-                idx = slice(start, start + cfg.batch_size)
+            stop = start + cfg.batch_size
+            idx = slice(start, stop) if order is None else order[start:stop]
             xb, yb, wb = X[idx], Y[idx], sw[idx]
             wsum = float(wb.sum(dtype=np.float64))
             if wsum <= 0:
                 continue
-            masks = self._dropout_masks(xb.shape[0], T, rng) if cfg.dropout > 0 else empty
+            masks = self._dropout_masks(xb.shape[0], T, rng)
             loss, grad, _ = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
                                                   cfg.return_sequences, trunc, masks)
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
@@ -185,30 +183,19 @@ class Trainer:
 
     def _dropout_masks(self, m, T, rng):
         net = self.net
-        if net.num_layers == 1:
-            return np.empty((0, 0, 0, 0), net.dtype)
         p = self.config.dropout
+        if p == 0 or net.num_layers == 1:
+            return None
         keep = rng.random_sample((net.num_layers - 1, m, T, net.hidden_size)) >= p
         return (keep * (1.0 / (1.0 - p))).astype(net.dtype)
 
     def evaluate(self, X, Y, sw):
-        """Loss of the current weights on prepared data, without dropout or updates."""
+        """Loss of the current weights on prepared data (forward pass only, no dropout)."""
         cfg = self.config
-        net = self.net
-        code = LOSS_CODES[cfg.loss]
-        total, weight = 0.0, 0.0
-        step = max(cfg.batch_size, 1024)
-        for start in range(0, X.shape[0], step):
-            sl = slice(start, start + step)
-            wsum = float(sw[sl].sum(dtype=np.float64))
-            if wsum <= 0:
-                continue
-            loss, _, _ = net._kernel_loss_grad(
-                X[sl], Y[sl], sw[sl], code, self._qs, cfg.huber_delta, cfg.return_sequences,
-                X.shape[1], np.empty((0, 0, 0, 0), net.dtype))
-            total += loss * wsum
-            weight += wsum
-        return total / weight if weight else math.nan
+        if float(sw.sum(dtype=np.float64)) <= 0:
+            return math.nan
+        return self.net._kernel_loss(X, Y, sw, LOSS_CODES[cfg.loss], self._qs, cfg.huber_delta,
+                                     cfg.return_sequences)
 
     # ------------------------------------------------------------- stopping
     def _check_stop(self, use_validation):

@@ -88,3 +88,14 @@ def as_float_array(name, value, dtype, *, ndims):
             f"`{name}` must be finite; found {arr[tuple(bad)]!r} at index {tuple(int(b) for b in bad)}."
         )
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_quantiles(quantiles):
+    """Return ``quantiles`` as a float64 array of levels strictly between 0 and 1."""
+    if quantiles is None:
+        raise ValueError("`quantiles` must be given for loss='quantile'.")
+    qs = np.atleast_1d(np.asarray(quantiles, dtype=np.float64))
+    if qs.ndim != 1 or qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
+        raise ValueError(f"`quantiles`={quantiles!r} must be a non-empty list of levels strictly "
+                         "between 0 and 1.")
+    return qs

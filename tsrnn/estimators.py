@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -32,6 +33,7 @@ from tsrnn._validation import (
     check_float,
     check_int,
     check_n_jobs,
+    check_quantiles,
 )
 from tsrnn.nn import Network
 
@@ -407,11 +409,7 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         check_choice("loss", self.loss, ("squared_error", "absolute_error", "huber", "quantile"))
         check_float("huber_delta", self.huber_delta, low=0, low_open=True)
         if self.loss == "quantile":
-            qs = np.atleast_1d(np.asarray(self.quantiles if self.quantiles is not None else [],
-                                          dtype=float))
-            if qs.ndim != 1 or qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
-                raise ValueError(f"`quantiles`={self.quantiles!r} must be a non-empty list of "
-                                 "levels strictly between 0 and 1 for loss='quantile'.")
+            check_quantiles(self.quantiles)
 
     def _loss_config(self):
         qs = None if self.loss != "quantile" else np.atleast_1d(np.asarray(self.quantiles, float))
@@ -575,16 +573,11 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        logits = self._head(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        logits = self._head(X).astype(np.float64)
-        m = logits.max(axis=1, keepdims=True)
-        return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+        """Log of the class probabilities (log-softmax of the head's outputs)."""
+        return log_softmax(self._head(X).astype(np.float64), axis=1)
 
     def predict(self, X):
         """Most probable class of each window.

@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from tsrnn._jit import num_threads, numba_threads, resolve_n_jobs
 from tsrnn._kernels import network as _k
 from tsrnn._kernels.losses import CODES as _LOSS_CODES
-from tsrnn._kernels.losses import CROSS_ENTROPY
+from tsrnn._kernels.losses import CROSS_ENTROPY, loss_rows
 from tsrnn._validation import (
     as_float_array,
     check_choice,
@@ -34,6 +34,7 @@ from tsrnn._validation import (
     check_float,
     check_int,
     check_n_jobs,
+    check_quantiles,
 )
 
 __all__ = ["Network"]
@@ -459,16 +460,24 @@ class Network:
             return self._kernel_loss_grad(X, Y, sw, _LOSS_CODES[loss], qs, delta, seq, trunc, masks,
                                           bool(input_grad))
 
-    def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks, want_dx=False):
+    def _loss_scale(self, sw, T, seq, code):
+        """1 / (row weight sum x outputs per row): turns weighted loss sums into means."""
+        rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
+        return 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
+
+    def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks=None,
+                          want_dx=False):
         """Loss and flat gradient for validated, prepared arrays (see :meth:`_loss_grad`).
 
-        ``Y`` is (n, T or 1, K); the caller scopes the threads with
-        ``tsrnn._jit.num_threads``.  The training loop calls this directly, once
-        per minibatch, so that validation and thread scoping happen once per fit.
+        ``Y`` is (n, T or 1, K); ``masks`` None means no dropout.  The caller
+        scopes the threads with ``tsrnn._jit.num_threads``.  The training loop
+        calls this directly, once per minibatch, so that validation and thread
+        scoping happen once per fit.
         """
         n, T, _ = X.shape
-        rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
-        scale = 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
+        if masks is None:
+            masks = np.empty((0, 0, 0, 0), self.dtype)
+        scale = self._loss_scale(sw, T, seq, code)
         chunks = _train_chunks(n)
         parallel = numba_threads() > 1 and chunks > 1
         driver = _k.loss_grad_parallel if parallel else _k.loss_grad_serial
@@ -479,14 +488,21 @@ class Network:
         )
         return total * scale, grad, dX
 
+    def _kernel_loss(self, X, Y, sw, code, qs, delta, seq):
+        """Loss only (forward pass, no BPTT) for prepared arrays, as :meth:`_kernel_loss_grad`."""
+        P = self._kernel_predict(X, seq)
+        n, steps, O = P.shape
+        rows = n * steps
+        w = np.repeat(sw, steps) if seq else sw
+        dP = np.empty((rows, O), P.dtype)
+        total = loss_rows(P.reshape(rows, O), np.ascontiguousarray(Y.reshape(rows, -1)), w, code,
+                          qs, delta, 1.0, dP)
+        return total * self._loss_scale(sw, X.shape[1], seq, code)
+
     def _check_quantiles(self, quantiles, loss):
         if loss != "quantile":
             return np.empty(0, self.dtype)
-        if quantiles is None:
-            raise ValueError("`quantiles` must be given for loss='quantile'.")
-        qs = np.atleast_1d(np.asarray(quantiles, dtype=np.float64))
-        if qs.ndim != 1 or qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
-            raise ValueError(f"`quantiles`={quantiles!r} must be levels strictly between 0 and 1.")
+        qs = check_quantiles(quantiles)
         if self.output_size % qs.size:
             raise ValueError(
                 f"`output_size`={self.output_size} must be a multiple of the number of "
