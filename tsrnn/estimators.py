@@ -39,15 +39,17 @@ from tsrnn.nn import Network
 
 __all__ = ["RNNRegressor", "RNNClassifier"]
 
-# Column names written by tsrnn.windowing: "<channel>[t-<lag>]".
-_LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t-(?P<lag>\d+)\]$")
+# Column names written by tsrnn.windowing: "<channel>[t-<k>]" or "<channel>[t+<k>]".
+_LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t(?P<sign>[-+])(?P<k>\d+)\]$")
 
 
 def _structure_from_columns(columns):
     """Channel count of windowing-style column names, or None if they are not such names.
 
     The columns must be time-major: every channel of the oldest step, then the
-    next step, with the same channel order at every step.
+    next step, with the same channel order at every step, and each channel's
+    offset from the origin growing by one per step (future-known covariates
+    are read ahead, so channels may differ in offset).
     """
     parsed = [_LAG_COLUMN.match(str(c)) for c in columns]
     if not parsed or not all(parsed):
@@ -56,11 +58,10 @@ def _structure_from_columns(columns):
     C = len(channels)
     if len(parsed) % C:
         return None
-    for k, m in enumerate(parsed):
-        if m["channel"] != channels[k % C]:
-            return None
-    lags = [int(m["lag"]) for m in parsed[::C]]
-    if lags != sorted(lags, reverse=True):
+    offsets = np.array([int(m["k"]) * (1 if m["sign"] == "+" else -1) for m in parsed])
+    if any(m["channel"] != channels[k % C] for k, m in enumerate(parsed)):
+        return None
+    if not np.all(np.diff(offsets.reshape(-1, C), axis=0) == 1):
         return None
     return C
 
