@@ -17,6 +17,7 @@ nn
 from tsrnn import datasets, nn
 from tsrnn._training import DivergenceWarning
 from tsrnn.estimators import RNNClassifier, RNNRegressor
+from tsrnn.forecasting import RNNForecaster
 from tsrnn.nn import Network
 
 __version__ = "0.1.0.dev0"
@@ -25,6 +26,7 @@ __all__ = [
     "DivergenceWarning",
     "Network",
     "RNNClassifier",
+    "RNNForecaster",
     "RNNRegressor",
     "__version__",
     "datasets",

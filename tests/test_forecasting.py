@@ -1,0 +1,246 @@
+"""RNNForecaster: pandas in/out, future timestamps, covariates, missing values, intervals, bad input."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.tseries.offsets import CustomBusinessDay
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from tsrnn import RNNForecaster
+from tsrnn.datasets import load_stocks
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+FAST = {"hidden_size": 8, "max_iter": 30, "random_state": 0}
+
+
+def _sine(n=300, freq="D", seed=0, noise=0.05, start="2020-01-01", name="y"):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = np.sin(2 * np.pi * t / 12) + 0.01 * t + noise * rng.normal(size=n)
+    index = pd.date_range(start, periods=n, freq=freq, name="time") if freq else pd.RangeIndex(n)
+    return pd.Series(values, index=index, name=name)
+
+
+def test_series_in_series_out_with_future_daily_index():
+    y = _sine()
+    fc = RNNForecaster(lags=12, horizon=4, **FAST).fit(y)
+    pred = fc.predict()
+    assert isinstance(pred, pd.Series) and pred.name == "y"
+    expected = pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=4, freq="D", name="time")
+    pd.testing.assert_index_equal(pred.index, expected)
+    assert pred.index.freq == "D"
+    assert np.isfinite(pred).all()
+    # a sensible forecast of a clean seasonal series: close to the truth
+    truth = np.sin(2 * np.pi * np.arange(300, 304) / 12) + 0.01 * np.arange(300, 304)
+    assert np.abs(pred.to_numpy() - truth).mean() < 0.3
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_dataframe_in_dataframe_out_multivariate(strategy):
+    a = _sine(seed=1)
+    df = pd.DataFrame({"a": a, "b": -a.to_numpy() + 1})
+    fc = RNNForecaster(lags=12, horizon=3, strategy=strategy, **FAST).fit(df)
+    pred = fc.predict()
+    assert isinstance(pred, pd.DataFrame) and list(pred.columns) == ["a", "b"]
+    assert len(pred) == 3 and pred.index[0] == df.index[-1] + pd.Timedelta(days=1)
+    # jointly forecast: b mirrors a
+    np.testing.assert_allclose(pred["a"] + pred["b"], 1.0, atol=0.3)
+    iv = fc.predict_interval(0.8)
+    assert list(iv.columns) == [("a", "lower"), ("a", "upper"), ("b", "lower"), ("b", "upper")]
+    assert (iv[("a", "lower")] < pred["a"]).all() and (pred["a"] < iv[("a", "upper")]).all()
+
+
+def test_trading_day_index_uses_business_days():
+    y = load_stocks(tickers=["IBM"])["IBM"].iloc[-400:]
+    assert y.index.freq is None and y.index[-1].day_name() == "Friday"
+    fc = RNNForecaster(lags=10, horizon=3, **FAST).fit(y)
+    assert fc.axis_.calendar and fc.axis_.offset.freqstr == "B"
+    pred = fc.predict()
+    assert [d.day_name() for d in pred.index] == ["Monday", "Tuesday", "Wednesday"]
+    assert fc.n_windows_ > 300  # holidays were not filled as missing rows
+    # an exchange calendar: a holiday is skipped
+    holiday = pred.index[1]
+    fc2 = clone(fc).set_params(freq=CustomBusinessDay(holidays=[holiday])).fit(y)
+    pred2 = fc2.predict()
+    assert holiday not in pred2.index and pred2.index[1].day_name() == "Wednesday"
+
+
+def test_range_and_integer_index():
+    y = _sine(freq=None)
+    pred = RNNForecaster(lags=12, horizon=2, **FAST).fit(y).predict()
+    assert list(pred.index) == [300, 301]
+    y5 = y.set_axis(pd.Index(np.arange(300) * 5 + 10))
+    pred5 = RNNForecaster(lags=12, horizon=2, **FAST).fit(y5).predict()
+    assert list(pred5.index) == [1510, 1515]
+
+
+def test_regular_index_with_gaps_is_regularised_and_forecasts_stay_finite():
+    y = _sine(n=200, freq="30min")
+    gappy = y.drop(y.index[[50, 51, 52, 120]])
+    assert pd.infer_freq(gappy.index) is None
+    fc = RNNForecaster(lags=8, horizon=2, **FAST).fit(gappy)
+    assert fc.axis_.offset == pd.tseries.frequencies.to_offset("30min")
+    pred = fc.predict()
+    assert pred.index[0] == y.index[-1] + pd.Timedelta("30min") and np.isfinite(pred).all()
+    # the gap is not bridged: windows spanning it have carried-forward inputs, and the
+    # windows whose targets fall in it are skipped
+    assert fc.n_windows_ < RNNForecaster(lags=8, horizon=2, **FAST).fit(y).n_windows_
+
+
+def test_irregular_index_needs_freq():
+    idx = pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-04", "2024-01-09", "2024-01-10",
+                            "2024-01-13 05:00"] * 1)
+    y = pd.Series(np.arange(6.0), index=idx)
+    with pytest.raises(ValueError, match=r"irregular DatetimeIndex .* pass `freq=`"):
+        RNNForecaster(lags=2, **FAST).fit(y)
+
+
+def test_future_covariate_is_used_and_required_at_predict():
+    rng = np.random.default_rng(0)
+    n = 400
+    idx = pd.date_range("2021-01-01", periods=n, freq="D")
+    promo = pd.Series((rng.random(n + 5) < 0.3).astype(float),
+                      index=pd.date_range("2021-01-01", periods=n + 5, freq="D"))
+    y = pd.Series(5 * promo.iloc[:n].to_numpy() + 0.1 * rng.normal(size=n), index=idx, name="sales")
+    X = promo.to_frame("promo")
+    fc = RNNForecaster(lags=6, horizon=3, window_norm=None, hidden_size=16, max_iter=80,
+                       random_state=0).fit(y, X)
+    assert fc.future_covariates_ == ["promo"] and fc.past_covariates_ == []
+    pred = fc.predict(X=X)
+    expected = 5 * promo.iloc[n:n + 3].to_numpy()
+    np.testing.assert_allclose(pred.to_numpy(), expected, atol=1.0)
+    with pytest.raises(ValueError, match=r"future-known covariates for the 3 forecast steps .* 2 "
+                                         r"are missing"):
+        fc.predict(X=X.iloc[:n + 1])
+    with pytest.raises(ValueError, match=r"`X` must hold the future-known covariates \['promo'\]"):
+        fc.predict()
+    with pytest.raises(ValueError, match=r"`X` does not cover the index of `y`: 10 timestamps"):
+        RNNForecaster(lags=6, **FAST).fit(y, X.iloc[10:])
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_past_covariates(strategy):
+    y = _sine(n=200, seed=3)
+    X = pd.DataFrame({"lagged": y.shift(1).bfill()})
+    fc = RNNForecaster(lags=6, horizon=3, strategy=strategy, past_covariates=["lagged"],
+                       **FAST).fit(y, X)
+    assert fc.past_covariates_ == ["lagged"] and fc.future_covariates_ == []
+    pred = fc.predict()  # past covariates need nothing beyond the present
+    assert len(pred) == 3 and np.isfinite(pred).all()
+    if strategy == "recursive":
+        assert fc.estimator_.n_outputs_ == 2  # the covariate is forecast alongside the target
+    with pytest.raises(ValueError, match=r"`past_covariates` names columns \['nope'\] not in `X`"):
+        RNNForecaster(lags=6, past_covariates=["nope"], **FAST).fit(y, X)
+    with pytest.raises(ValueError, match=r"`past_covariates`=\['lagged'\] are named but `X` is None"):
+        RNNForecaster(lags=6, past_covariates="lagged", **FAST).fit(y)
+
+
+def test_predict_from_newer_history_without_refit():
+    y = _sine(n=320)
+    fc = RNNForecaster(lags=12, horizon=2, **FAST).fit(y.iloc[:300])
+    pd.testing.assert_series_equal(fc.predict(y=y.iloc[:300]), fc.predict())
+    newer = fc.predict(y=y)
+    assert newer.index[0] == y.index[-1] + pd.Timedelta(days=1)
+    assert not np.allclose(newer.to_numpy(), fc.predict().to_numpy())
+    with pytest.raises(ValueError, match=r"has 5 observations; forecasting needs the last `lags`=12"):
+        fc.predict(y=y.iloc[:5])
+    with pytest.raises(ValueError, match=r"must be a series like the one fitted"):
+        fc.predict(y=y.to_frame())
+
+
+def test_missing_values_ffill_drop_raise():
+    y = _sine(n=300)
+    y.iloc[[40, 41, 150, 299]] = np.nan           # includes the last observation
+    y.iloc[:3] = np.nan                           # leading gap
+    fc = RNNForecaster(lags=12, horizon=2, **FAST).fit(y)
+    assert np.isfinite(fc.predict()).all()
+    assert np.isfinite(fc.predict_interval(0.8).to_numpy()).all()
+    drop = RNNForecaster(lags=12, horizon=2, missing="drop", **FAST).fit(y)
+    assert drop.n_windows_ < fc.n_windows_
+    with pytest.raises(ValueError, match=r"last `lags`=12 observations have missing values .*"
+                                         r"2020-10-26"):
+        drop.predict()
+    with pytest.raises(ValueError, match=r"missing values \(7 rows.*`missing`='raise'"):
+        RNNForecaster(lags=12, missing="raise", **FAST).fit(y)
+
+
+def test_conformal_interval_shapes_and_limits():
+    """Empirical coverage on held-out data is tested through backtest (test_model_selection)."""
+    y = _sine(n=600, noise=0.3)
+    fc = RNNForecaster(lags=8, horizon=3, calibration_fraction=0.25, **FAST).fit(y)
+    pred, iv = fc.predict(), fc.predict_interval(0.8)
+    assert list(iv.columns) == ["lower", "upper"] and iv.index.equals(pred.index)
+    np.testing.assert_allclose((iv["lower"] + iv["upper"]) / 2, pred, rtol=1e-6)
+    assert fc.calibration_residuals_.shape == (148, 3, 1)
+    narrow, wide = fc.predict_interval(0.5), fc.predict_interval(0.95)
+    assert ((wide["upper"] - wide["lower"]) > (narrow["upper"] - narrow["lower"])).all()
+    with pytest.raises(ValueError, match=r"`coverage`=0.9999 needs at least 9999 calibration"):
+        fc.predict_interval(0.9999)
+    with pytest.raises(ValueError, match="`calibration_fraction`"):
+        RNNForecaster(lags=8, calibration_fraction=None, **FAST).fit(y).predict_interval()
+
+
+def test_predict_quantiles_with_quantile_loss():
+    y = _sine(n=300, noise=0.3)
+    fc = RNNForecaster(lags=12, horizon=2, loss="quantile", quantiles=[0.1, 0.5, 0.9],
+                       **FAST).fit(y)
+    q = fc.predict_quantiles()
+    assert list(q.columns) == [0.1, 0.5, 0.9] and q.index.equals(fc.predict().index)
+    assert (q[0.1] <= q[0.5]).all() and (q[0.5] <= q[0.9]).all()
+    np.testing.assert_allclose(q[0.5], fc.predict())
+    with pytest.raises(ValueError, match="needs loss='quantile'"):
+        RNNForecaster(lags=12, **FAST).fit(y).predict_quantiles()
+
+
+def test_clone_pickle_reproducible_and_inputs_not_mutated():
+    y = _sine(n=200)
+    X = pd.DataFrame({"cal": np.arange(210.0)}, index=pd.date_range("2020-01-01", periods=210))
+    y0, X0 = y.copy(), X.copy()
+    fc = RNNForecaster(lags=6, horizon=2, **FAST).fit(y, X)
+    p1 = fc.predict(X=X)
+    pd.testing.assert_series_equal(y, y0)
+    pd.testing.assert_frame_equal(X, X0)
+    again = clone(fc).fit(y, X).predict(X=X)
+    np.testing.assert_array_equal(p1.to_numpy(), again.to_numpy())   # bitwise
+    loaded = pickle.loads(pickle.dumps(fc))
+    np.testing.assert_array_equal(loaded.predict(X=X).to_numpy(), p1.to_numpy())
+    assert clone(fc).get_params()["lags"] == 6
+
+
+@pytest.mark.parametrize("params, exc, match", [
+    ({"lags": 0}, ValueError, r"`lags`=0"),
+    ({"horizon": 1.5}, TypeError, r"`horizon`=1.5"),
+    ({"strategy": "both"}, ValueError, r"`strategy`='both'"),
+    ({"missing": "zero"}, ValueError, r"`missing`='zero'"),
+    ({"window_norm": "mean"}, ValueError, r"`window_norm`='mean'"),
+    ({"calibration_fraction": 0.9}, ValueError, r"`calibration_fraction`=0.9"),
+    ({"freq": "fortnightly"}, ValueError, r"`freq`='fortnightly' is not a pandas frequency"),
+    ({"lags": 150, "horizon": 100}, ValueError,
+     r"`y` has 200 observations \(2020-01-01.*`lags` \+ `horizon` = 250"),
+])
+def test_bad_parameters(params, exc, match):
+    with pytest.raises(exc, match=match):
+        RNNForecaster(**(FAST | params)).fit(_sine(n=200))
+
+
+def test_bad_data():
+    y = _sine(n=60)
+    fc = RNNForecaster(lags=5, **FAST)
+    with pytest.raises(ValueError, match="duplicate index labels"):
+        fc.fit(pd.concat([y, y.iloc[[4]]]).sort_index())
+    with pytest.raises(ValueError, match="not sorted"):
+        fc.fit(y.iloc[::-1])
+    with pytest.raises(TypeError, match=r"non-numeric columns \{'y': "):
+        fc.fit(y.astype(str))
+    with pytest.raises(TypeError, match="must be a pandas Series or DataFrame"):
+        fc.fit(y.to_numpy())
+    with pytest.raises(TypeError, match="DatetimeIndex or an integer"):
+        fc.fit(y.set_axis([f"r{i}" for i in range(60)]))
+    with pytest.raises(NotFittedError):
+        RNNForecaster().predict()
+    with pytest.raises(ValueError, match=r"`X` has columns \['y'\] that are also targets"):
+        fc.fit(y, y.to_frame())

@@ -1,0 +1,141 @@
+"""Frequencies and future timestamps of a series' index (pandas layer, no numerics)."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import BusinessDay, CustomBusinessDay, DateOffset
+
+_CALENDARS = (BusinessDay, CustomBusinessDay)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """How a fitted series steps through time.
+
+    ``offset`` is a pandas ``DateOffset`` for a DatetimeIndex or an int step
+    for an integer index. ``calendar`` offsets (business days) count only the
+    observed sessions, so their gaps (holidays) are never filled.
+    """
+
+    offset: DateOffset | int
+    calendar: bool
+    name: object
+
+    def future(self, last, horizon: int) -> pd.Index:
+        """The ``horizon`` labels after ``last``."""
+        if isinstance(self.offset, int):
+            step = self.offset
+            return pd.RangeIndex(last + step, last + step * (horizon + 1), step, name=self.name)
+        stamps, cur = [], last
+        for _ in range(horizon):
+            cur = cur + self.offset
+            stamps.append(cur)
+        idx = pd.DatetimeIndex(stamps, name=self.name)
+        try:
+            return pd.DatetimeIndex(idx, freq=self.offset)
+        except ValueError:  # e.g. an anchored offset that `last` was not on
+            return idx
+
+    def regularise(self, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+        """Reindex onto the full grid so that a gap becomes missing rows, not a bridged step.
+
+        Calendar offsets keep the observed sessions as they are.
+        """
+        index = frame.index
+        if self.calendar or len(index) < 2:
+            return frame
+        if isinstance(self.offset, int):
+            grid = pd.RangeIndex(index[0], index[-1] + 1, self.offset, name=index.name)
+        else:
+            grid = pd.date_range(index[0], index[-1], freq=self.offset, name=index.name)
+        off = index.difference(grid)
+        if len(off):
+            raise ValueError(
+                f"`{what}` has {len(off)} index labels off its frequency {_fmt(self.offset)} "
+                f"(first: {off[0]}); pass `freq=` or resample the data."
+            )
+        return frame if len(grid) == len(index) else frame.reindex(grid)
+
+
+def _fmt(offset) -> str:
+    return f"step {offset}" if isinstance(offset, int) else repr(offset.freqstr)
+
+
+def _looks_like_trading_days(index: pd.DatetimeIndex) -> bool:
+    """Weekday-only sessions, one per day, mostly one calendar day apart."""
+    if len(index) < 3 or (index.day_of_week >= 5).any():
+        return False
+    if len(set(index.time)) != 1:
+        return False
+    days = np.diff(index.normalize().as_unit("ns").asi8) // 86_400_000_000_000
+    return bool(np.median(days) == 1 and days.max() <= 7)
+
+
+def check_index_kind(index: pd.Index, what: str) -> None:
+    """Only time stamps and integer positions have a "next" label."""
+    if not (isinstance(index, pd.DatetimeIndex) or pd.api.types.is_integer_dtype(index.dtype)):
+        raise TypeError(f"`{what}` must have a DatetimeIndex or an integer (e.g. Range) index, "
+                        f"got {type(index).__name__} of dtype {index.dtype}.")
+
+
+def resolve_axis(index: pd.Index, freq, what: str) -> TimeAxis:
+    """The :class:`TimeAxis` of ``index``, from ``freq`` or inferred.
+
+    DatetimeIndex: ``freq`` if given, else the index's own ``freq``, else
+    ``pd.infer_freq``, else business days for trading-day data, else the most
+    common step when every step is a multiple of it (a regular index with
+    gaps). Integer index: the step (``freq`` may give it).
+    """
+    check_index_kind(index, what)
+    if isinstance(index, pd.DatetimeIndex):
+        if freq is not None:
+            try:
+                offset = to_offset(freq)
+            except (ValueError, TypeError):
+                raise ValueError(f"`freq`={freq!r} is not a pandas frequency or DateOffset.") from None
+        elif index.freq is not None:
+            offset = index.freq
+        else:
+            inferred = pd.infer_freq(index) if len(index) >= 3 else None
+            if inferred is not None:
+                offset = to_offset(inferred)
+            elif _looks_like_trading_days(index):
+                offset = BusinessDay()
+            else:
+                offset = _common_tick(index, what)
+        return TimeAxis(offset, isinstance(offset, _CALENDARS), index.name)
+    if freq is not None:
+        if isinstance(freq, (bool, np.bool_)) or not isinstance(freq, numbers.Integral) \
+                or freq < 1:
+            raise ValueError(f"`freq`={freq!r} must be a positive int step for an integer "
+                             "index.")
+        step = int(freq)
+    elif isinstance(index, pd.RangeIndex):
+        step = index.step
+    else:
+        diffs = np.diff(index.to_numpy())
+        step = int(diffs.min()) if len(diffs) else 1
+        if len(diffs) and np.any(diffs % step):
+            raise ValueError(f"`{what}` has an integer index with uneven steps {sorted(set(diffs))[:5]}; "
+                             "pass `freq=` (the step).")
+    return TimeAxis(step, False, index.name)
+
+
+def _common_tick(index: pd.DatetimeIndex, what: str) -> DateOffset:
+    if len(index) < 2:
+        raise ValueError(f"`{what}` has too few timestamps to infer a frequency; pass `freq=`.")
+    diffs = np.diff(index.as_unit("ns").asi8)  # datetime64[us] indexes are common
+    values, counts = np.unique(diffs, return_counts=True)
+    tick = int(values[np.argmax(counts)])
+    if tick <= 0 or np.any(diffs % tick):
+        raise ValueError(
+            f"`{what}` has an irregular DatetimeIndex ({index[0]} .. {index[-1]}, steps such as "
+            f"{[str(pd.Timedelta(int(d))) for d in values[:3]]}); pass `freq=` (a pandas frequency "
+            "or a calendar such as CustomBusinessDay)."
+        )
+    return to_offset(pd.Timedelta(tick))
