@@ -4,17 +4,25 @@ Estimators
 ----------
 RNNRegressor, RNNClassifier
     scikit-learn estimators on windows of a time series (Elman RNN, LSTM, GRU).
+RNNForecaster
+    pandas Series/DataFrame in, forecasts at the future timestamps out (with intervals).
 
 Submodules
 ----------
 datasets
     Loaders of the bundled real time series (stocks, Mauna Loa CO2, buoy sea temperature,
     Seattle weather).
+windowing
+    ``make_windows``: a time-indexed DataFrame -> supervised windows indexed by forecast origin.
+model_selection
+    ``backtest``: rolling-origin evaluation against naive and seasonal-naive forecasts.
+metrics
+    MAE, RMSE, MASE, RMSSE, sMAPE, pinball loss, interval coverage, and scikit-learn scorers.
 nn
     :class:`~tsrnn.nn.Network`, the low-level recurrent network (forward, BPTT, PyTorch layout).
 """
 
-from tsrnn import datasets, nn
+from tsrnn import datasets, metrics, model_selection, nn, windowing
 from tsrnn._training import DivergenceWarning
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.forecasting import RNNForecaster
@@ -30,5 +38,8 @@ __all__ = [
     "RNNRegressor",
     "__version__",
     "datasets",
+    "metrics",
+    "model_selection",
     "nn",
+    "windowing",
 ]
