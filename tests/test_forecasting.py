@@ -116,7 +116,7 @@ def test_future_covariate_is_used_and_required_at_predict():
     with pytest.raises(ValueError, match=r"future-known covariates for the 3 forecast steps .* 2 "
                                          r"are missing"):
         fc.predict(X=X.iloc[:n + 1])
-    with pytest.raises(ValueError, match=r"`X` must hold the future-known covariates \['promo'\]"):
+    with pytest.raises(ValueError, match=r"`X` must hold the covariates \['promo'\] used at fit"):
         fc.predict()
     with pytest.raises(ValueError, match=r"`X` does not cover the index of `y`: 10 timestamps"):
         RNNForecaster(lags=6, **FAST).fit(y, X.iloc[10:])
@@ -148,8 +148,12 @@ def test_predict_from_newer_history_without_refit():
     assert not np.allclose(newer.to_numpy(), fc.predict().to_numpy())
     with pytest.raises(ValueError, match=r"has 5 observations; forecasting needs the last `lags`=12"):
         fc.predict(y=y.iloc[:5])
-    with pytest.raises(ValueError, match=r"must be a series like the one fitted"):
+    with pytest.raises(ValueError, match=r"must be a Series like the one fitted; got a DataFrame"):
         fc.predict(y=y.to_frame())
+    renamed = fc.predict(y=y.iloc[:300].rename("other"))   # a Series' name is cosmetic
+    pd.testing.assert_series_equal(renamed, fc.predict())
+    with pytest.raises(ValueError, match="fitted without covariates; `X` must be None"):
+        fc.predict(X=y.to_frame("x"))
 
 
 def test_missing_values_ffill_drop_raise():
@@ -244,3 +248,68 @@ def test_bad_data():
         RNNForecaster().predict()
     with pytest.raises(ValueError, match=r"`X` has columns \['y'\] that are also targets"):
         fc.fit(y, y.to_frame())
+
+
+def test_calendar_frequencies_with_gaps():
+    # trading days with a two-week outage stay business days (no weekend rows, no NaN filling)
+    y = load_stocks(tickers=["IBM"])["IBM"].iloc[-300:]
+    outage = y.drop(y.index[100:110])
+    fc = RNNForecaster(lags=10, horizon=3, **FAST).fit(outage)
+    assert fc.axis_.calendar and all(d.day_of_week < 5 for d in fc.predict().index)
+    # month starts with a missing month: the grid is month starts, the gap a missing value
+    ms = pd.Series(np.arange(60.0), index=pd.date_range("2015-01-01", periods=60, freq="MS"))
+    fc = RNNForecaster(lags=6, horizon=2, **FAST).fit(ms.drop(ms.index[30]))
+    assert fc.axis_.offset.freqstr == "MS"
+    assert list(fc.predict().index) == list(pd.date_range("2020-01-01", periods=2, freq="MS"))
+    # tz-aware daily data with a gap and a DST change: midnight stays midnight
+    idx = pd.date_range("2024-01-01", "2024-03-30", freq="D", tz="Europe/Berlin")
+    tz = pd.Series(np.sin(np.arange(len(idx))), index=idx).drop(idx[[20, 70]])
+    pred = RNNForecaster(lags=6, horizon=3, **FAST).fit(tz).predict()
+    assert [str(t) for t in pred.index] == ["2024-03-31 00:00:00+01:00",
+                                            "2024-04-01 00:00:00+02:00",
+                                            "2024-04-02 00:00:00+02:00"]
+
+
+def test_quantile_point_forecast_lies_within_the_quantiles():
+    y = _sine(n=300, noise=0.5)
+    fc = RNNForecaster(lags=12, horizon=4, loss="quantile", quantiles=[0.9, 0.1, 0.5],
+                       hidden_size=4, max_iter=3, random_state=1).fit(y)
+    q = fc.predict_quantiles()
+    assert (q[0.1] <= q[0.5]).all() and (q[0.5] <= q[0.9]).all()
+    np.testing.assert_array_equal(q[0.5].to_numpy(), fc.predict().to_numpy())
+
+
+def test_predict_with_new_history_and_covariates_checks_X():
+    y = _sine(n=200)
+    X = pd.DataFrame({"p": y.shift(1).bfill().to_numpy(), "f": np.arange(200.0)}, index=y.index)
+    fut = pd.DataFrame({"f": [200.0, 201.0]}, index=pd.date_range(y.index[-1], periods=3)[1:])
+    fc = RNNForecaster(lags=6, horizon=2, past_covariates="p", missing="raise", **FAST)
+    fc.fit(y.iloc[:150], X.iloc[:150])
+    # X needs only the last `lags` rows of the new history, and the future rows
+    recent = pd.concat([X.iloc[-6:], fut])
+    assert len(fc.predict(X=recent, y=y)) == 2
+    with pytest.raises(ValueError, match=r"`X` lacks the covariates \['p'\] used at fit"):
+        fc.predict(X=recent.drop(columns="p"), y=y)
+    with pytest.raises(TypeError, match="`X` must be a pandas DataFrame of the covariates"):
+        fc.predict(X=recent.to_numpy(), y=y)
+    with pytest.raises(ValueError, match=r"`X` does not cover the index of `y`: 3 timestamps"):
+        fc.predict(X=pd.concat([X.iloc[-3:], fut]), y=y)
+
+
+def test_infinite_values_are_refused():
+    y = _sine(n=100)
+    y.iloc[50] = np.inf
+    with pytest.raises(ValueError, match=r"infinite values \(1 rows, e.g. \['2020-02-20"):
+        RNNForecaster(lags=5, **FAST).fit(y)
+
+
+def test_covariate_names_as_index_and_warm_start():
+    y = _sine(n=150)
+    X = pd.DataFrame({"a": np.arange(150.0), "b": np.ones(150)}, index=y.index)
+    fc = RNNForecaster(lags=5, past_covariates=X.columns, **FAST).fit(y, X)
+    assert fc.past_covariates_ == ["a", "b"]
+    warm = RNNForecaster(lags=5, warm_start=True, **FAST).fit(y)
+    first = warm.estimator_
+    iters = warm.estimator_.t_
+    warm.fit(y)
+    assert warm.estimator_ is first and warm.estimator_.t_ > iters

@@ -137,10 +137,17 @@ def test_tuning_with_gridsearchcv_on_windows():
     ({"initial": 50, "metrics": ["mae", "r2"]}, ValueError, r"unknown names \['r2'\]"),
     ({"initial": 50, "m": 0}, ValueError, r"`m`=0"),
     ({"initial": 50, "coverage": 1.0}, ValueError, r"`coverage`=1.0"),
+    ({"initial": 12}, ValueError, r"The first fit, on `initial`=12 observations, failed: .*Raise"),
 ])
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         backtest(RNNForecaster(lags=7, horizon=3, **FAST), _series(n=100), **kwargs)
+
+
+def test_coverage_needs_calibration():
+    fc = RNNForecaster(lags=7, calibration_fraction=None, **FAST)
+    with pytest.raises(ValueError, match="`calibration_fraction`=None"):
+        backtest(fc, _series(n=100), initial=50, coverage=0.8)
 
 
 def test_forecaster_and_data_not_modified():

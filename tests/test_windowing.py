@@ -167,5 +167,10 @@ def test_bad_data():
     with pytest.raises(TypeError, match=r"non-numeric columns \{'e': "):
         make_windows(bad, target="a", lags=2, past_covariates="e")
     make_windows(bad, target="a", lags=2)  # unused columns may be anything
+    clash = pd.DataFrame({0: np.arange(5.0), "0": np.arange(5.0)})
+    with pytest.raises(ValueError, match="not distinct as text"):
+        make_windows(clash, target=0, lags=2, past_covariates=["0"])
+    X, _ = make_windows(df, target=pd.Index(["a"]), lags=2, past_covariates=np.array(["b"]))
+    assert list(X.columns[:2]) == ["a[t-1]", "b[t-1]"]
     with pytest.raises(TypeError, match="`data` must be a pandas DataFrame"):
         make_windows(df.to_numpy(), target="a", lags=2)

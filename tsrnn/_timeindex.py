@@ -72,8 +72,43 @@ def _looks_like_trading_days(index: pd.DatetimeIndex) -> bool:
         return False
     if len(set(index.time)) != 1:
         return False
-    days = np.diff(index.normalize().as_unit("ns").asi8) // 86_400_000_000_000
-    return bool(np.median(days) == 1 and days.max() <= 7)
+    days = np.diff(_wall_ns(index.normalize())) // 86_400_000_000_000
+    return bool(np.median(days) == 1)  # longer gaps (outages) stay gaps, not weekends
+
+
+def _infer_freq(index: pd.DatetimeIndex):
+    """``pd.infer_freq`` as an offset (or None), without pandas' deprecation chatter."""
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            freq = pd.infer_freq(index)
+    except (KeyError, pd.errors.OptionError):  # pandas without that option returns a string
+        freq = pd.infer_freq(index)
+    return None if freq is None else to_offset(freq)
+
+
+def _wall_ns(index: pd.DatetimeIndex) -> np.ndarray:
+    """Wall-clock nanoseconds: a day is a day across DST changes, whatever the unit."""
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.as_unit("ns").asi8
+
+
+def _anchored(index: pd.DatetimeIndex):
+    """A frequency that short runs of the index imply and the whole index sits on (with gaps).
+
+    Catches calendar frequencies (month starts, W-SAT, days across DST) that
+    a fixed step cannot express.
+    """
+    starts = np.unique(np.linspace(0, len(index) - 3, num=min(25, len(index) - 2)).astype(int))
+    seen = set()
+    for i in starts:
+        freq = _infer_freq(index[i:i + 3])
+        if freq is None or freq.freqstr in seen:
+            continue
+        seen.add(freq.freqstr)
+        if index.isin(pd.date_range(index[0], index[-1], freq=freq)).all():
+            return freq
+    return None
 
 
 def check_index_kind(index: pd.Index, what: str) -> None:
@@ -101,11 +136,13 @@ def resolve_axis(index: pd.Index, freq, what: str) -> TimeAxis:
         elif index.freq is not None:
             offset = index.freq
         else:
-            inferred = pd.infer_freq(index) if len(index) >= 3 else None
+            inferred = _infer_freq(index) if len(index) >= 3 else None
             if inferred is not None:
-                offset = to_offset(inferred)
+                offset = inferred
             elif _looks_like_trading_days(index):
                 offset = BusinessDay()
+            elif len(index) >= 3 and (anchored := _anchored(index)) is not None:
+                offset = anchored
             else:
                 offset = _common_tick(index, what)
         return TimeAxis(offset, isinstance(offset, _CALENDARS), index.name)
@@ -121,15 +158,15 @@ def resolve_axis(index: pd.Index, freq, what: str) -> TimeAxis:
         diffs = np.diff(index.to_numpy())
         step = int(diffs.min()) if len(diffs) else 1
         if len(diffs) and np.any(diffs % step):
-            raise ValueError(f"`{what}` has an integer index with uneven steps {sorted(set(diffs))[:5]}; "
-                             "pass `freq=` (the step).")
+            raise ValueError(f"`{what}` has an integer index with uneven steps "
+                             f"{sorted({int(d) for d in diffs})[:5]}; pass `freq=` (the step).")
     return TimeAxis(step, False, index.name)
 
 
 def _common_tick(index: pd.DatetimeIndex, what: str) -> DateOffset:
     if len(index) < 2:
         raise ValueError(f"`{what}` has too few timestamps to infer a frequency; pass `freq=`.")
-    diffs = np.diff(index.as_unit("ns").asi8)  # datetime64[us] indexes are common
+    diffs = np.diff(_wall_ns(index))
     values, counts = np.unique(diffs, return_counts=True)
     tick = int(values[np.argmax(counts)])
     if tick <= 0 or np.any(diffs % tick):
@@ -138,4 +175,5 @@ def _common_tick(index: pd.DatetimeIndex, what: str) -> DateOffset:
             f"{[str(pd.Timedelta(int(d))) for d in values[:3]]}); pass `freq=` (a pandas frequency "
             "or a calendar such as CustomBusinessDay)."
         )
-    return to_offset(pd.Timedelta(tick))
+    day = 86_400_000_000_000
+    return to_offset(f"{tick // day}D") if tick % day == 0 else to_offset(pd.Timedelta(tick))

@@ -474,6 +474,9 @@ class RNNRegressor(RegressorMixin, _RNNBase):
     def predict_quantiles(self, X):
         """Every quantile level, for ``loss="quantile"``.
 
+        Sorted along the levels, so quantiles never cross (the heads are
+        trained separately and may).
+
         Returns
         -------
         ndarray of shape (n_samples, len(quantiles)) or (n_samples, n_outputs, len(quantiles))
@@ -482,6 +485,7 @@ class RNNRegressor(RegressorMixin, _RNNBase):
             raise ValueError("predict_quantiles needs loss='quantile'.")
         Q = self._head(X).reshape(-1, self.n_outputs_, len(np.atleast_1d(self.quantiles)))
         Q = Q * self._y_std[None, :, None] + self._y_mean[None, :, None]
+        Q = np.sort(Q, axis=2)[:, :, np.argsort(np.argsort(self.quantiles))]
         return Q[:, 0, :] if self._y_ndim == 1 else Q
 
 

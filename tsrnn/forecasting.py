@@ -35,7 +35,7 @@ _NETWORK_PARAMS = (
     "huber_delta", "solver", "learning_rate_init", "learning_rate", "momentum",
     "nesterovs_momentum", "alpha", "batch_size", "max_iter", "shuffle", "tol", "n_iter_no_change",
     "early_stopping", "validation_fraction", "validation_gap", "clip_norm", "bptt_steps", "scale",
-    "n_jobs", "random_state", "verbose", "dtype",
+    "warm_start", "n_jobs", "random_state", "verbose", "dtype",
 )
 
 
@@ -75,6 +75,17 @@ def _as_frame(y, what):
 
 def _span(index):
     return f"{index[0]} .. {index[-1]}" if len(index) else "empty"
+
+
+def _check_predict_X(X, used):
+    """``X`` at predict time must be a DataFrame when covariates ``used`` are needed."""
+    if not used:
+        return
+    if X is None:
+        raise ValueError(f"`X` must hold the covariates {used} used at fit.")
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"`X` must be a pandas DataFrame of the covariates {used}, got "
+                        f"{type(X).__name__}.")
 
 
 def _first_missing(frame, limit=3):
@@ -124,10 +135,13 @@ class RNNForecaster(BaseEstimator):
     cell, hidden_size, num_layers, activation, dropout, loss, quantiles, huber_delta, solver, \
 learning_rate_init, learning_rate, momentum, nesterovs_momentum, alpha, batch_size, max_iter, \
 shuffle, tol, n_iter_no_change, early_stopping, validation_fraction, validation_gap, clip_norm, \
-bptt_steps, scale, n_jobs, random_state, verbose, dtype
+bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         As :class:`~tsrnn.RNNRegressor`, except ``early_stopping=True`` and
         ``learning_rate_init=3e-3``; ``validation_gap`` is raised to
         ``horizon - 1`` so that validation targets never appear in training.
+        ``warm_start=True`` continues training the fitted network on the new
+        data (same targets and covariates). ``n_channels`` is not a parameter:
+        the forecaster builds the windows.
 
     Attributes
     ----------
@@ -163,7 +177,8 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
                  nesterovs_momentum=True, alpha=0.0, batch_size="auto", max_iter=200,
                  shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=True,
                  validation_fraction=0.1, validation_gap=0, clip_norm=None, bptt_steps=None,
-                 scale=True, n_jobs=None, random_state=None, verbose=False, dtype=np.float32):
+                 scale=True, warm_start=False, n_jobs=None, random_state=None, verbose=False,
+                 dtype=np.float32):
         self.lags = lags
         self.horizon = horizon
         self.strategy = strategy
@@ -197,6 +212,7 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
         self.clip_norm = clip_norm
         self.bptt_steps = bptt_steps
         self.scale = scale
+        self.warm_start = warm_start
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -241,9 +257,15 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
             axis = resolve_axis(frame.index, self.freq, "y")
         else:
             targets = self.targets_
-            if kind[0] != self._kind[0] or list(frame.columns) != targets:
-                raise ValueError(f"`y` must be a {self._kind[0]} like the one fitted, with columns "
-                                 f"{targets}; got {list(frame.columns)}.")
+            if kind[0] != self._kind[0]:
+                got = "Series" if kind[0] == "series" else "DataFrame"
+                want = "Series" if self._kind[0] == "series" else f"DataFrame with columns {targets}"
+                raise ValueError(f"`y` must be a {want} like the one fitted; got a {got}.")
+            if kind[0] == "series":
+                frame.columns = targets  # a Series' name is cosmetic
+            elif list(frame.columns) != targets:
+                raise ValueError(f"`y` must have the fitted columns {targets}; got "
+                                 f"{list(frame.columns)}.")
             axis = self.axis_
             if isinstance(axis.offset, int) != (not isinstance(frame.index, pd.DatetimeIndex)):
                 raise TypeError(f"`y` has a {type(frame.index).__name__}; the forecaster was fitted "
@@ -251,6 +273,10 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
         check_numeric(frame, targets, "y")
         past, future = self._covariate_names(X, targets, fitting)
         if past or future:
+            absent = [c for c in past + future if c not in X.columns]
+            if absent:
+                raise ValueError(f"`X` lacks the covariates {absent} used at fit (it has "
+                                 f"{list(X.columns)}).")
             cov = X[past + future]
             check_time_index(cov.index, "X")
             check_numeric(cov, past + future, "X")
@@ -261,17 +287,20 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
                                  f"are missing ({_span(missing)}); `X` spans {_span(cov.index)}.")
             frame = frame.join(cov.reindex(frame.index))
         raw = axis.regularise(frame, "y")
-        if self.missing == "raise" and raw.isna().any().any():
-            raise ValueError(f"`y`/`X` have missing values ({_first_missing(raw)}) and "
+        used = raw if need_rows is None else raw.iloc[-need_rows:]
+        values = used.to_numpy(dtype=np.float64)
+        if np.isinf(values).any():
+            rows = used.index[np.isinf(values).any(axis=1)]
+            raise ValueError(f"`y`/`X` hold infinite values ({len(rows)} rows, e.g. "
+                             f"{[str(r) for r in rows[:3]]}).")
+        if self.missing == "raise" and np.isnan(values).any():
+            raise ValueError(f"`y`/`X` have missing values ({_first_missing(used)}) and "
                              "`missing`='raise'.")
         filled = raw.ffill() if self.missing == "ffill" else raw
         return _Data(raw, filled, len(targets), len(past)), kind, axis, past, future
 
     def _covariate_names(self, X, targets, fitting):
-        if not fitting:
-            if (self.past_covariates_ or self.future_covariates_) and X is None:
-                raise ValueError(f"`X` must hold the covariates {self.past_covariates_ + self.future_covariates_}"
-                                 " used at fit.")
+        if not fitting:  # X already checked by _forecast_inputs
             return self.past_covariates_, self.future_covariates_
         past = as_names("past_covariates", self.past_covariates)
         if X is None:
@@ -343,7 +372,10 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
             raise ValueError(f"Only {int(ok.sum())} complete training windows of `lags`={lags} "
                              f"+ {H} steps in `y` ({_span(data.raw.index)}; "
                              f"{n_cal} windows held out for calibration).")
-        self.estimator_ = self._network().fit(Xw[ok], Yw[ok].reshape(int(ok.sum()), -1))
+        network = self._network()
+        if self.warm_start and hasattr(self, "estimator_"):
+            network = self.estimator_.set_params(**network.get_params())
+        self.estimator_ = network.fit(Xw[ok], Yw[ok].reshape(int(ok.sum()), -1))
         self.n_windows_ = int(ok.sum())
 
         self.calibration_residuals_ = None
@@ -412,6 +444,12 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
         """(A, F, origin, future index) for a forecast from the end of the history."""
         check_is_fitted(self, "estimator_")
         lags, h = self.lags, self.horizon
+        # a new history needs every covariate; the fitted one only the future-known ones
+        needed = self.future_covariates_ if y is None else \
+            self.past_covariates_ + self.future_covariates_
+        if X is not None and not (self.past_covariates_ or self.future_covariates_):
+            raise ValueError("The forecaster was fitted without covariates; `X` must be None.")
+        _check_predict_X(X, needed)
         if y is None:
             hist = self._history
         else:
@@ -431,12 +469,6 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
         fut = self.future_covariates_
         F = hist[fut].to_numpy(np.float64)
         if fut:
-            if not isinstance(X, pd.DataFrame):
-                msg = (f"`X` must hold the future-known covariates {fut} for the forecast steps "
-                       f"{_span(future_index)}")
-                if X is None:
-                    raise ValueError(msg + ".")
-                raise TypeError(f"{msg}, as a DataFrame; got {type(X).__name__}.")
             absent = [c for c in fut if c not in X.columns]
             if absent:
                 raise ValueError(f"`X` lacks the future-known covariates {absent}.")
@@ -554,7 +586,7 @@ bptt_steps, scale, n_jobs, random_state, verbose, dtype
                              "cannot feed back a quantile.")
         levels = check_quantiles(self.quantiles)
         A, F, pos, index = self._forecast_inputs(X, y)
-        Q = np.sort(self._forecast(A, F, pos, quantiles=True)[0], axis=-1)  # no crossing
+        Q = self._forecast(A, F, pos, quantiles=True)[0]
         if self._kind[0] == "series":
             return pd.DataFrame(Q[:, 0, :], index=index, columns=pd.Index(levels, name="quantile"))
         cols = pd.MultiIndex.from_product([self.targets_, levels], names=[None, "quantile"])

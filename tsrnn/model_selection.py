@@ -55,7 +55,8 @@ class BacktestResult:
     ----------
     forecasts : DataFrame
         One row per origin, step and target: ``origin``, ``time`` (the
-        forecast timestamp), ``step``, ``target``, ``forecast``, ``actual``
+        forecast timestamp), ``step``, ``target``, ``forecast`` (NaN only
+        with ``missing="drop"`` where the window has a gap), ``actual``
         (NaN where the series is missing), the baselines ``naive`` (the last
         value) and ``seasonal_naive`` (the value one period ``m`` earlier)
         and, with ``coverage``, ``lower`` and ``upper``.
@@ -142,6 +143,9 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         raise ValueError(f"`metrics` has unknown names {unknown}; choose from {list(_METRICS)}.")
     if coverage is not None:
         coverage = check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
+        if forecaster.calibration_fraction is None:
+            raise ValueError("`coverage` needs intervals, but the forecaster has "
+                             "`calibration_fraction`=None.")
 
     template = clone(forecaster)
     template._check_params()
@@ -169,7 +173,13 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
             y_fit = data.raw.iloc[:end, :n_t]
         X_fit = data.raw.iloc[:end][past + future] if (past or future) else None
         t0 = time.perf_counter()
-        fc = clone(forecaster).fit(y_fit, X_fit)
+        try:
+            fc = clone(forecaster).fit(y_fit, X_fit)
+        except ValueError as exc:
+            if block is not blocks[0]:
+                raise
+            raise ValueError(f"The first fit, on `initial`={initial} observations, failed: {exc} "
+                             "Raise `initial`.") from exc
         t1 = time.perf_counter()
         preds.append(fc._forecast(A, F, block))
         if coverage is not None:

@@ -44,7 +44,8 @@ def as_names(name: str, value) -> list[str]:
     """``None``, one column name or a list of names -> list of names, checked for duplicates."""
     if value is None:
         return []
-    names = [value] if isinstance(value, str) or not isinstance(value, Sequence) else list(value)
+    many = isinstance(value, (Sequence, pd.Index, np.ndarray, pd.Series))
+    names = list(value) if many and not isinstance(value, str) else [value]
     dup = sorted({str(v) for v in names if names.count(v) > 1})
     if dup:
         raise ValueError(f"`{name}` lists {dup} more than once.")
@@ -118,7 +119,8 @@ def make_windows(
     ----------
     data : DataFrame or Series
         Rows in time order (unique, increasing index of any kind). Columns not
-        named in ``target`` or the covariates are ignored.
+        named in ``target`` or the covariates are ignored. A Series is one
+        column named after it (``"y"`` when it has no name).
     target : str or list of str
         Column(s) to forecast. Their history is part of every window.
     lags : int
@@ -207,6 +209,10 @@ def make_windows(
     xcols = [offset_name(str(c), o + (horizon if c in future else 0))
              for o in offsets for c in targets + past + future]
     ycols = [offset_name(str(c), j) for j in range(1, horizon + 1) for c in targets]
+    as_text = [str(c) for c in targets + past + future]
+    if len(set(as_text)) < len(as_text):
+        raise ValueError(f"Columns {targets + past + future} are not distinct as text; window "
+                         "column names would clash. Rename them.")
     X2 = X3.reshape(len(pos), -1)
     Y2 = Y3.reshape(len(pos), -1)
     if dropna:
