@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 MODULES = ["tsrnn.datasets", "tsrnn.estimators", "tsrnn.forecasting", "tsrnn.metrics",
-           "tsrnn.model_selection", "tsrnn.nn", "tsrnn.windowing"]
+           "tsrnn.model_selection", "tsrnn.nn", "tsrnn.persistence", "tsrnn.windowing"]
 
 
 @pytest.mark.parametrize("name", MODULES)

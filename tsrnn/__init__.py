@@ -6,6 +6,8 @@ RNNRegressor, RNNClassifier
     scikit-learn estimators on windows of a time series (Elman RNN, LSTM, GRU).
 RNNForecaster
     pandas Series/DataFrame in, forecasts at the future timestamps out (with intervals).
+save, load
+    Model files without pickle (JSON + NumPy arrays), checked on load.
 
 Submodules
 ----------
@@ -24,11 +26,11 @@ nn
 
 from tsrnn import datasets, metrics, model_selection, nn, windowing
 from tsrnn._training import DivergenceWarning
+from tsrnn._version import __version__
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.forecasting import RNNForecaster
 from tsrnn.nn import Network
-
-__version__ = "0.1.0.dev0"
+from tsrnn.persistence import load, save
 
 __all__ = [
     "DivergenceWarning",
@@ -38,8 +40,10 @@ __all__ = [
     "RNNRegressor",
     "__version__",
     "datasets",
+    "load",
     "metrics",
     "model_selection",
     "nn",
+    "save",
     "windowing",
 ]

@@ -1,0 +1,308 @@
+"""Model files without pickle: :func:`save` and :func:`load`.
+
+A ``.tsrnn`` file is a ZIP archive of ``model.json`` (class, parameters and
+fitted state, tsrnn and format versions, a SHA-256 digest of everything) and
+one ``.npy`` file per array, read with ``allow_pickle=False``. Loading parses
+JSON and numeric arrays and builds only tsrnn's own estimator classes, so a
+model file cannot run code. The digest detects corruption and accidental
+edits; it is not a signature (anyone can rewrite a file and its digest), so
+trust a file's *numbers* only as far as its source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+import zlib
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import BaseOffset, CustomBusinessDay
+from sklearn.preprocessing import LabelEncoder
+
+from tsrnn._timeindex import TimeAxis
+from tsrnn._version import __version__
+from tsrnn.estimators import RNNClassifier, RNNRegressor
+from tsrnn.forecasting import RNNForecaster
+from tsrnn.nn import Network
+
+__all__ = ["load", "save"]
+
+FORMAT = "tsrnn-model"
+FORMAT_VERSION = 1
+_CLASSES = {c.__name__: c for c in (RNNRegressor, RNNClassifier, RNNForecaster)}
+# Runtime helpers rebuilt on load instead of stored (optimizer moments restart).
+_SKIP = {"_trainer", "_label_encoder"}
+
+
+def _version():
+    return __version__
+
+
+def _compatible(a: str, b: str) -> bool:
+    """Same major.minor release line."""
+    return a.split(".")[:2] == b.split(".")[:2]
+
+
+class _Writer:
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def array(self, a):
+        a = np.asarray(a)
+        if a.dtype == object:
+            items = a.tolist()
+            flat = a.ravel().tolist()
+            if not all(isinstance(v, (str, int, float, bool)) for v in flat):
+                raise TypeError(f"cannot store an object array holding {type(flat[0]).__name__}")
+            return {"__objarray__": items}
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = np.ascontiguousarray(a)
+        return {"__array__": key}
+
+    def encode(self, v):
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, (int, float, np.integer, np.floating, np.bool_)):
+            v = v.item() if isinstance(v, np.generic) else v
+            if isinstance(v, float) and not np.isfinite(v):
+                return {"__float__": repr(v)}
+            return v
+        if isinstance(v, np.ndarray):
+            return self.array(v)
+        if isinstance(v, (list, tuple)):
+            items = [self.encode(x) for x in v]
+            return items if isinstance(v, list) else {"__tuple__": items}
+        if isinstance(v, dict):
+            return {"__dict__": [[self.encode(k), self.encode(x)] for k, x in v.items()]}
+        if isinstance(v, type) and issubclass(v, np.generic):
+            return {"__dtype__": np.dtype(v).name}
+        if isinstance(v, np.dtype):
+            return {"__dtype__": v.name}
+        if isinstance(v, np.random.RandomState):
+            name, keys, pos, has_gauss, cached = v.get_state()
+            return {"__randomstate__": [name, self.array(keys), pos, has_gauss, cached]}
+        if isinstance(v, Network):
+            return {"__network__": {
+                "cell": v.cell, "input_size": v.input_size, "hidden_size": v.hidden_size,
+                "num_layers": v.num_layers, "output_size": v.output_size,
+                "activation": v.activation, "dtype": np.dtype(v.dtype).name, "init": v.init,
+                "params": self.array(v.params)}}
+        if isinstance(v, CustomBusinessDay):
+            return {"__cbday__": {"n": v.n, "weekmask": v.weekmask,
+                                  "holidays": [str(h) for h in v.holidays]}}
+        if isinstance(v, BaseOffset):
+            return {"__offset__": v.freqstr}
+        if isinstance(v, TimeAxis):
+            return {"__axis__": [self.encode(v.offset), v.calendar, self.encode(v.name)]}
+        if isinstance(v, pd.Index):
+            return {"__index__": self.index(v)}
+        if isinstance(v, pd.DataFrame):
+            return {"__frame__": {"values": self.array(v.to_numpy()),
+                                  "index": self.index(v.index),
+                                  "columns": [self.encode(c) for c in v.columns]}}
+        if isinstance(v, tuple(_CLASSES.values())):
+            return {"__estimator__": self.estimator(v)}
+        raise TypeError(f"cannot store a value of type {type(v).__name__}")
+
+    def index(self, idx):
+        if isinstance(idx, pd.DatetimeIndex):
+            return {"kind": "datetime", "ns": self.array(idx.as_unit("ns").asi8),
+                    "unit": idx.unit, "tz": None if idx.tz is None else str(idx.tz),
+                    "name": self.encode(idx.name)}
+        return {"kind": "values", "values": self.array(idx.to_numpy()),
+                "name": self.encode(idx.name)}
+
+    def estimator(self, est):
+        state = {k: self.encode(v) for k, v in vars(est).items() if k not in _SKIP}
+        return {"class": type(est).__name__, "state": state}
+
+
+class _Reader:
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def decode(self, v):
+        if isinstance(v, list):
+            return [self.decode(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if len(v) != 1:
+            raise ValueError(f"unexpected object with keys {sorted(v)[:5]}")
+        (tag, x), = v.items()
+        if tag == "__array__":
+            if x not in self.arrays:
+                raise ValueError(f"array {x!r} is missing")
+            return self.arrays[x]
+        if tag == "__objarray__":
+            return np.array(x, dtype=object)
+        if tag == "__float__":
+            return float(x)
+        if tag == "__tuple__":
+            return tuple(self.decode(i) for i in x)
+        if tag == "__dict__":
+            return {self.decode(k): self.decode(i) for k, i in x}
+        if tag == "__dtype__":
+            return np.dtype(x).type
+        if tag == "__randomstate__":
+            rs = np.random.RandomState()
+            rs.set_state((x[0], self.decode(x[1]), int(x[2]), int(x[3]), float(x[4])))
+            return rs
+        if tag == "__network__":
+            net = Network(x["cell"], input_size=x["input_size"], hidden_size=x["hidden_size"],
+                          num_layers=x["num_layers"], output_size=x["output_size"],
+                          activation=x["activation"], dtype=np.dtype(x["dtype"]).type,
+                          random_state=0, init=x["init"])
+            params = self.decode(x["params"])
+            if params.shape != net.params.shape or params.dtype != net.params.dtype:
+                raise ValueError("network parameters do not match the network's layout")
+            net.params[...] = params
+            return net
+        if tag == "__cbday__":
+            return CustomBusinessDay(n=x["n"], weekmask=x["weekmask"], holidays=x["holidays"])
+        if tag == "__offset__":
+            return to_offset(x)
+        if tag == "__axis__":
+            return TimeAxis(self.decode(x[0]), bool(x[1]), self.decode(x[2]))
+        if tag == "__index__":
+            return self.index(x)
+        if tag == "__frame__":
+            return pd.DataFrame(self.decode(x["values"]), index=self.index(x["index"]),
+                                columns=pd.Index([self.decode(c) for c in x["columns"]]))
+        if tag == "__estimator__":
+            return self.estimator(x)
+        raise ValueError(f"unknown tag {tag!r}")
+
+    def index(self, x):
+        name = self.decode(x["name"])
+        if x["kind"] == "datetime":
+            idx = pd.DatetimeIndex(self.decode(x["ns"]).astype("datetime64[ns]"), name=name)
+            if x["tz"] is not None:
+                idx = idx.tz_localize("UTC").tz_convert(x["tz"])
+            return idx.as_unit(x["unit"])
+        values = self.decode(x["values"])
+        if np.issubdtype(values.dtype, np.integer) and len(values) > 1 and \
+                np.all(np.diff(values) == values[1] - values[0]) and values[1] > values[0]:
+            return pd.RangeIndex(values[0], values[-1] + 1, values[1] - values[0], name=name)
+        return pd.Index(values, name=name)
+
+    def estimator(self, x):
+        cls = _CLASSES.get(x["class"])
+        if cls is None:
+            raise ValueError(f"unknown estimator class {x['class']!r}")
+        obj = cls.__new__(cls)
+        obj.__dict__.update({k: self.decode(v) for k, v in x["state"].items()})
+        if isinstance(obj, RNNClassifier) and hasattr(obj, "classes_"):
+            obj._label_encoder = LabelEncoder().fit(obj.classes_)
+        return obj
+
+
+def _digest(payload: bytes, arrays: dict) -> str:
+    h = hashlib.sha256(payload)
+    for key in sorted(arrays):
+        a = arrays[key]
+        h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def save(model, path) -> None:
+    """Write a fitted (or unfitted) tsrnn estimator or forecaster to ``path``.
+
+    Parameters
+    ----------
+    model : RNNRegressor, RNNClassifier or RNNForecaster
+    path : str or os.PathLike
+        Conventionally ending in ``.tsrnn``; overwritten if it exists.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> import tsrnn
+    >>> X = np.random.default_rng(0).normal(size=(32, 5, 1)); y = X[:, -1, 0]
+    >>> reg = tsrnn.RNNRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "reg.tsrnn")
+    >>> tsrnn.save(reg, path)
+    >>> bool((tsrnn.load(path).predict(X) == reg.predict(X)).all())
+    True
+    """
+    if not isinstance(model, tuple(_CLASSES.values())):
+        raise TypeError(f"`model` must be a tsrnn estimator or forecaster "
+                        f"({', '.join(_CLASSES)}), got {type(model).__name__}.")
+    writer = _Writer()
+    body = json.dumps({"model": writer.estimator(model)}, sort_keys=True).encode()
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "tsrnn_version": _version(),
+            "class": type(model).__name__, "sha256": _digest(body, writer.arrays)}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("meta.json", json.dumps(meta, sort_keys=True))
+        zf.writestr("model.json", body)
+        for key, a in writer.arrays.items():
+            npy = io.BytesIO()
+            np.save(npy, a, allow_pickle=False)
+            zf.writestr(f"{key}.npy", npy.getvalue())
+    with open(os.fspath(path), "wb") as fh:
+        fh.write(buffer.getvalue())
+
+
+def load(path):
+    """Read a model written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    RNNRegressor, RNNClassifier or RNNForecaster
+        Predicting bit-identically to the saved model.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a tsrnn model, is truncated or corrupted, was
+        edited, or comes from an incompatible tsrnn version.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except OSError as exc:
+        raise ValueError(f"Cannot read model file {path!r}: {exc.strerror}.") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            names = set(zf.namelist())
+            if "meta.json" not in names or "model.json" not in names:
+                raise ValueError("missing meta.json/model.json")
+            meta = json.loads(zf.read("meta.json"))
+            body = zf.read("model.json")
+            arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
+                      for n in names if n.endswith(".npy")}
+    except (zipfile.BadZipFile, ValueError, KeyError, EOFError, OSError, UnicodeDecodeError,
+            zlib.error) as exc:
+        raise ValueError(f"{path!r} is not a readable tsrnn model file ({exc}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a tsrnn model file.")
+    if meta.get("format_version") != FORMAT_VERSION or \
+            not _compatible(str(meta.get("tsrnn_version")), _version()):
+        raise ValueError(
+            f"{path!r} was written by tsrnn {meta.get('tsrnn_version')} (format "
+            f"{meta.get('format_version')}); this is tsrnn {_version()} (format {FORMAT_VERSION}). "
+            "Refit the model with this version."
+        )
+    if _digest(body, arrays) != meta.get("sha256"):
+        raise ValueError(f"{path!r} is corrupted or was edited: its SHA-256 digest does not "
+                         "match the content.")
+    try:
+        model = _Reader(arrays).estimator(json.loads(body)["model"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"{path!r} holds an invalid model: {exc}.") from None
+    if type(model).__name__ != meta.get("class"):
+        raise ValueError(f"{path!r} says it holds a {meta.get('class')} but holds a "
+                         f"{type(model).__name__}.")
+    return model
+
