@@ -7,7 +7,8 @@ import warnings
 import pytest
 
 MODULES = ["tsrnn.datasets", "tsrnn.estimators", "tsrnn.forecasting", "tsrnn.metrics",
-           "tsrnn.model_selection", "tsrnn.nn", "tsrnn.persistence", "tsrnn.windowing"]
+           "tsrnn.model_selection", "tsrnn.nn", "tsrnn.persistence", "tsrnn.plotting",
+           "tsrnn.windowing"]
 
 
 @pytest.mark.parametrize("name", MODULES)

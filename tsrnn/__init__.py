@@ -20,6 +20,8 @@ model_selection
     ``backtest``: rolling-origin evaluation against naive and seasonal-naive forecasts.
 metrics
     MAE, RMSE, MASE, RMSSE, sMAPE, pinball loss, interval coverage, and scikit-learn scorers.
+plotting
+    ``plot_forecast``, ``plot_backtest``, ``plot_loss_curve`` (matplotlib, imported on use).
 nn
     :class:`~tsrnn.nn.Network`, the low-level recurrent network (forward, BPTT, PyTorch layout).
 """
