@@ -1,0 +1,363 @@
+"""The ``tsrnn`` command line: forecast, backtest and predict from CSV files or bundled data.
+
+Every error (bad arguments, missing files, unknown columns, unparseable
+dates, bad model files) is one line on stderr and exit status 2 (set
+``TSRNN_DEBUG=1`` for the traceback); a
+progress bar is drawn only when stderr is a terminal and ``--quiet`` is not
+given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from tsrnn import datasets as _datasets
+from tsrnn._version import __version__
+
+DATASETS = {
+    "weather": (_datasets.load_weather, "Seattle daily weather (NOAA), 2012-2015"),
+    "co2": (_datasets.load_co2, "Mauna Loa weekly CO2 (Scripps), 1958-2001"),
+    "sea_temperature": (_datasets.load_sea_temperature,
+                        "Buoy B01 water temperature every 30 min (NERACOOS), 2016-2017"),
+    "stocks": (_datasets.load_stocks, "Daily adjusted close of five tickers (Quandl), 2000-2013"),
+}
+_TIME_NAMES = ("date", "time", "datetime", "timestamp", "ds")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+# ------------------------------------------------------------------ data
+def read_table(path, time_col=None):
+    """A CSV as a DataFrame indexed by its time column (parsed), sorted as given."""
+    if not os.path.exists(path):
+        raise UsageError(f"no such file: {path}")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+    if df.shape[1] < 2:
+        raise UsageError(f"{path} needs a time column and at least one value column.")
+    if time_col is None:
+        named = [c for c in df.columns if str(c).lower() in _TIME_NAMES]
+        time_col = named[0] if named else df.columns[0]
+    elif time_col not in df.columns:
+        raise UsageError(f"--time-col {time_col!r} is not a column of {path} "
+                         f"(columns: {', '.join(map(str, df.columns))})")
+    stamps = pd.to_datetime(df[time_col], errors="coerce", format="mixed")
+    bad = stamps.isna() & df[time_col].notna()
+    if bad.any() or stamps.isna().all():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+        raise UsageError(f"unparseable date {df[time_col].iloc[row]!r} in column {time_col!r} "
+                         f"(data row {row + 1}); choose the time column with --time-col")
+    return df.drop(columns=[time_col]).set_index(pd.DatetimeIndex(stamps, name=time_col))
+
+
+def load_data(args):
+    if (args.csv is None) == (args.dataset is None):
+        raise UsageError("give a CSV file or --dataset NAME (one of them)")
+    if args.dataset is not None:
+        return DATASETS[args.dataset][0]()
+    return read_table(args.csv, args.time_col)
+
+
+def split_target(df, args):
+    """(y, X, future covariate names): the target history and covariates; trailing rows with a
+    missing target but known future covariates are the forecast steps' covariates."""
+    names = [args.target] + list(args.covariates) + list(args.future_covariates)
+    unknown = [c for c in names if c not in df.columns]
+    if unknown:
+        raise UsageError(f"unknown column(s) {', '.join(map(repr, unknown))}; available: "
+                         f"{', '.join(map(str, df.columns))}")
+    for c in names:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise UsageError(f"column {c!r} is not numeric")
+    observed = df[args.target].notna().to_numpy()
+    if not observed.any():
+        raise UsageError(f"column {args.target!r} has no values")
+    end = int(np.flatnonzero(observed)[-1]) + 1
+    y = df[args.target].iloc[:end]
+    cov = list(args.covariates) + list(args.future_covariates)
+    X = df[cov] if cov else None
+    return y, X
+
+
+def default_season(index):
+    """A natural seasonal period for the naive baseline, from the spacing of the index."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return 1
+    step = pd.Series(index[1:] - index[:-1]).median()
+    if step <= pd.Timedelta("30min"):
+        return int(pd.Timedelta("1D") / step)
+    if step <= pd.Timedelta("1h"):
+        return 24
+    if step <= pd.Timedelta("1D"):
+        weekdays_only = (index.day_of_week < 5).all()
+        return 5 if weekdays_only else 7
+    if step <= pd.Timedelta("7D"):
+        return 52
+    if step <= pd.Timedelta("31D"):
+        return 12
+    return 1
+
+
+# --------------------------------------------------------------- commands
+def _forecaster(args, quiet):
+    from tsrnn.forecasting import RNNForecaster
+
+    return RNNForecaster(
+        lags=args.lags, horizon=args.horizon, cell=args.cell, hidden_size=args.hidden_size,
+        max_iter=args.max_iter, past_covariates=list(args.covariates) or None,
+        random_state=args.seed, verbose=not quiet and sys.stderr.isatty(),
+    )
+
+
+def _table(fc, point, coverage, X, y=None):
+    table = point.to_frame("forecast") if isinstance(point, pd.Series) else point
+    if coverage:
+        iv = fc.predict_interval(coverage, X=X, y=y)
+        if isinstance(point, pd.Series):
+            table = table.join(iv)
+        else:
+            iv.columns = [f"{t}_{b}" for t, b in iv.columns]
+            table = table.join(iv)
+    return table
+
+
+def cmd_forecast(args, out):
+    from tsrnn.model_selection import backtest
+
+    df = load_data(args)
+    y, X = split_target(df, args)
+    quiet = args.quiet
+    fc = _forecaster(args, quiet).fit(y, X)
+    point = fc.predict(X=X)
+    table = _table(fc, point, args.coverage, X)
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
+    m = args.season or default_season(y.index)
+    try:
+        r = backtest(_forecaster(args, True), y, X, initial=0.8, m=m)
+        s = r.summary.loc["mase"]
+        print(f"backtest on the last 20 % ({r.forecasts['origin'].nunique()} origins): MASE "
+              f"{s['forecaster']:.3f} vs naive {s['naive']:.3f}, seasonal naive (m={m}) "
+              f"{s['seasonal_naive']:.3f}", file=out)
+    except ValueError as exc:
+        print(f"backtest skipped: {exc}", file=out)
+    _write_outputs(args, fc, y, X, table, point, out)
+    return 0
+
+
+def _write_outputs(args, fc, y, X, table, point, out):
+    if args.output:
+        table.to_csv(args.output)
+        print(f"wrote {args.output}", file=out)
+    if getattr(args, "save", None):
+        from tsrnn.persistence import save
+
+        save(fc, args.save)
+        print(f"wrote {args.save}", file=out)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from tsrnn.plotting import plot_forecast
+
+        iv = fc.predict_interval(args.coverage, X=X) if args.coverage else None
+        axes = plot_forecast(y, point, interval=iv, title=f"{args.target}: {args.horizon}-step "
+                             f"forecast ({args.cell})")
+        axes[0].figure.savefig(args.plot, dpi=110)
+        print(f"wrote {args.plot}", file=out)
+
+
+def cmd_backtest(args, out):
+    from tsrnn.model_selection import backtest
+
+    df = load_data(args)
+    y, X = split_target(df, args)
+    m = args.season or default_season(y.index)
+    r = backtest(_forecaster(args, args.quiet), y, X, initial=args.initial, m=m,
+                 refit=args.refit, coverage=args.coverage or None)
+    print(f"{args.target}: {r.forecasts['origin'].nunique()} origins x {args.horizon} steps, "
+          f"{r.n_fits} fit(s) in {r.fit_time:.1f} s, seasonal period m={m}", file=out)
+    print(r.summary.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+    if args.output:
+        r.forecasts.to_csv(args.output, index=False)
+        print(f"wrote {args.output}", file=out)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from tsrnn.plotting import plot_backtest
+
+        plot_backtest(r).figure.savefig(args.plot, dpi=110)
+        print(f"wrote {args.plot}", file=out)
+    return 0
+
+
+def cmd_predict(args, out):
+    from tsrnn.persistence import load
+
+    fc = load(args.model)
+    if not hasattr(fc, "predict_interval"):
+        raise UsageError(f"{args.model} holds a {type(fc).__name__}, not a forecaster")
+    df = load_data(args)
+    target = fc.targets_[0]
+    if target not in df.columns:
+        raise UsageError(f"the model forecasts {target!r}, which is not a column of the data")
+    args.target, args.covariates = target, fc.past_covariates_
+    args.future_covariates = fc.future_covariates_
+    y, X = split_target(df, args)
+    point = fc.predict(X=X, y=y)
+    table = _table(fc, point, args.coverage, X, y=y)
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
+    if args.output:
+        table.to_csv(args.output)
+        print(f"wrote {args.output}", file=out)
+    return 0
+
+
+def cmd_datasets(args, out):
+    for name, (load, text) in DATASETS.items():
+        df = load()
+        print(f"{name}: {text}", file=out)
+        print(f"  {len(df)} rows, {df.index[0]} .. {df.index[-1]}", file=out)
+        print(f"  columns: {', '.join(map(str, df.columns))}", file=out)
+    return 0
+
+
+# ----------------------------------------------------------------- parser
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _coverage(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1) (0: no intervals)")
+    return value
+
+
+def _initial(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return int(value) if value >= 1 else value
+
+
+def build_parser():
+    parser = _Parser(prog="tsrnn", description="Recurrent-network forecasting from the command "
+                     "line (CSV in, forecast table, plot and model file out).")
+    parser.add_argument("--version", action="version", version=f"tsrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def data_args(p):
+        p.add_argument("csv", nargs="?", help="CSV file with a time column and value columns")
+        p.add_argument("--dataset", choices=sorted(DATASETS), help="use a bundled dataset")
+        p.add_argument("--time-col", help="the time column (default: a column named date/time/"
+                       "datetime/timestamp, else the first)")
+        p.add_argument("--output", "-o", help="write the table to this CSV file")
+        p.add_argument("--coverage", type=_coverage, default=0.9,
+                       help="prediction interval coverage (default 0.9; 0 for none)")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    def model_args(p):
+        p.add_argument("--target", required=True, help="the column to forecast")
+        p.add_argument("--horizon", type=_positive_int, default=7, help="steps (default 7)")
+        p.add_argument("--lags", type=_positive_int, default=24, help="history steps (24)")
+        p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
+        p.add_argument("--hidden-size", type=_positive_int, default=32)
+        p.add_argument("--max-iter", type=_positive_int, default=200, help="epochs (200)")
+        p.add_argument("--covariates", nargs="+", default=[], metavar="COL",
+                       help="columns known only up to the present (past covariates)")
+        p.add_argument("--future-covariates", nargs="+", default=[], metavar="COL",
+                       help="columns known ahead; the CSV must extend them over the forecast "
+                       "steps (rows with the target empty)")
+        p.add_argument("--season", type=_positive_int, default=None,
+                       help="seasonal period of the baseline (default from the frequency)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--plot", help="write a PNG plot to this file")
+
+    f = sub.add_parser("forecast", help="fit, print the forecast table and a backtest note",
+                       description="Fit a forecaster and print the next --horizon values with "
+                       "intervals, and a one-line accuracy note from a quick backtest.")
+    data_args(f)
+    model_args(f)
+    f.add_argument("--save", help="write the fitted model (.tsrnn) to this file")
+    f.set_defaults(func=cmd_forecast)
+
+    b = sub.add_parser("backtest", help="rolling-origin evaluation against seasonal naive",
+                       description="Rolling-origin backtest; prints metrics of the forecaster, "
+                       "naive and seasonal naive.")
+    data_args(b)
+    model_args(b)
+    b.add_argument("--initial", type=_initial, default=0.7,
+                   help="first training window: observations, or a fraction (default 0.7)")
+    b.add_argument("--refit", type=int, default=0,
+                   help="refit every N origins (default 0: fit once)")
+    b.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("predict", help="forecast with a saved model, without refitting",
+                       description="Forecast from the end of the given data with a model saved "
+                       "by `tsrnn forecast --save`.")
+    p.add_argument("--model", required=True, help="a .tsrnn file")
+    data_args(p)
+    p.set_defaults(func=cmd_predict)
+
+    d = sub.add_parser("datasets", help="list the bundled datasets",
+                       description="List the bundled datasets with their columns and ranges.")
+    d.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def main(argv=None, out=None):
+    """Run the command line; returns the exit status (0, or 2 with a one-line error)."""
+    out = sys.stdout if out is None else out
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(out)
+            return 0
+        if getattr(args, "refit", 0) < 0:
+            raise UsageError("--refit must be >= 0")
+        if hasattr(args, "refit"):
+            args.refit = args.refit if args.refit > 0 else False
+        with warnings.catch_warnings():
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore")
+            return args.func(args, out)
+    except (UsageError, ValueError, TypeError, OSError, KeyError) as exc:
+        if os.environ.get("TSRNN_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"tsrnn: error: {message}", file=sys.stderr)
+        return 2
+
+
+def run():
+    """Console-script entry point."""
+    sys.exit(main())
