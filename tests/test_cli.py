@@ -1,5 +1,6 @@
 """The `tsrnn` command line: subprocess runs of every command, and one-line errors with status 2."""
 
+import io
 import subprocess
 import sys
 
@@ -121,3 +122,16 @@ def test_default_season():
     assert default_season(pd.date_range("2024", periods=10, freq="W-SAT")) == 52
     assert default_season(pd.date_range("2024", periods=10, freq="MS")) == 12
     assert default_season(pd.RangeIndex(10)) == 1
+
+
+def test_progress_bar_only_on_a_terminal_without_quiet(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    argv = ["forecast", "--dataset", "weather", "--target", "temp_max", "--horizon", "2", *SMALL]
+    for extra, shown in (([], True), (["--quiet"], False)):
+        err = Terminal()
+        monkeypatch.setattr(sys, "stderr", err)
+        assert main(argv + extra, out=io.StringIO()) == 0
+        assert ("tsrnn fit:" in err.getvalue()) is shown
