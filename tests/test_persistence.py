@@ -212,3 +212,38 @@ def test_refuses_pickled_arrays(tmp_path):
 def test_save_refuses_other_objects(tmp_path):
     with pytest.raises(TypeError, match="`model` must be a tsrnn estimator"):
         tsrnn.save(pickle, tmp_path / "x.tsrnn")
+
+
+def _npy_header_only(shape):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                              "shape": shape})
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("damage", ["huge-array-header", "deep-json", "unknown-compression",
+                                    "huge-network", "shadowed-method"])
+def test_crafted_files_give_valueerror_not_a_crash(saved, damage):
+    if damage == "huge-array-header":
+        _rewrite(saved, replace=lambda f: {min(n for n in f if n.endswith(".npy")):
+                                           _npy_header_only((10**13,))})
+    elif damage == "deep-json":
+        with zipfile.ZipFile(saved) as zf:
+            files = {n: zf.read(n) for n in zf.namelist()}
+        files["meta.json"] = b"[" * 100000
+        with zipfile.ZipFile(saved, "w") as zf:
+            for n, v in files.items():
+                zf.writestr(n, v)
+    elif damage == "unknown-compression":
+        raw = bytearray(saved.read_bytes())
+        at = raw.find(b"PK\x01\x02")                      # first central directory entry
+        raw[at + 10:at + 12] = (99).to_bytes(2, "little")   # its compression method
+        saved.write_bytes(bytes(raw))
+    elif damage == "huge-network":
+        _rewrite(saved, body=lambda b: b.replace(b'"hidden_size": 6, "init"',
+                                                 b'"hidden_size": 10000000, "init"'), rehash=True)
+    else:
+        _rewrite(saved, body=lambda b: b.replace(b'"state": {', b'"state": {"predict": 5, '),
+                 rehash=True)
+    with pytest.raises(ValueError, match="tsrnn model file|invalid model|edited"):
+        tsrnn.load(saved)

@@ -16,7 +16,6 @@ import io
 import json
 import os
 import zipfile
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ __all__ = ["load", "save"]
 
 FORMAT = "tsrnn-model"
 FORMAT_VERSION = 1
+_MAX_BYTES = 1 << 30  # uncompressed content; a zip bomb is refused before it is inflated
 _CLASSES = {c.__name__: c for c in (RNNRegressor, RNNClassifier, RNNForecaster)}
 # Runtime helpers rebuilt on load instead of stored (optimizer moments restart).
 _SKIP = {"_trainer", "_label_encoder"}
@@ -41,6 +41,17 @@ _SKIP = {"_trainer", "_label_encoder"}
 
 def _version():
     return __version__
+
+
+def _n_params(x) -> int:
+    """Parameter count of a stored network's layout, computed before anything is allocated."""
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[x["cell"]]
+    C, H, L, O = (int(x[k]) for k in ("input_size", "hidden_size", "num_layers", "output_size"))
+    if min(C, H, L, O) < 1:
+        raise ValueError("network sizes must be positive")
+    per_layer = [gates * H * (C + H) + 2 * gates * H] + \
+        [gates * H * 2 * H + 2 * gates * H] * (L - 1)
+    return sum(per_layer) + O * H + O
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -153,11 +164,13 @@ class _Reader:
             rs.set_state((x[0], self.decode(x[1]), int(x[2]), int(x[3]), float(x[4])))
             return rs
         if tag == "__network__":
+            params = self.decode(x["params"])
+            if not isinstance(params, np.ndarray) or params.size != _n_params(x):
+                raise ValueError("network parameters do not match the network's layout")
             net = Network(x["cell"], input_size=x["input_size"], hidden_size=x["hidden_size"],
                           num_layers=x["num_layers"], output_size=x["output_size"],
                           activation=x["activation"], dtype=np.dtype(x["dtype"]).type,
                           random_state=0, init=x["init"])
-            params = self.decode(x["params"])
             if params.shape != net.params.shape or params.dtype != net.params.dtype:
                 raise ValueError("network parameters do not match the network's layout")
             net.params[...] = params
@@ -194,11 +207,49 @@ class _Reader:
         cls = _CLASSES.get(x["class"])
         if cls is None:
             raise ValueError(f"unknown estimator class {x['class']!r}")
+        state = x["state"]
+        if not isinstance(state, dict):
+            raise ValueError("estimator state must be an object")  # noqa: TRY004
+        shadowing = sorted(k for k in state if hasattr(cls, k))
+        missing = sorted(set(cls._get_param_names()) - set(state))
+        if shadowing or missing:
+            raise ValueError(f"estimator state shadows class attributes {shadowing[:5]} or lacks "
+                             f"parameters {missing[:5]}")
         obj = cls.__new__(cls)
-        obj.__dict__.update({k: self.decode(v) for k, v in x["state"].items()})
+        obj.__dict__.update({k: self.decode(v) for k, v in state.items()})
         if isinstance(obj, RNNClassifier) and hasattr(obj, "classes_"):
             obj._label_encoder = LabelEncoder().fit(obj.classes_)
         return obj
+
+
+def _read_npy(data: bytes) -> np.ndarray:
+    """An array from ``.npy`` bytes, refusing object arrays and headers promising more data than
+    there is (a crafted shape must not allocate terabytes)."""
+    f = io.BytesIO(data)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not allowed")
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > len(data):
+        raise ValueError(f"array header claims shape {shape} beyond the data")
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def _read_archive(blob: bytes):
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > _MAX_BYTES:
+            raise ValueError(f"content larger than {_MAX_BYTES >> 20} MiB")
+        names = {i.filename for i in infos}
+        if "meta.json" not in names or "model.json" not in names:
+            raise ValueError("missing meta.json/model.json")
+        meta = json.loads(zf.read("meta.json"))
+        body = zf.read("model.json")
+        arrays = {n[:-4]: _read_npy(zf.read(n)) for n in names if n.endswith(".npy")}
+    return meta, body, arrays
 
 
 def _digest(payload: bytes, arrays: dict) -> str:
@@ -274,17 +325,10 @@ def load(path):
     except OSError as exc:
         raise ValueError(f"Cannot read model file {path!r}: {exc.strerror}.") from None
     try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-            names = set(zf.namelist())
-            if "meta.json" not in names or "model.json" not in names:
-                raise ValueError("missing meta.json/model.json")
-            meta = json.loads(zf.read("meta.json"))
-            body = zf.read("model.json")
-            arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
-                      for n in names if n.endswith(".npy")}
-    except (zipfile.BadZipFile, ValueError, KeyError, EOFError, OSError, UnicodeDecodeError,
-            zlib.error) as exc:
-        raise ValueError(f"{path!r} is not a readable tsrnn model file ({exc}).") from None
+        meta, body, arrays = _read_archive(blob)
+    except Exception as exc:  # noqa: BLE001 - any damage is a bad file, never a crash
+        raise ValueError(f"{path!r} is not a readable tsrnn model file "
+                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a tsrnn model file.")
     if meta.get("format_version") != FORMAT_VERSION or \
@@ -299,8 +343,9 @@ def load(path):
                          "match the content.")
     try:
         model = _Reader(arrays).estimator(json.loads(body)["model"])
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise ValueError(f"{path!r} holds an invalid model: {exc}.") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. RecursionError from a crafted body
+        raise ValueError(f"{path!r} holds an invalid model ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}).") from None
     if type(model).__name__ != meta.get("class"):
         raise ValueError(f"{path!r} says it holds a {meta.get('class')} but holds a "
                          f"{type(model).__name__}.")
