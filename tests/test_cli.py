@@ -135,3 +135,53 @@ def test_progress_bar_only_on_a_terminal_without_quiet(monkeypatch):
         monkeypatch.setattr(sys, "stderr", err)
         assert main(argv + extra, out=io.StringIO()) == 0
         assert ("tsrnn fit:" in err.getvalue()) is shown
+
+
+@pytest.mark.parametrize("content, message", [
+    ("date,y\n", "has no data rows"),
+    ("date,y\n2024-01-01,1\n,2\n2024-01-03,3\n", "missing time value in column 'date' (data row 2)"),
+    ("t,y\n0.5,1\n1.5,2\n", "holds non-integer numbers"),
+])
+def test_bad_csv_files(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert main(["forecast", str(path), "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_pandas_written_csv_and_integer_time_column(tmp_path, capsys):
+    df = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=80, freq="D"),
+                       "y": np.sin(np.arange(80) / 3)})
+    df.to_csv(tmp_path / "a.csv")                          # with an "Unnamed: 0" index column
+    assert main(["forecast", str(tmp_path / "a.csv"), "--target", "y", "--horizon", "2", *SMALL,
+                 "-q", "--coverage", "0"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("2024-03-21")
+    steps = pd.DataFrame({"t": np.arange(80) * 10, "y": np.sin(np.arange(80) / 3)})
+    steps.to_csv(tmp_path / "b.csv", index=False)
+    assert main(["forecast", str(tmp_path / "b.csv"), "--target", "y", "--horizon", "2", *SMALL,
+                 "-q"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in out[2:4]] == ["800", "810"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--initial", "inf"], "argument --initial: 'inf' must be a fraction"),
+    (["--time-col", "date"], "--time-col applies to a CSV file"),
+    (["--plot", "out.xyz"], "unknown image format 'xyz'"),
+    (["--output", "no/such/dir/f.csv"], "no directory"),
+])
+def test_bad_options_fail_before_fitting(argv, message, capsys):
+    cmd = "backtest" if "--initial" in argv else "forecast"
+    assert main([cmd, "--dataset", "co2", "--target", "co2", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_closed_pipe_still_writes_outputs(tmp_path):
+    cmd = (f"{sys.executable} -m tsrnn forecast --dataset weather --target temp_max --horizon 3 "
+           f"{' '.join(SMALL)} -q --save m.tsrnn | head -1")
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp_path,
+                         check=False, timeout=600)
+    assert res.stdout.split() == ["forecast", "lower", "upper"]
+    assert "Error" not in res.stderr and (tmp_path / "m.tsrnn").exists()

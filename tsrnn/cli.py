@@ -48,19 +48,32 @@ def read_table(path, time_col=None):
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+    # a pandas-written index column ("Unnamed: 0") is row numbers, not data
+    df = df.drop(columns=[c for c in df.columns if str(c).startswith("Unnamed:")])
     if df.shape[1] < 2:
         raise UsageError(f"{path} needs a time column and at least one value column.")
+    if len(df) == 0:
+        raise UsageError(f"{path} has no data rows.")
     if time_col is None:
         named = [c for c in df.columns if str(c).lower() in _TIME_NAMES]
         time_col = named[0] if named else df.columns[0]
     elif time_col not in df.columns:
         raise UsageError(f"--time-col {time_col!r} is not a column of {path} "
                          f"(columns: {', '.join(map(str, df.columns))})")
-    stamps = pd.to_datetime(df[time_col], errors="coerce", format="mixed")
-    bad = stamps.isna() & df[time_col].notna()
-    if bad.any() or stamps.isna().all():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-        raise UsageError(f"unparseable date {df[time_col].iloc[row]!r} in column {time_col!r} "
+    column = df[time_col]
+    if column.isna().any():
+        row = int(np.flatnonzero(column.isna().to_numpy())[0])
+        raise UsageError(f"missing time value in column {time_col!r} (data row {row + 1})")
+    if pd.api.types.is_integer_dtype(column):   # time steps numbered 0, 1, 2 ...
+        return df.drop(columns=[time_col]).set_index(pd.Index(column, name=time_col))
+    if pd.api.types.is_numeric_dtype(column):
+        raise UsageError(f"time column {time_col!r} holds non-integer numbers; give dates or "
+                         "integer steps (choose the column with --time-col)")
+    stamps = pd.to_datetime(column, errors="coerce", format="mixed")
+    bad = stamps.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UsageError(f"unparseable date {column.iloc[row]!r} in column {time_col!r} "
                          f"(data row {row + 1}); choose the time column with --time-col")
     return df.drop(columns=[time_col]).set_index(pd.DatetimeIndex(stamps, name=time_col))
 
@@ -69,6 +82,8 @@ def load_data(args):
     if (args.csv is None) == (args.dataset is None):
         raise UsageError("give a CSV file or --dataset NAME (one of them)")
     if args.dataset is not None:
+        if args.time_col is not None:
+            raise UsageError("--time-col applies to a CSV file, not to --dataset")
         return DATASETS[args.dataset][0]()
     return read_table(args.csv, args.time_col)
 
@@ -125,65 +140,106 @@ def _forecaster(args, quiet):
 
 
 def _table(fc, point, coverage, X, y=None):
+    """The forecast with interval columns; a short series that cannot calibrate the asked
+    coverage still gets its forecast, with a note instead of the intervals."""
     table = point.to_frame("forecast") if isinstance(point, pd.Series) else point
     if coverage:
-        iv = fc.predict_interval(coverage, X=X, y=y)
-        if isinstance(point, pd.Series):
-            table = table.join(iv)
-        else:
+        try:
+            iv = fc.predict_interval(coverage, X=X, y=y)
+        except ValueError as exc:
+            print(f"intervals skipped: {exc}", file=sys.stderr)
+            return table
+        if not isinstance(point, pd.Series):
             iv.columns = [f"{t}_{b}" for t, b in iv.columns]
-            table = table.join(iv)
+        table = table.join(iv)
     return table
+
+
+def _check_writable(*paths):
+    """Fail before a long fit, not after it, when an output cannot be written."""
+    for path in paths:
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise UsageError(f"cannot write {path}: no directory {folder}")
+            if not os.access(folder, os.W_OK):
+                raise UsageError(f"cannot write {path}: {folder} is not writable")
+
+
+def _check_plot(path):
+    if path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        ext = os.path.splitext(path)[1].lstrip(".").lower()
+        if ext not in Figure().canvas.get_supported_filetypes():
+            raise UsageError(f"--plot {path}: unknown image format {ext!r} (use .png, .svg, .pdf)")
 
 
 def cmd_forecast(args, out):
     from tsrnn.model_selection import backtest
 
+    _check_writable(args.output, args.plot, args.save)
+    _check_plot(args.plot)
     df = load_data(args)
     y, X = split_target(df, args)
     quiet = args.quiet
     fc = _forecaster(args, quiet).fit(y, X)
     point = fc.predict(X=X)
     table = _table(fc, point, args.coverage, X)
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
+    written = _write_outputs(args, fc, y, X, table, point)
     m = args.season or default_season(y.index)
     try:
         r = backtest(_forecaster(args, True), y, X, initial=0.8, m=m)
         s = r.summary.loc["mase"]
-        print(f"backtest on the last 20 % ({r.forecasts['origin'].nunique()} origins): MASE "
-              f"{s['forecaster']:.3f} vs naive {s['naive']:.3f}, seasonal naive (m={m}) "
-              f"{s['seasonal_naive']:.3f}", file=out)
+        if not np.isfinite(s.to_numpy(dtype=float)).all():
+            raise ValueError(f"too little data for the seasonal period m={m}")
+        note = (f"backtest on the last 20 % ({r.forecasts['origin'].nunique()} origins): MASE "
+                f"{s['forecaster']:.3f} vs naive {s['naive']:.3f}, seasonal naive (m={m}) "
+                f"{s['seasonal_naive']:.3f}")
     except ValueError as exc:
-        print(f"backtest skipped: {exc}", file=out)
-    _write_outputs(args, fc, y, X, table, point, out)
+        note = f"backtest skipped: {str(exc).splitlines()[0]}"
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
+    print(note, file=out)
+    for path in written:
+        print(f"wrote {path}", file=out)
     return 0
 
 
-def _write_outputs(args, fc, y, X, table, point, out):
+def _write_outputs(args, fc, y, X, table, point):
+    """Write what was asked for (before anything is printed, so a closed pipe loses nothing)."""
+    written = []
     if args.output:
         table.to_csv(args.output)
-        print(f"wrote {args.output}", file=out)
+        written.append(args.output)
     if getattr(args, "save", None):
         from tsrnn.persistence import save
 
         save(fc, args.save)
-        print(f"wrote {args.save}", file=out)
+        written.append(args.save)
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
         from tsrnn.plotting import plot_forecast
 
-        iv = fc.predict_interval(args.coverage, X=X) if args.coverage else None
+        iv = None
+        if args.coverage and {"lower", "upper"} <= set(table.columns):
+            iv = table[["lower", "upper"]]
         axes = plot_forecast(y, point, interval=iv, title=f"{args.target}: {args.horizon}-step "
                              f"forecast ({args.cell})")
         axes[0].figure.savefig(args.plot, dpi=110)
-        print(f"wrote {args.plot}", file=out)
+        written.append(args.plot)
+    return written
 
 
 def cmd_backtest(args, out):
     from tsrnn.model_selection import backtest
 
+    _check_writable(args.output, args.plot)
+    _check_plot(args.plot)
     df = load_data(args)
     y, X = split_target(df, args)
     m = args.season or default_season(y.index)
@@ -209,6 +265,7 @@ def cmd_backtest(args, out):
 def cmd_predict(args, out):
     from tsrnn.persistence import load
 
+    _check_writable(args.output)
     fc = load(args.model)
     if not hasattr(fc, "predict_interval"):
         raise UsageError(f"{args.model} holds a {type(fc).__name__}, not a forecaster")
@@ -263,8 +320,8 @@ def _initial(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    if not (0 < value < 1e12):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in (0, 1) or a count")
     return int(value) if value >= 1 else value
 
 
@@ -350,7 +407,10 @@ def main(argv=None, out=None):
             if getattr(args, "quiet", False):
                 warnings.simplefilter("ignore")
             return args.func(args, out)
-    except (UsageError, ValueError, TypeError, OSError, KeyError) as exc:
+    except BrokenPipeError:  # `tsrnn forecast ... | head`: the reader left; outputs are written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 0
+    except Exception as exc:  # the CLI reports every failure as one line (raise re-raises)
         if os.environ.get("TSRNN_DEBUG"):
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
