@@ -167,6 +167,7 @@ def _check_writable(*paths):
 
 
 def _check_plot(path):
+    """Select the file-only Agg backend and refuse an unknown image format, before fitting."""
     if path:
         import matplotlib
 
@@ -220,9 +221,6 @@ def _write_outputs(args, fc, y, X, table, point):
         save(fc, args.save)
         written.append(args.save)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
         from tsrnn.plotting import plot_forecast
 
         iv = None
@@ -252,9 +250,6 @@ def cmd_backtest(args, out):
         r.forecasts.to_csv(args.output, index=False)
         print(f"wrote {args.output}", file=out)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
         from tsrnn.plotting import plot_backtest
 
         plot_backtest(r).figure.savefig(args.plot, dpi=110)
@@ -295,33 +290,29 @@ def cmd_datasets(args, out):
 
 
 # ----------------------------------------------------------------- parser
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
+def _checked(convert, ok, rule):
+    """An argparse ``type``: ``convert`` the text, then require ``ok(value)``."""
+    noun = "an integer" if convert is int else "a number"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} {rule}")
+        return value
+    return parse
 
 
-def _coverage(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1) (0: no intervals)")
-    return value
+_positive_int = _checked(int, lambda v: v >= 1, "must be >= 1")
+_coverage = _checked(float, lambda v: 0 <= v < 1, "must be in [0, 1) (0: no intervals)")
+_fraction_or_count = _checked(float, lambda v: 0 < v < 1e12,
+                              "must be a fraction in (0, 1) or a count")
 
 
 def _initial(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (0 < value < 1e12):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in (0, 1) or a count")
+    value = _fraction_or_count(text)
     return int(value) if value >= 1 else value
 
 

@@ -24,6 +24,7 @@ from tsrnn.windowing import (
     check_numeric,
     check_time_index,
     gather_windows,
+    series_frame,
     window_positions,
 )
 
@@ -61,8 +62,7 @@ class _Data:
 def _as_frame(y, what):
     """``y`` as a DataFrame copy, and how to give forecasts back (Series name or None)."""
     if isinstance(y, pd.Series):
-        name = y.name if y.name is not None else "y"
-        return y.to_frame(name=name), ("series", y.name)
+        return series_frame(y), ("series", y.name)
     if isinstance(y, pd.DataFrame):
         if y.shape[1] == 0:
             raise ValueError(f"`{what}` has no columns.")
@@ -78,7 +78,7 @@ def _span(index):
 
 
 def _check_predict_X(X, used):
-    """``X`` at predict time must be a DataFrame when covariates ``used`` are needed."""
+    """``X`` at predict time must be a DataFrame with the covariates ``used`` when they are needed."""
     if not used:
         return
     if X is None:
@@ -86,10 +86,15 @@ def _check_predict_X(X, used):
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"`X` must be a pandas DataFrame of the covariates {used}, got "
                         f"{type(X).__name__}.")
+    absent = [c for c in used if c not in X.columns]
+    if absent:
+        raise ValueError(f"`X` lacks the covariates {absent} used at fit (it has "
+                         f"{list(X.columns)}).")
 
 
-def _first_missing(frame, limit=3):
-    rows = frame.index[frame.isna().any(axis=1)]
+def _rows(index, mask, limit=3):
+    """Which rows a problem is on: a count and the first few labels."""
+    rows = index[mask]
     return f"{len(rows)} rows, e.g. {[str(r) for r in rows[:limit]]}"
 
 
@@ -273,10 +278,6 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         check_numeric(frame, targets, "y")
         past, future = self._covariate_names(X, targets, fitting)
         if past or future:
-            absent = [c for c in past + future if c not in X.columns]
-            if absent:
-                raise ValueError(f"`X` lacks the covariates {absent} used at fit (it has "
-                                 f"{list(X.columns)}).")
             cov = X[past + future]
             check_time_index(cov.index, "X")
             check_numeric(cov, past + future, "X")
@@ -290,11 +291,11 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         used = raw if need_rows is None else raw.iloc[-need_rows:]
         values = used.to_numpy(dtype=np.float64)
         if np.isinf(values).any():
-            rows = used.index[np.isinf(values).any(axis=1)]
-            raise ValueError(f"`y`/`X` hold infinite values ({len(rows)} rows, e.g. "
-                             f"{[str(r) for r in rows[:3]]}).")
+            raise ValueError(f"`y`/`X` hold infinite values "
+                             f"({_rows(used.index, np.isinf(values).any(axis=1))}).")
         if self.missing == "raise" and np.isnan(values).any():
-            raise ValueError(f"`y`/`X` have missing values ({_first_missing(used)}) and "
+            raise ValueError(f"`y`/`X` have missing values "
+                             f"({_rows(used.index, np.isnan(values).any(axis=1))}) and "
                              "`missing`='raise'.")
         filled = raw.ffill() if self.missing == "ffill" else raw
         return _Data(raw, filled, len(targets), len(past)), kind, axis, past, future
@@ -363,9 +364,9 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         train = window_positions(last_train + H + 1, lags, H, 1)
 
         Xw, ref = self._windows(A, F, train, self._lead)
+        # fancy indexing and concatenate both copy, so Yw may be normalised in place
         Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if self.strategy == "direct" else \
             np.concatenate([Yraw[train + 1], A[train + 1, n_t:]], axis=1)[:, None, :]
-        Yw = Yw.copy()
         Yw[..., :n_t] -= ref[:, None, :]
         ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
         if ok.sum() < 2:
@@ -392,11 +393,18 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
 
     def _windows(self, A, F, pos, lead):
         """Network inputs at origins ``pos`` and the per-window reference level."""
-        n_t = len(self.targets_)
         Xw = gather_windows(A, F, pos, self.lags, lead)
-        ref = A[pos, :n_t] if self.window_norm == "last" else np.zeros((len(pos), n_t))
+        return Xw, self._normalise(Xw)
+
+    def _normalise(self, Xw):
+        """Subtract each window's last target values in place (``window_norm="last"``) and
+        return them, the level to add back to the forecasts."""
+        n_t = len(self.targets_)
+        if self.window_norm != "last":
+            return np.zeros((len(Xw), n_t))
+        ref = Xw[:, -1, :n_t].copy()
         Xw[..., :n_t] -= ref[:, None, :]
-        return Xw, ref
+        return ref
 
     def _forecast(self, A, F, pos, *, quantiles=False):
         """Forecasts ``(len(pos), horizon, n_targets)`` (``[..., n_levels]`` with ``quantiles``)
@@ -427,8 +435,7 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         steps = np.arange(lags)
         for j in range(h):
             win = buf[:, j:j + lags].copy()
-            ref = win[:, -1, :n_t].copy() if self.window_norm == "last" else np.zeros((m, n_t))
-            win[..., :n_t] -= ref[:, None, :]
+            ref = self._normalise(win)
             if F.shape[1]:
                 fut = np.nan_to_num(F[pos[:, None] - lags + 2 + j + steps])
                 win = np.concatenate([win, fut], axis=2)
@@ -459,19 +466,17 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
                                  f"last `lags`={lags}.")
             hist = data.filled.iloc[-lags:]
         known = self.targets_ + self.past_covariates_
-        if hist[known].isna().any().any():
+        gaps = hist[known].isna().any(axis=1).to_numpy()
+        if gaps.any():
             raise ValueError(
                 f"The last `lags`={lags} observations have missing values "
-                f"({_first_missing(hist[known])}); use `missing`='ffill' or complete the history."
+                f"({_rows(hist.index, gaps)}); use `missing`='ffill' or complete the history."
             )
         future_index = self.axis_.future(hist.index[-1], h)
         A = hist[known].to_numpy(np.float64)
         fut = self.future_covariates_
         F = hist[fut].to_numpy(np.float64)
         if fut:
-            absent = [c for c in fut if c not in X.columns]
-            if absent:
-                raise ValueError(f"`X` lacks the future-known covariates {absent}.")
             missing = future_index.difference(X.index)
             if len(missing):
                 raise ValueError(
@@ -492,11 +497,18 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             F = np.zeros((lags + h, 0))
         return A, F, np.array([lags - 1]), future_index
 
-    def _wrap(self, values, index, columns=None):
-        if self._kind[0] == "series" and columns is None:
+    def _wrap(self, values, index):
+        if self._kind[0] == "series":
             return pd.Series(values[:, 0], index=index, name=self._kind[1])
-        return pd.DataFrame(values, index=index, columns=columns if columns is not None
-                            else pd.Index(self.targets_))
+        return pd.DataFrame(values, index=index, columns=pd.Index(self.targets_))
+
+    def _per_target(self, values, index, labels, name=None):
+        """A (horizon, n_targets, k) array as a frame: columns ``labels`` for a fitted Series,
+        ``(target, label)`` for a fitted DataFrame."""
+        if self._kind[0] == "series":
+            return pd.DataFrame(values[:, 0, :], index=index, columns=pd.Index(labels, name=name))
+        cols = pd.MultiIndex.from_product([self.targets_, labels], names=[None, name])
+        return pd.DataFrame(values.reshape(len(index), -1), index=index, columns=cols)
 
     def predict(self, X=None, y=None):
         """Forecast the ``horizon`` steps after the last observation.
@@ -547,7 +559,8 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         half = self._half_width(coverage)
         A, F, pos, index = self._forecast_inputs(X, y)
         point = self._forecast(A, F, pos)[0]
-        return self._bounds(point - half, point + half, index)
+        return self._per_target(np.stack([point - half, point + half], axis=2), index,
+                                ["lower", "upper"])
 
     def _half_width(self, coverage):
         scores = np.abs(self.calibration_residuals_)
@@ -561,13 +574,6 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             )
         ordered = np.sort(scores, axis=0)  # NaN sort last
         return np.take_along_axis(ordered, (k - 1)[None], axis=0)[0]
-
-    def _bounds(self, lower, upper, index):
-        if self._kind[0] == "series":
-            return pd.DataFrame({"lower": lower[:, 0], "upper": upper[:, 0]}, index=index)
-        cols = pd.MultiIndex.from_tuples([(t, b) for t in self.targets_ for b in ("lower", "upper")])
-        values = np.stack([lower, upper], axis=2).reshape(len(index), -1)
-        return pd.DataFrame(values, index=index, columns=cols)
 
     def predict_quantiles(self, X=None, y=None):
         """Forecast quantiles, for ``loss="quantile"`` with ``strategy="direct"``.
@@ -586,8 +592,5 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
                              "cannot feed back a quantile.")
         levels = check_quantiles(self.quantiles)
         A, F, pos, index = self._forecast_inputs(X, y)
-        Q = self._forecast(A, F, pos, quantiles=True)[0]
-        if self._kind[0] == "series":
-            return pd.DataFrame(Q[:, 0, :], index=index, columns=pd.Index(levels, name="quantile"))
-        cols = pd.MultiIndex.from_product([self.targets_, levels], names=[None, "quantile"])
-        return pd.DataFrame(Q.reshape(len(index), -1), index=index, columns=cols)
+        return self._per_target(self._forecast(A, F, pos, quantiles=True)[0], index, levels,
+                                name="quantile")

@@ -192,7 +192,8 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     pred = np.concatenate(preds)                       # (n_origins, h, n_t)
     steps = origins[:, None] + np.arange(1, h + 1)
     actual = Yraw[steps]
-    naive = _seasonal_naive(A[:, :n_t], origins, h, m)
+    naive = _seasonal_naive(A[:, :n_t], origins, h, 1)
+    seasonal = _seasonal_naive(A[:, :n_t], origins, h, m)
     index = data.raw.index
     targets = list(data.raw.columns[:n_t])
     cols = {
@@ -202,42 +203,39 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         "target": np.tile(np.array(targets, dtype=object), len(origins) * h),
         "forecast": pred.ravel(),
         "actual": actual.ravel(),
-        "naive": _seasonal_naive(A[:, :n_t], origins, h, 1).ravel(),
-        "seasonal_naive": naive.ravel(),
+        "naive": naive.ravel(),
+        "seasonal_naive": seasonal.ravel(),
     }
-    if coverage is not None:
-        cols["lower"] = np.concatenate(lows).ravel()
-        cols["upper"] = np.concatenate(highs).ravel()
+    bounds = (np.concatenate(lows), np.concatenate(highs)) if coverage is not None else None
+    if bounds is not None:
+        cols["lower"], cols["upper"] = bounds[0].ravel(), bounds[1].ravel()
     forecasts = pd.DataFrame(cols)
 
-    scale_data = Yraw[:initial]
-    rows = {}
-    for label in ("forecaster", "naive", "seasonal_naive"):
-        column = "forecast" if label == "forecaster" else label
-        rows[label] = _summary(forecasts, column, targets, scale_data, names, m,
-                               coverage if label == "forecaster" else None)
-    summary = pd.DataFrame(rows)
+    summary = _summary(actual, {"forecaster": pred, "naive": naive, "seasonal_naive": seasonal},
+                       bounds, Yraw[:initial], names, m)
     return BacktestResult(forecasts, summary, fit_time, predict_time, len(blocks))
 
 
-def _summary(forecasts, column, targets, scale_data, names, m, coverage):
-    """Metrics of one forecast column, per target over rows with known values, then averaged."""
-    per_target = []
-    for c, target in enumerate(targets):
-        rows = forecasts[forecasts["target"] == target]
-        ok = rows[["actual", "forecast", "naive", "seasonal_naive"]].notna().all(axis=1).to_numpy()
-        if not ok.any():
-            per_target.append({x: math.nan for x in names})
-            continue
-        a, f = rows["actual"].to_numpy()[ok], rows[column].to_numpy()[ok]
-        train = scale_data[:, c]
-        values = {}
-        for name in names:
-            fn = getattr(_metrics, name)
-            values[name] = fn(a, f, y_train=train, m=m) if name in ("mase", "rmsse") else fn(a, f)
-        if coverage is not None:
-            lo, hi = rows["lower"].to_numpy()[ok], rows["upper"].to_numpy()[ok]
-            values["coverage"] = _metrics.coverage(a, lo, hi)
-            values["interval_width"] = _metrics.interval_width(lo, hi)
-        per_target.append(values)
-    return pd.DataFrame(per_target).mean(axis=0)
+def _summary(actual, forecasts, bounds, train, names, m):
+    """Metrics of each forecast (label -> array like ``actual``, (origins, steps, targets)) per
+    target, over the entries where the actual and every forecast are known; averaged over
+    targets. ``bounds`` (lower, upper) of the forecaster add coverage and interval width."""
+    known = np.isfinite(actual) & np.all([np.isfinite(f) for f in forecasts.values()], axis=0)
+    table = {label: [] for label in forecasts}
+    for c in range(actual.shape[2]):
+        ok = known[..., c]
+        a = actual[..., c][ok]
+        for label, f in forecasts.items():
+            values = dict.fromkeys(names, math.nan)
+            if ok.any():
+                for name in names:
+                    fn = getattr(_metrics, name)
+                    scaled = name in ("mase", "rmsse")
+                    values[name] = fn(a, f[..., c][ok], y_train=train[:, c], m=m) if scaled \
+                        else fn(a, f[..., c][ok])
+                if label == "forecaster" and bounds is not None:
+                    lo, hi = bounds[0][..., c][ok], bounds[1][..., c][ok]
+                    values["coverage"] = _metrics.coverage(a, lo, hi)
+                    values["interval_width"] = _metrics.interval_width(lo, hi)
+            table[label].append(values)
+    return pd.DataFrame({label: pd.DataFrame(rows).mean(axis=0) for label, rows in table.items()})

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tsrnn.windowing import series_frame
+
 __all__ = ["plot_backtest", "plot_forecast", "plot_loss_curve"]
 
 
@@ -42,7 +44,7 @@ def _x(index):
 
 def _columns(obj, what):
     if isinstance(obj, pd.Series):
-        return obj.to_frame(obj.name if obj.name is not None else "y")
+        return series_frame(obj)
     if isinstance(obj, pd.DataFrame):
         return obj
     raise TypeError(f"`{what}` must be a pandas Series or DataFrame, got {type(obj).__name__}.")

@@ -35,6 +35,11 @@ from tsrnn._validation import check_int
 __all__ = ["make_windows"]
 
 
+def series_frame(series: pd.Series) -> pd.DataFrame:
+    """A Series as a one-column DataFrame named after it (``"y"`` when it has no name)."""
+    return series.to_frame(name=series.name if series.name is not None else "y")
+
+
 def offset_name(channel: str, offset: int) -> str:
     """Column name of ``channel`` at ``offset`` steps from the origin (``t-0`` is the origin)."""
     return f"{channel}[t-{-offset}]" if offset <= 0 else f"{channel}[t+{offset}]"
@@ -166,7 +171,7 @@ def make_windows(
     ['temp[t+1]']
     """
     if isinstance(data, pd.Series):
-        data = data.to_frame(name=data.name if data.name is not None else "y")
+        data = series_frame(data)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"`data` must be a pandas DataFrame or Series, got {type(data).__name__}.")
     lags = check_int("lags", lags)
