@@ -15,14 +15,40 @@ Policy
   sources).  Numba invalidates a cached function only when *its own* file
   changes, not when a kernel it calls (in another file) does; so under
   ``NUMBA_CACHE_DIR`` our entries go to a subfolder named by a digest of all
-  kernel sources, and an edited kernel can never be served stale.
+  kernel sources, and an edited kernel can never be served stale.  Worker
+  processes (joblib/loky, Dask, Ray) inherit ``NUMBA_CACHE_DIR`` and load the
+  compiled kernels from it instead of compiling again; :func:`compile_stats`
+  counts the hits and misses.
+
+Threads inside parallel workers
+-------------------------------
+``n_jobs`` threads are safe in a plain script, but a worker of a parallel
+backend needs care (:func:`resolve_n_jobs` applies it):
+
+- Inside a worker thread or process, ``n_jobs < 0`` ("all cores") means one
+  thread: every worker asking for all cores oversubscribes the machine.  A
+  positive ``n_jobs`` is honoured, as asked.
+- Numba's ``workqueue`` layer aborts the process when two threads launch
+  parallel kernels at once (a Dask or joblib thread pool), and GNU OpenMP
+  aborts a forked child of a process that used it (joblib's multiprocessing
+  backend).  Kernels then run serially.
+- BLAS is pinned to one thread by a process-wide reference count, so that
+  concurrent fits in one process cannot restore each other's limits early.
+
+The serial and parallel drivers give bitwise identical results (see
+``_kernels/network.py``), so none of this changes a number.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import multiprocessing
+import os
 import pathlib
+import sys
+import threading
 
 import numba
 from numba import prange  # noqa: F401  (re-exported for the kernels)
@@ -42,6 +68,8 @@ def _sources_digest():
 
 
 _DIGEST = _sources_digest()
+_IMPORT_PID = os.getpid()  # a forked child inherits this and sees another pid
+_DISPATCHERS = []  # every kernel compiled through njit, for compile_stats
 
 
 def njit(func=None, *, parallel=False):
@@ -52,9 +80,11 @@ def njit(func=None, *, parallel=False):
         if base:  # the locator reads it when the dispatcher is made, i.e. now
             numba.config.CACHE_DIR = str(pathlib.Path(base) / f"tsrnn-{_DIGEST}")
         try:
-            return numba.njit(parallel=parallel, **_OPTIONS)(f)
+            dispatcher = numba.njit(parallel=parallel, **_OPTIONS)(f)
         finally:
             numba.config.CACHE_DIR = base
+        _DISPATCHERS.append(dispatcher)
+        return dispatcher
 
     return wrap if func is None else wrap(func)
 
@@ -77,28 +107,150 @@ def _blas():
     return _blas_controller
 
 
+def compile_stats():
+    """Cache hits and misses of this process's kernels so far.
+
+    Returns
+    -------
+    dict
+        ``{"hits": int, "misses": int}``: kernel signatures loaded from the
+        Numba cache, and compiled afresh (a miss also writes the cache).
+    """
+    hits = misses = 0
+    for d in _DISPATCHERS:
+        hits += sum(d.stats.cache_hits.values())
+        misses += sum(d.stats.cache_misses.values())
+    return {"hits": hits, "misses": misses}
+
+
+def worker_context():
+    """Where this call runs: ``"thread"``, ``"process"`` (a parallel worker) or None.
+
+    ``"thread"``: any thread but the main one (Dask workers, joblib's
+    threading backend, user thread pools), where other threads may launch
+    kernels at the same time.  ``"process"``: a child process started by
+    multiprocessing (loky, Dask's nanny, multiprocessing pools), a task of a
+    joblib backend, or a Ray worker.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return "thread"
+    if multiprocessing.parent_process() is not None:
+        return "process"
+    joblib_parallel = sys.modules.get("joblib.parallel")
+    if joblib_parallel is not None:
+        backend, _ = joblib_parallel.get_active_backend()
+        if getattr(backend, "nesting_level", 0):
+            return "process"
+    ray = sys.modules.get("ray")
+    if ray is not None and _in_ray_worker(ray):
+        return "process"
+    return None
+
+
+def _in_ray_worker(ray):
+    try:
+        return ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+    except AttributeError:  # a Ray without these names: assume a driver
+        return False
+
+
+def _layer_importable(name):
+    try:
+        importlib.import_module(f"numba.np.ufunc.{name}pool")
+    except ImportError:
+        return False
+    return True
+
+
+def _threadsafe_layer():
+    """Whether parallel kernels may be launched from several threads at once."""
+    try:
+        return numba.threading_layer() in ("tbb", "omp")
+    except ValueError:  # no parallel kernel launched yet: the one Numba would pick
+        pass
+    layer = numba.config.THREADING_LAYER
+    if layer in ("tbb", "omp", "safe", "threadsafe"):
+        return True
+    if layer == "workqueue":
+        return False
+    for name in numba.config.THREADING_LAYER_PRIORITY:
+        if _layer_importable(name):
+            return name in ("tbb", "omp")
+    return False
+
+
+def _forked_after_gnu_openmp():
+    """A forked child of a process that already runs GNU OpenMP threads (it would abort)."""
+    if os.getpid() == _IMPORT_PID:
+        return False
+    try:
+        if numba.threading_layer() != "omp":
+            return False
+    except ValueError:
+        return False
+    from numba.np.ufunc import omppool
+
+    return getattr(omppool, "openmp_vendor", "GNU") == "GNU"
+
+
 def resolve_n_jobs(n_jobs) -> int:
-    """Threads meant by ``n_jobs``: None -> 1; -1 -> all; -2 -> all but one (as joblib)."""
-    limit = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None:
+    """Numba threads for ``n_jobs``, made safe for the context (see module docstring).
+
+    None -> 1; -1 -> all; -2 -> all but one (as joblib); capped by
+    ``NUMBA_NUM_THREADS``.  Inside a parallel worker a negative value gives 1,
+    and any value gives 1 where parallel kernels would abort.
+    """
+    if n_jobs is None or n_jobs == 1:
         return 1
+    where = worker_context()
+    if where is not None and n_jobs < 0:
+        return 1
+    if where == "thread" and not _threadsafe_layer():
+        return 1
+    if _forked_after_gnu_openmp():
+        return 1
+    limit = numba.config.NUMBA_NUM_THREADS
     n = n_jobs if n_jobs > 0 else max(1, limit + 1 + n_jobs)
     return min(n, limit)
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
+@contextlib.contextmanager
+def _blas_single_thread():
+    """Pin BLAS to one thread while any thread of this process is inside a kernel call."""
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _blas().limit(limits=1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 @contextlib.contextmanager
 def num_threads(n):
     """Scope the thread counts of a kernel call and restore them afterwards.
 
-    Numba gets ``n`` threads (for the batch chunks); BLAS always gets one.
-    Nested BLAS threads oversubscribe the cores (measured 10-60x slower), and
-    OpenBLAS's results change in the last bits with its thread count, which
-    would break bitwise reproducibility across ``n_jobs``.
+    Numba gets ``n`` threads (for the batch chunks; Numba's count is per
+    thread); BLAS always gets one.  Nested BLAS threads oversubscribe the
+    cores (measured 10-60x slower), and OpenBLAS's results change in the last
+    bits with its thread count, which would break bitwise reproducibility
+    across ``n_jobs``.
     """
     previous = numba.get_num_threads()
     numba.set_num_threads(n)
     try:
-        with _blas().limit(limits=1):
+        with _blas_single_thread():
             yield
     finally:
         numba.set_num_threads(previous)

@@ -1,0 +1,189 @@
+"""Safety inside parallel workers: thread counts, threading layers, BLAS limits, forks.
+
+The dangerous cases are reproduced for real in subprocesses (an abort there
+must not take the test run down): Numba's workqueue layer aborts when two
+threads launch parallel kernels at once, and GNU OpenMP aborts a forked child
+of a process that used it.  tsrnn must fall back to serial kernels there, with
+results bitwise equal to a plain local fit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from joblib import Parallel, delayed
+
+import tsrnn._jit as jit
+from tsrnn import RNNRegressor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _data(n=96, T=6, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, T, 2))
+    return X, X[:, -3:, 0].sum(axis=1) + 0.1 * rng.standard_normal(n)
+
+
+def _fit_coefs(n_jobs, seed=0):
+    X, y = _data(seed=seed)
+    est = RNNRegressor(hidden_size=8, max_iter=4, early_stopping=False, random_state=seed,
+                       n_jobs=n_jobs).fit(X, y)
+    return est.network_.params.copy(), est.predict(X)
+
+
+def _context_and_threads(n_jobs):
+    return jit.worker_context(), jit.resolve_n_jobs(n_jobs)
+
+
+def test_worker_context_main_thread_is_none():
+    assert jit.worker_context() is None
+    assert jit.resolve_n_jobs(None) == 1
+    assert jit.resolve_n_jobs(-1) == jit.numba.config.NUMBA_NUM_THREADS
+
+
+def test_worker_context_in_thread_limits_all_cores_to_one():
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=_context_and_threads(-1)))
+    t.start()
+    t.join()
+    assert out["r"] == ("thread", 1)
+
+
+@pytest.mark.parametrize("backend, expect", [("threading", "thread"), ("loky", "process")])
+def test_worker_context_under_joblib(backend, expect):
+    got = Parallel(n_jobs=2, backend=backend)(delayed(_context_and_threads)(-1) for _ in range(2))
+    assert got == [(expect, 1)] * 2
+
+
+def test_positive_n_jobs_honoured_in_thread_with_threadsafe_layer(monkeypatch):
+    monkeypatch.setattr(jit, "_threadsafe_layer", lambda: True)
+    got = Parallel(n_jobs=2, backend="threading")(delayed(jit.resolve_n_jobs)(2) for _ in range(2))
+    assert got == [min(2, jit.numba.config.NUMBA_NUM_THREADS)] * 2
+
+
+def test_positive_n_jobs_serial_in_thread_without_threadsafe_layer(monkeypatch):
+    monkeypatch.setattr(jit, "_threadsafe_layer", lambda: False)
+    got = Parallel(n_jobs=2, backend="threading")(delayed(jit.resolve_n_jobs)(2) for _ in range(2))
+    assert got == [1, 1]
+    assert jit.resolve_n_jobs(2) == min(2, jit.numba.config.NUMBA_NUM_THREADS)  # main thread
+
+
+@pytest.mark.parametrize("layer, priority, importable, expect", [
+    ("workqueue", None, (), False),
+    ("omp", None, (), True),
+    ("threadsafe", None, (), True),
+    ("default", ["tbb", "omp", "workqueue"], ("omp", "workqueue"), True),
+    ("default", ["tbb", "omp", "workqueue"], ("workqueue",), False),
+    ("default", ["workqueue", "omp"], ("omp", "workqueue"), False),
+])
+def test_threadsafe_layer_before_any_launch(monkeypatch, layer, priority, importable, expect):
+    def not_launched():
+        raise ValueError("Threading layer is not initialized.")
+
+    monkeypatch.setattr(jit.numba, "threading_layer", not_launched)
+    monkeypatch.setattr(jit.numba.config, "THREADING_LAYER", layer)
+    if priority is not None:
+        monkeypatch.setattr(jit.numba.config, "THREADING_LAYER_PRIORITY", priority)
+    monkeypatch.setattr(jit, "_layer_importable", lambda name: name in importable)
+    assert jit._threadsafe_layer() is expect
+
+
+def test_blas_limit_is_reference_counted_across_threads():
+    """A thread leaving its kernel call must not lift the limit another thread still needs."""
+    original = [m["num_threads"] for m in jit._blas().info()]
+    inside, release = threading.Event(), threading.Event()
+
+    def first_call():
+        with jit.num_threads(1):
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=first_call)
+    t.start()
+    inside.wait(10)
+    with jit.num_threads(1):  # enters second, outlives the first call
+        release.set()
+        t.join()
+        during = [m["num_threads"] for m in jit._blas().info()]
+    assert during == [1] * len(original)
+    assert [m["num_threads"] for m in jit._blas().info()] == original
+
+
+def test_threading_backend_fits_bitwise_equal_to_local():
+    want = _fit_coefs(None)
+    got = Parallel(n_jobs=2, backend="threading")(delayed(_fit_coefs)(-1) for _ in range(3))
+    for params, pred in got:
+        np.testing.assert_array_equal(params, want[0])
+        np.testing.assert_array_equal(pred, want[1])
+
+
+def _run(script, **env):
+    full = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
+                **env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=full,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+_FIT = """
+import numpy as np
+from tsrnn import RNNRegressor
+def fit(n_jobs):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((96, 6, 2))
+    y = X[:, -3:, 0].sum(axis=1)
+    est = RNNRegressor(hidden_size=8, max_iter=4, early_stopping=False, random_state=0,
+                       n_jobs=n_jobs).fit(X, y)
+    return est.network_.params.tobytes()
+"""
+
+
+def test_concurrent_threads_survive_the_workqueue_layer():
+    """Four threads fitting with n_jobs=2 at once would abort under workqueue."""
+    out = _run(_FIT + """
+import threading
+import numba
+ref = fit(2)  # main thread: genuinely parallel, launches workqueue
+res = []
+ts = [threading.Thread(target=lambda: res.append(fit(2))) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+assert numba.threading_layer() == "workqueue", numba.threading_layer()
+assert len(res) == 4 and all(r == ref for r in res), "results differ"
+assert fit(None) == ref
+print("ok")
+""", NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
+def test_forked_children_survive_gnu_openmp():
+    """joblib's multiprocessing backend forks; a child of an OpenMP process would abort."""
+    from tsrnn._jit import _layer_importable
+
+    if not _layer_importable("omp"):
+        pytest.skip("no OpenMP threading layer here")
+    out = _run(_FIT + """
+import numba
+from joblib import Parallel, delayed
+ref = fit(2)
+assert numba.threading_layer() == "omp", numba.threading_layer()
+res = Parallel(n_jobs=2, backend="multiprocessing")(delayed(fit)(2) for _ in range(2))
+assert all(r == ref for r in res), "results differ"
+print("ok")
+""", NUMBA_THREADING_LAYER="omp", NUMBA_NUM_THREADS="2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
+def test_compile_stats_counts_kernels():
+    _fit_coefs(None)
+    stats = jit.compile_stats()
+    assert set(stats) == {"hits", "misses"}
+    assert stats["hits"] + stats["misses"] > 0
