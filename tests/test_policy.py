@@ -63,7 +63,7 @@ def test_serial_and_parallel_drivers_are_distinct_functions():
 _RANK = {
     "_jit": 0, "_validation": 0, "_resources": 0, "_version": 0, "_kernels": 1, "_optim": 2, "nn": 3,
     "_training": 4, "estimators": 5, "windowing": 6, "datasets": 6, "metrics": 6,
-    "_timeindex": 6, "forecasting": 7, "model_selection": 8, "persistence": 8, "plotting": 8, "cli": 9, "__main__": 10,
+    "_timeindex": 6, "panel": 6.2, "_global": 6.5, "forecasting": 7, "_many": 7, "model_selection": 8, "persistence": 8, "plotting": 8, "cli": 9, "__main__": 10,
 }
 
 

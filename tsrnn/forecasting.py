@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from tsrnn._global import GlobalForecasting
 from tsrnn._timeindex import check_index_kind, resolve_axis
 from tsrnn._validation import check_choice, check_float, check_int, check_quantiles
 from tsrnn.estimators import RNNRegressor
@@ -98,7 +99,7 @@ def _rows(index, mask, limit=3):
     return f"{len(rows)} rows, e.g. {[str(r) for r in rows[:limit]]}"
 
 
-class RNNForecaster(BaseEstimator):
+class RNNForecaster(GlobalForecasting, BaseEstimator):
     """Recurrent network forecaster: pandas Series/DataFrame in, forecasts at future timestamps out.
 
     Parameters
@@ -137,6 +138,25 @@ class RNNForecaster(BaseEstimator):
         The last windows held out of training (after a gap so that no target
         overlaps) to calibrate :meth:`predict_interval` by split conformal
         prediction. ``None`` trains on every window and disables intervals.
+    global_model : bool, default=False
+        ``True``: every column of a DataFrame ``y`` is a separate series of
+        the same kind (sensors, tickers), and one network is trained on the
+        windows of all of them; it forecasts each series from its own past.
+        ``False``: the columns are one multivariate series, forecast jointly.
+        Each series is scaled by its own spread (of first differences with
+        ``window_norm="last"``, else of levels), so large and small series
+        weigh alike; conformal residuals are pooled in those units.
+    series_id : str, optional
+        Read ``y`` as a long table: this column (or index level) names each
+        row's series, the other column is the target, time is the index.
+        Implies ``global_model=True``. ``X`` may then be long too (same id
+        column) for per-series covariates, or one frame shared by all.
+    series_encoding : {None, "onehot"}, default=None
+        With a global model, feed the series' identity to the network as
+        one-hot channels, so that it can learn per-series behaviour: the
+        first layer's weights on them are a learned embedding of each series
+        (added to every gate at every step). ``None``: the series are
+        exchangeable, and any series of the kind can be forecast.
     cell, hidden_size, num_layers, activation, dropout, loss, quantiles, huber_delta, solver, \
 learning_rate_init, learning_rate, momentum, nesterovs_momentum, alpha, batch_size, max_iter, \
 shuffle, tol, n_iter_no_change, early_stopping, validation_fraction, validation_gap, clip_norm, \
@@ -163,6 +183,8 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         was missing).
     n_windows_ : int
         Windows trained on.
+    series_ids_ : list
+        With a global model: the series, in the panel's order.
 
     Examples
     --------
@@ -176,6 +198,7 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
 
     def __init__(self, *, lags=24, horizon=1, strategy="direct", past_covariates=None, freq=None,
                  window_norm="last", missing="ffill", calibration_fraction=0.1,
+                 global_model=False, series_id=None, series_encoding=None,
                  cell="lstm", hidden_size=32, num_layers=1, activation="tanh", dropout=0.0,
                  loss="squared_error", quantiles=None, huber_delta=1.0, solver="adam",
                  learning_rate_init=3e-3, learning_rate="constant", momentum=0.9,
@@ -192,6 +215,9 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         self.window_norm = window_norm
         self.missing = missing
         self.calibration_fraction = calibration_fraction
+        self.global_model = global_model
+        self.series_id = series_id
+        self.series_encoding = series_encoding
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -235,6 +261,7 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             check_float("calibration_fraction", self.calibration_fraction, low=0, high=0.5,
                         low_open=True)
         as_names("past_covariates", self.past_covariates)
+        self._check_global_params()
 
     def _network(self):
         params = {p: getattr(self, p) for p in _NETWORK_PARAMS}
@@ -248,11 +275,12 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         return self.horizon if self.strategy == "direct" else 1
 
     # -------------------------------------------------------------- data prep
-    def _prepare(self, y, X, *, fitting, need_rows=None):
+    def _prepare(self, y, X, *, fitting, need_rows=None, state=None):
         """Validate ``y``/``X`` and put them on one regular grid with the missing-value policy.
 
         ``need_rows``: covariates must cover only the last rows (predict from a
-        new history); at fit they must cover all of ``y``.
+        new history); at fit they must cover all of ``y``.  ``state``: one
+        series of a global model (its own ``kind`` and ``axis``).
         """
         frame, kind = _as_frame(y, "y")
         check_index_kind(frame.index, "y")
@@ -262,16 +290,17 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             axis = resolve_axis(frame.index, self.freq, "y")
         else:
             targets = self.targets_
-            if kind[0] != self._kind[0]:
+            fitted_kind = self._kind if state is None else state["kind"]
+            if kind[0] != fitted_kind[0]:
                 got = "Series" if kind[0] == "series" else "DataFrame"
-                want = "Series" if self._kind[0] == "series" else f"DataFrame with columns {targets}"
+                want = "Series" if fitted_kind[0] == "series" else f"DataFrame with columns {targets}"
                 raise ValueError(f"`y` must be a {want} like the one fitted; got a {got}.")
             if kind[0] == "series":
                 frame.columns = targets  # a Series' name is cosmetic
             elif list(frame.columns) != targets:
                 raise ValueError(f"`y` must have the fitted columns {targets}; got "
                                  f"{list(frame.columns)}.")
-            axis = self.axis_
+            axis = self.axis_ if state is None else state["axis"]
             if isinstance(axis.offset, int) != (not isinstance(frame.index, pd.DatetimeIndex)):
                 raise TypeError(f"`y` has a {type(frame.index).__name__}; the forecaster was fitted "
                                 "on a different kind of index.")
@@ -340,21 +369,41 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         self
         """
         self._check_params()
+        if self._is_global:
+            return self._fit_global(y, X)
         data, kind, axis, past, future = self._prepare(y, X, fitting=True)
-        lags, h, H = self.lags, self.horizon, self._train_steps
-        if future and self.strategy == "direct" and lags < h:
-            raise ValueError(f"`lags`={lags} must be >= `horizon`={h} with future-known covariates "
-                             f"{future}, so that each window covers them over all forecast steps.")
-        n = len(data.raw)
-        if n < lags + h:
-            raise ValueError(f"`y` has {n} observations ({_span(data.raw.index)}); `lags` + "
-                             f"`horizon` = {lags + h} are needed.")
+        lags, H = self.lags, self._train_steps
+        self._check_length(data, future, "`y`")
         self.targets_ = list(data.raw.columns[:data.n_targets])
         self.past_covariates_, self.future_covariates_ = past, future
         self._kind, self.axis_ = kind, axis
         A, F, Yraw = data.arrays()
         n_t = data.n_targets
+        Xw, Yw, _, cal = self._training_windows(A, F, Yraw, n_t)
+        if len(Xw) < 2:
+            raise ValueError(f"Only {len(Xw)} complete training windows of `lags`={lags} "
+                             f"+ {H} steps in `y` ({_span(data.raw.index)}; "
+                             f"{len(cal)} windows held out for calibration).")
+        self._fit_network(Xw, Yw)
+        self.calibration_residuals_ = self._residuals(A, F, Yraw, cal)
+        self._history = data.filled.iloc[-lags:].copy()
+        return self
 
+    def _check_length(self, data, future, what):
+        lags, h = self.lags, self.horizon
+        if future and self.strategy == "direct" and lags < h:
+            raise ValueError(f"`lags`={lags} must be >= `horizon`={h} with future-known covariates "
+                             f"{future}, so that each window covers them over all forecast steps.")
+        n = len(data.raw)
+        if n < lags + h:
+            raise ValueError(f"{what} has {n} observations ({_span(data.raw.index)}); `lags` + "
+                             f"`horizon` = {lags + h} are needed.")
+
+    def _training_windows(self, A, F, Yraw, n_t):
+        """Complete training windows ``(Xw, Yw)`` (targets relative to the window's level),
+        their origins, and the calibration origins held out after them."""
+        lags, h, H = self.lags, self.horizon, self._train_steps
+        n = len(A)
         origins = window_positions(n, lags, h, 1)
         n_cal = 0
         if self.calibration_fraction is not None:
@@ -362,30 +411,28 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         cal = origins[len(origins) - n_cal:]
         last_train = (cal[0] - H) if n_cal else n - 1 - H
         train = window_positions(last_train + H + 1, lags, H, 1)
-
         Xw, ref = self._windows(A, F, train, self._lead)
         # fancy indexing and concatenate both copy, so Yw may be normalised in place
         Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if self.strategy == "direct" else \
             np.concatenate([Yraw[train + 1], A[train + 1, n_t:]], axis=1)[:, None, :]
         Yw[..., :n_t] -= ref[:, None, :]
         ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
-        if ok.sum() < 2:
-            raise ValueError(f"Only {int(ok.sum())} complete training windows of `lags`={lags} "
-                             f"+ {H} steps in `y` ({_span(data.raw.index)}; "
-                             f"{n_cal} windows held out for calibration).")
+        return Xw[ok], Yw[ok], train[ok], cal
+
+    def _fit_network(self, Xw, Yw, validation_gap=None):
         network = self._network()
+        if validation_gap is not None:
+            network.set_params(validation_gap=max(network.validation_gap, validation_gap))
         if self.warm_start and hasattr(self, "estimator_"):
             network = self.estimator_.set_params(**network.get_params())
-        self.estimator_ = network.fit(Xw[ok], Yw[ok].reshape(int(ok.sum()), -1))
-        self.n_windows_ = int(ok.sum())
+        self.estimator_ = network.fit(Xw, Yw.reshape(len(Yw), -1))
+        self.n_windows_ = len(Xw)
 
-        self.calibration_residuals_ = None
-        if n_cal:
-            pred = self._forecast(A, F, cal)
-            actual = Yraw[cal[:, None] + np.arange(1, h + 1)]
-            self.calibration_residuals_ = actual - pred
-        self._history = data.filled.iloc[-lags:].copy()
-        return self
+    def _residuals(self, A, F, Yraw, cal):
+        """Actual minus forecast at the calibration origins ``cal`` (None without any)."""
+        if not len(cal):
+            return None
+        return Yraw[cal[:, None] + np.arange(1, self.horizon + 1)] - self._forecast(A, F, cal)
 
     @property
     def _lead(self):
@@ -447,8 +494,9 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         return out
 
     # ---------------------------------------------------------------- predict
-    def _forecast_inputs(self, X, y):
-        """(A, F, origin, future index) for a forecast from the end of the history."""
+    def _forecast_inputs(self, X, y, state=None):
+        """(A, F, origin, future index) for a forecast from the end of the history
+        (of one series of a global model with its ``state``)."""
         check_is_fitted(self, "estimator_")
         lags, h = self.lags, self.horizon
         # a new history needs every covariate; the fitted one only the future-known ones
@@ -458,9 +506,9 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             raise ValueError("The forecaster was fitted without covariates; `X` must be None.")
         _check_predict_X(X, needed)
         if y is None:
-            hist = self._history
+            hist = self._history if state is None else state["history"]
         else:
-            data = self._prepare(y, X, fitting=False, need_rows=lags)[0]
+            data = self._prepare(y, X, fitting=False, need_rows=lags, state=state)[0]
             if len(data.filled) < lags:
                 raise ValueError(f"`y` has {len(data.filled)} observations; forecasting needs the "
                                  f"last `lags`={lags}.")
@@ -472,7 +520,8 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
                 f"The last `lags`={lags} observations have missing values "
                 f"({_rows(hist.index, gaps)}); use `missing`='ffill' or complete the history."
             )
-        future_index = self.axis_.future(hist.index[-1], h)
+        axis = self.axis_ if state is None else state["axis"]
+        future_index = axis.future(hist.index[-1], h)
         A = hist[known].to_numpy(np.float64)
         fut = self.future_covariates_
         F = hist[fut].to_numpy(np.float64)
@@ -528,6 +577,9 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             Same type as the fitted ``y``, indexed by the next ``horizon``
             timestamps.
         """
+        check_is_fitted(self, "estimator_")
+        if self._is_global:
+            return self._predict_global(X, y, "point")
         A, F, pos, index = self._forecast_inputs(X, y)
         return self._wrap(self._forecast(A, F, pos)[0], index)
 
@@ -556,6 +608,8 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         if self.calibration_residuals_ is None:
             raise ValueError("Intervals need calibration windows; fit with `calibration_fraction`"
                              " set (it is None).")
+        if self._is_global:
+            return self._predict_global(X, y, "interval", coverage=coverage)
         half = self._half_width(coverage)
         A, F, pos, index = self._forecast_inputs(X, y)
         point = self._forecast(A, F, pos)[0]
@@ -591,6 +645,8 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             raise ValueError("predict_quantiles needs strategy='direct': a recursive forecast "
                              "cannot feed back a quantile.")
         levels = check_quantiles(self.quantiles)
+        if self._is_global:
+            return self._predict_global(X, y, "quantiles")
         A, F, pos, index = self._forecast_inputs(X, y)
         return self._per_target(self._forecast(A, F, pos, quantiles=True)[0], index, levels,
                                 name="quantile")

@@ -40,9 +40,10 @@ import pandas as pd
 from sklearn.base import clone
 
 from tsrnn import metrics as _metrics
+from tsrnn._many import fit_many, predict_many
 from tsrnn._validation import check_float, check_int
 
-__all__ = ["BacktestResult", "backtest"]
+__all__ = ["BacktestResult", "backtest", "fit_many", "predict_many"]
 
 _METRICS = ("mae", "rmse", "mase", "rmsse", "smape")
 

@@ -1,0 +1,197 @@
+"""One network across many series: the global mode of :class:`~tsrnn.RNNForecaster`.
+
+A mixin, so that ``forecasting.py`` keeps the single-series path and this
+module the panel around it.  Each series goes through the forecaster's own
+single-series preparation (grid, missing values, covariates) with its own
+time axis; its target is scaled by its own spread, its windows are stacked
+with every other series' windows in time order, and one network is trained
+on them.  Forecasts are scaled back per series.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tsrnn._validation import check_choice
+from tsrnn.panel import split_covariates, split_panel, stack_forecasts
+
+
+def _named(err, sid):
+    """The error again, with the series in front of its message."""
+    return type(err)(f"series {sid!r}: {err}")
+
+
+def _spread(values, window_norm):
+    """(loc, scale) of one series' target: first differences' spread with ``window_norm``."""
+    values = values[np.isfinite(values)]
+    if window_norm == "last":
+        loc, spread = 0.0, np.std(np.diff(values)) if len(values) > 2 else 0.0
+    else:
+        loc, spread = float(np.mean(values)), float(np.std(values))
+    return loc, (float(spread) if np.isfinite(spread) and spread > 0 else 1.0)
+
+
+class GlobalForecasting:
+    """The panel half of :class:`~tsrnn.RNNForecaster` (see its ``global_model``)."""
+
+    @property
+    def _is_global(self):
+        return bool(self.global_model) or self.series_id is not None
+
+    def _check_global_params(self):
+        if not isinstance(self.global_model, (bool, np.bool_)):
+            raise TypeError(f"`global_model`={self.global_model!r} must be a bool.")
+        if self.series_id is not None and not isinstance(self.series_id, (str, int)):
+            raise TypeError(f"`series_id`={self.series_id!r} must be a column name.")
+        if self.series_encoding is not None:
+            check_choice("series_encoding", self.series_encoding, ("onehot",))
+            if not self._is_global:
+                raise ValueError(f"`series_encoding`={self.series_encoding!r} needs "
+                                 "`global_model`=True or a `series_id`.")
+
+    # ------------------------------------------------------------------ fit
+    def _panel_series(self, y, what="y"):
+        """``{id: Series}`` of a panel, and the target's name."""
+        panel = split_panel(y, self.series_id, what=what)
+        out = {}
+        for sid, s in panel.items():
+            if isinstance(s, pd.DataFrame):
+                if s.shape[1] != 1:
+                    raise ValueError(
+                        f"series {sid!r}: a global model forecasts one target per series, but "
+                        f"`{what}` has columns {list(s.columns)}; pass covariates in `X`.")
+                s = s.iloc[:, 0]
+            out[sid] = s
+        return out
+
+    def _target_name(self, panel):
+        if self.series_id is not None:
+            names = {s.name for s in panel.values()}
+            if len(names) == 1:
+                return names.pop()
+        return "y"
+
+    def _fit_global(self, y, X):
+        panel = self._panel_series(y)
+        ids = list(panel)
+        covariates = split_covariates(X, ids, self.series_id)
+        name = self._target_name(panel)
+        self.targets_ = [name]
+        self.series_ids_ = ids
+        self._kind = ("panel", "long" if self.series_id is not None or isinstance(y, dict)
+                      else "wide", name)
+        self._series = {}
+        parts, origin_times, residual_parts = [], [], []
+        for code, sid in enumerate(ids):
+            try:
+                data, kind, axis, past, future = self._prepare(
+                    panel[sid].rename(name), covariates[sid], fitting=True)
+                self._check_length(data, future, "the series")
+            except (TypeError, ValueError) as err:
+                raise _named(err, sid) from None
+            if code == 0:
+                self.past_covariates_, self.future_covariates_ = past, future
+                self.axis_ = axis
+                first_kind = isinstance(data.raw.index, pd.DatetimeIndex)
+            elif isinstance(data.raw.index, pd.DatetimeIndex) != first_kind:
+                raise TypeError(f"series {sid!r}: its index is a {type(data.raw.index).__name__},"
+                                f" unlike series {ids[0]!r}'s.")
+            A, F, Yraw = data.arrays()
+            n_fit = len(A) - int(np.ceil((self.calibration_fraction or 0) * len(A)))
+            loc, scale = _spread(A[:n_fit, 0], self.window_norm)
+            state = {"history": data.filled.iloc[-self.lags:].copy(), "axis": axis, "kind": kind,
+                     "loc": loc, "scale": scale, "code": code}
+            self._series[sid] = state
+            A, F, Yraw = self._scaled(A, F, Yraw, state)
+            Xw, Yw, train, cal = self._training_windows(A, F, Yraw, 1)
+            parts.append((Xw, Yw))
+            origin_times.append(data.raw.index[train].to_numpy())
+            residual_parts.append((A, F, Yraw, cal))
+        n_windows = sum(len(Xw) for Xw, _ in parts)
+        if n_windows < 2:
+            raise ValueError(f"Only {n_windows} complete training windows in the panel of "
+                             f"{len(ids)} series.")
+        # time order across series, so that early stopping validates on the latest windows
+        times = np.concatenate(origin_times)
+        order = np.argsort(times, kind="stable")
+        Xw = np.concatenate([p[0] for p in parts])[order]
+        Yw = np.concatenate([p[1] for p in parts])[order]
+        self._fit_network(Xw, Yw, validation_gap=(self._train_steps - 1) * len(ids))
+        residuals = [r for r in (self._residuals(*part) for part in residual_parts)
+                     if r is not None]
+        self.calibration_residuals_ = np.concatenate(residuals) if residuals else None
+        self._history = None
+        return self
+
+    def _scaled(self, A, F, Yraw, state):
+        """The target channel in the series' units, and its one-hot code appended to ``F``."""
+        A = A.copy()
+        A[:, 0] = (A[:, 0] - state["loc"]) / state["scale"]
+        if Yraw is not None:
+            Yraw = (Yraw - state["loc"]) / state["scale"]
+        if self.series_encoding == "onehot":
+            code = np.zeros((len(F), len(self.series_ids_)))
+            code[:, state["code"]] = 1.0
+            F = np.concatenate([F, code], axis=1)
+        return A, F, Yraw
+
+    # -------------------------------------------------------------- predict
+    def _series_state(self, sid, history):
+        """A fitted series' state, or (without a series encoding) a new series' own."""
+        if sid in self._series:
+            return self._series[sid]
+        if self.series_encoding is not None:
+            raise ValueError(f"series {sid!r} was not seen at fit; with "
+                             f"`series_encoding`={self.series_encoding!r} only the fitted "
+                             f"series {self.series_ids_[:5]}... can be forecast.")
+        if self.past_covariates_ or self.future_covariates_:
+            raise ValueError(f"series {sid!r} was not seen at fit; a new series can be forecast "
+                             "only by a model without covariates.")
+        data, kind, axis, _, _ = self._prepare(history, None, fitting=True)
+        values = data.arrays()[0][:, 0]
+        loc, scale = _spread(values, self.window_norm)
+        return {"history": data.filled.iloc[-self.lags:], "axis": axis, "kind": kind,
+                "loc": loc, "scale": scale, "code": -1}
+
+    def _predict_global(self, X, y, what, coverage=None):
+        name = self.targets_[0]
+        histories = {} if y is None else {sid: s.rename(name)
+                                          for sid, s in self._panel_series(y).items()}
+        ids = list(self.series_ids_) + [sid for sid in histories if sid not in self._series]
+        covariates = split_covariates(X, ids, self.series_id)
+        half = self._half_width(coverage) if what == "interval" else None
+        levels = None
+        out = {}
+        for sid in ids:
+            try:
+                state = self._series_state(sid, histories.get(sid))
+                A, F, pos, index = self._forecast_inputs(covariates[sid], histories.get(sid),
+                                                         state=state)
+            except (TypeError, ValueError) as err:
+                raise _named(err, sid) from None
+            A, F, _ = self._scaled(A, F, None, state)
+            loc, scale = state["loc"], state["scale"]
+            if what == "quantiles":
+                values = self._forecast(A, F, pos, quantiles=True)[0][:, 0, :] * scale + loc
+                levels = np.asarray(self.quantiles, dtype=float)
+            else:
+                point = self._forecast(A, F, pos)[0][:, 0] * scale + loc
+                values = point[:, None] if half is None else \
+                    np.stack([point - half[:, 0] * scale, point + half[:, 0] * scale], axis=1)
+            out[sid] = (index, values)
+        labels = {"point": [name], "interval": ["lower", "upper"]}.get(what, levels)
+        return self._panel_frame(out, labels, what)
+
+    def _panel_frame(self, out, labels, what):
+        """Wide panels come back wide (time x series); long ones long, by (series, time)."""
+        if self._kind[1] == "wide":
+            frames = {sid: pd.DataFrame(v, index=ix, columns=labels) for sid, (ix, v) in out.items()}
+            if what == "point":
+                return pd.DataFrame({sid: f.iloc[:, 0] for sid, f in frames.items()})
+            wide = pd.concat(frames, axis=1)
+            wide.columns.names = [None, "quantile" if what == "quantiles" else None]
+            return wide
+        frames = {sid: pd.DataFrame(v, index=ix, columns=pd.Index(
+            labels, name="quantile" if what == "quantiles" else None)) for sid, (ix, v) in out.items()}
+        return stack_forecasts(frames, series_name=self.series_id or "series")

@@ -1,0 +1,207 @@
+"""One model per series, fitted and forecast through joblib: ``fit_many`` and ``predict_many``.
+
+Re-exported by :mod:`tsrnn.model_selection`.  joblib picks the workers: local
+processes by default (loky), or a Dask cluster inside
+``joblib.parallel_config(backend="dask")``, or Ray's backend.  The panel is
+checked in full before anything is dispatched, so bad input fails at once and
+names the series; a failure inside a worker names its series too.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+
+from tsrnn._validation import check_n_jobs
+from tsrnn.panel import split_covariates, split_panel, stack_forecasts
+
+__all__ = ["fit_many", "predict_many"]
+
+
+def _renamed(err, sid, action):
+    """``err`` with the series in its message (same type where it can be rebuilt)."""
+    message = f"series {sid!r}: {action} failed: {err}"
+    try:
+        new = type(err)(message)
+    except Exception:  # noqa: BLE001  (types whose constructor wants more than a message)
+        new = RuntimeError(f"{message} ({type(err).__name__})")
+    new.series = sid
+    return new
+
+
+def _caught(sid, action, call, *args):
+    """Run ``call`` in a worker: its warnings are recorded (to be re-issued by the caller,
+    whose filters apply), its errors re-raised with the series named."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = call(*args)
+    except Exception as err:
+        raise _renamed(err, sid, action) from err
+    return sid, result, [(w.category, str(w.message)) for w in caught]
+
+
+def _fit(forecaster, y, X):
+    return forecaster.fit(y, X)
+
+
+def _predict(model, X, y, coverage):
+    point = model.predict(X=X, y=y)
+    frame = point.to_frame("forecast") if point.ndim == 1 else point
+    if coverage is not None:
+        band = model.predict_interval(coverage, X=X, y=y)
+        if point.ndim == 1:
+            frame = frame.join(band)
+        else:
+            frame.columns = pd.MultiIndex.from_tuples([(c, "forecast") for c in frame.columns])
+            frame = frame.join(band).sort_index(axis=1, level=0, sort_remaining=False)
+    return frame
+
+
+def _run(calls, ids, n_jobs, action):
+    """Run ``(sid, call)`` pairs through joblib; results in the order of ``ids``.
+
+    A worker that dies (killed, out of memory, segfault) gives no Python
+    error to name; the series it may have held are those dispatched but not
+    finished, and the error lists them.
+    """
+    dispatched, done = [], {}
+
+    def tasks():
+        for sid, call in calls:
+            dispatched.append(sid)
+            yield call
+
+    try:
+        for sid, result, caught in Parallel(n_jobs=n_jobs,
+                                            return_as="generator_unordered")(tasks()):
+            done[sid] = result
+            for category, message in caught:
+                warnings.warn(f"series {sid!r}: {message}", category, stacklevel=3)
+    except Exception as err:
+        if hasattr(err, "series"):
+            raise
+        running = [sid for sid in dispatched if sid not in done]
+        raise RuntimeError(
+            f"{action}: a worker failed ({type(err).__name__}: {err}) while running series "
+            f"{running[:10]}{' ...' if len(running) > 10 else ''}; {len(done)} of {len(ids)} "
+            "series had finished."
+        ) from err
+    return {sid: done[sid] for sid in ids}
+
+
+def _check_lengths(forecaster, panel):
+    need = forecaster.lags + forecaster.horizon
+    for sid, s in panel.items():
+        if len(s) < need:
+            raise ValueError(f"series {sid!r}: {len(s)} observations; `lags` + `horizon` = "
+                             f"{need} are needed.")
+
+
+def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
+    """Fit one clone of ``forecaster`` per series of a panel, in parallel through joblib.
+
+    Parameters
+    ----------
+    forecaster : RNNForecaster
+        Unfitted template; each series gets a clone (same ``random_state``).
+    y : DataFrame or dict
+        The panel: wide (one column per series), long (with ``series_id``
+        column), or ``{id: Series or DataFrame}`` (see :mod:`tsrnn.panel`).
+    X : DataFrame or dict, optional
+        Covariates: one frame shared by every series, a long frame with the
+        ``series_id`` column, or ``{id: DataFrame}``.
+    series_id : str, optional
+        Id column of a long ``y`` (and ``X``).
+    n_jobs : int, optional
+        joblib workers (None: one, unless inside ``joblib.parallel_config``;
+        -1: all). Within ``joblib.parallel_config(backend="dask")`` the fits
+        run on the Dask cluster.
+
+    Returns
+    -------
+    dict
+        ``{series id: fitted forecaster}``, in the panel's order.
+
+    Raises
+    ------
+    ValueError
+        Before any fit, for a series too short for ``lags + horizon``, a
+        duplicate series id, or covariates that do not match the panel,
+        naming the series. A fit that fails in a worker re-raises its error
+        (same type) with the series named.
+    RuntimeError
+        If a worker dies; the message lists the series it may have held.
+
+    Examples
+    --------
+    >>> import tsrnn
+    >>> from tsrnn.model_selection import fit_many, predict_many
+    >>> panel = tsrnn.datasets.load_stocks()  # one column per ticker
+    >>> models = fit_many(tsrnn.RNNForecaster(horizon=5), panel, n_jobs=-1)  # doctest: +SKIP
+    >>> predict_many(models).loc["MSFT"]  # doctest: +SKIP
+    """
+    n_jobs = check_n_jobs(n_jobs)
+    if not hasattr(forecaster, "fit") or not hasattr(forecaster, "lags"):
+        raise TypeError(f"`forecaster` must be an RNNForecaster, got {type(forecaster).__name__}.")
+    forecaster._check_params()
+    panel = split_panel(y, series_id)
+    ids = list(panel)
+    covariates = split_covariates(X, ids, series_id)
+    _check_lengths(forecaster, panel)
+    calls = ((sid, delayed(_caught)(sid, "fit", _fit, clone(forecaster), panel[sid],
+                                    covariates[sid])) for sid in ids)
+    return _run(calls, ids, n_jobs, "fit_many")
+
+
+def predict_many(models, X=None, y=None, *, series_id=None, coverage=None, n_jobs=None):
+    """Forecast every series with its own model; one DataFrame indexed by (series, time).
+
+    Parameters
+    ----------
+    models : dict
+        ``{series id: fitted forecaster}``, as :func:`fit_many` returns.
+    X : DataFrame or dict, optional
+        Covariates for the forecast steps (future-known ones), shared or per
+        series as in :func:`fit_many`.
+    y : DataFrame or dict, optional
+        A newer panel to forecast from without refitting (every series of
+        ``models``).
+    series_id : str, optional
+        Id column of a long ``X``/``y``; also the name of the series level
+        of the result (default ``"series"``).
+    coverage : float in (0, 1), optional
+        Also return conformal ``lower``/``upper`` bounds.
+    n_jobs : int, optional
+        joblib workers; forecasting is fast, so None (serial) is usually best.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by (series, time); column ``forecast`` (plus ``lower`` and
+        ``upper``) for single-target series, or one column per target
+        (``(target, "forecast"/"lower"/"upper")`` with ``coverage``).
+    """
+    n_jobs = check_n_jobs(n_jobs)
+    if not isinstance(models, dict) or not models:
+        raise TypeError("`models` must be a non-empty dict of fitted forecasters (from fit_many).")
+    if coverage is not None and not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
+        raise ValueError(f"`coverage`={coverage!r} must be a float in (0, 1).")
+    ids = list(models)
+    histories = dict.fromkeys(ids)
+    if y is not None:
+        histories = split_panel(y, series_id)
+        missing = [sid for sid in ids if sid not in histories]
+        if missing:
+            raise ValueError(f"series {missing[0]!r}: not in `y` ({len(missing)} fitted series "
+                             f"are missing: {missing[:5]}).")
+    covariates = split_covariates(X, ids, series_id)
+    calls = ((sid, delayed(_caught)(sid, "predict", _predict, models[sid], covariates[sid],
+                                    histories[sid], coverage)) for sid in ids)
+    frames = _run(calls, ids, n_jobs, "predict_many")
+    return stack_forecasts(frames, series_name=series_id or "series")
+
