@@ -10,6 +10,7 @@ names the series; a failure inside a worker names its series too.
 from __future__ import annotations
 
 import numbers
+import uuid
 import warnings
 
 import pandas as pd
@@ -63,12 +64,68 @@ def _predict(model, X, y, coverage):
 
 
 def _run(calls, ids, n_jobs, action):
-    """Run ``(sid, call)`` pairs through joblib; results in the order of ``ids``.
+    """Run ``(sid, delayed call)`` pairs in parallel; results in the order of ``ids``."""
+    client = _dask_client()
+    if client is not None:
+        done = _run_dask(client, calls, ids, action)
+    else:
+        done = _run_joblib(calls, ids, n_jobs, action)
+    return {sid: done[sid] for sid in ids}
 
-    A worker that dies (killed, out of memory, segfault) gives no Python
-    error to name; the series it may have held are those dispatched but not
-    finished, and the error lists them.
+
+def _dask_client():
+    """The Dask client of an active ``parallel_config(backend="dask")``, else None."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return getattr(backend, "client", None) if type(backend).__name__ == \
+        "DaskDistributedBackend" else None
+
+
+def _reissue(sid, caught):
+    for category, message in caught:
+        warnings.warn(f"series {sid!r}: {message}", category, stacklevel=4)
+
+
+def _run_dask(client, calls, ids, action):
+    """Submit one task per series straight to the Dask client, keyed by the series.
+
+    joblib's Dask backend waits forever when a worker dies mid-task (seen with
+    joblib 1.6 and distributed 2026.8: the scheduler fails the task, the
+    Parallel call never returns), so the tasks go to the same client directly;
+    a dead worker then surfaces as ``KilledWorker`` on the series' own task.
     """
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:8]
+    futures = {}
+    for sid, (func, args, kwargs) in calls:
+        key = f"tsrnn-{action}-{token}-{len(futures)}"
+        futures[client.submit(func, *args, key=key, pure=False, **kwargs)] = sid
+    done = {}
+    try:
+        for future in as_completed(list(futures)):
+            sid = futures[future]
+            try:
+                _, result, caught = future.result()
+            except Exception as err:
+                if hasattr(err, "series"):
+                    raise
+                failed = [futures[f] for f in futures if f.status == "error"]
+                raise RuntimeError(f"{action}: series {sid!r}: its worker failed "
+                                   f"({type(err).__name__}: {err}); failed so far: "
+                                   f"{failed[:10]}.") from err
+            done[sid] = result
+            _reissue(sid, caught)
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+    return done
+
+
+def _run_joblib(calls, ids, n_jobs, action):
+    """Through joblib's active backend.  A worker that dies (killed, out of memory,
+    segfault) raises no Python error to name; the series it may have held are those
+    dispatched but not finished, and the error lists them."""
     dispatched, done = [], {}
 
     def tasks():
@@ -80,18 +137,17 @@ def _run(calls, ids, n_jobs, action):
         for sid, result, caught in Parallel(n_jobs=n_jobs,
                                             return_as="generator_unordered")(tasks()):
             done[sid] = result
-            for category, message in caught:
-                warnings.warn(f"series {sid!r}: {message}", category, stacklevel=3)
+            _reissue(sid, caught)
     except Exception as err:
         if hasattr(err, "series"):
             raise
         running = [sid for sid in dispatched if sid not in done]
         raise RuntimeError(
-            f"{action}: a worker failed ({type(err).__name__}: {err}) while running series "
-            f"{running[:10]}{' ...' if len(running) > 10 else ''}; {len(done)} of {len(ids)} "
-            "series had finished."
+            f"{action}: a worker failed ({type(err).__name__}: {err}); the series in flight "
+            f"(dispatched, unfinished) were {running[:10]}{' ...' if len(running) > 10 else ''};"
+            f" {len(done)} of {len(ids)} series had finished."
         ) from err
-    return {sid: done[sid] for sid in ids}
+    return done
 
 
 def _check_lengths(forecaster, panel):

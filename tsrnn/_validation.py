@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -99,3 +100,15 @@ def check_quantiles(quantiles):
         raise ValueError(f"`quantiles`={quantiles!r} must be a non-empty list of levels strictly "
                          "between 0 and 1.")
     return qs
+
+
+@contextlib.contextmanager
+def naming(estimator):
+    """Add a note naming ``estimator`` (its non-default parameters) to any error raised
+    inside, so that a failed candidate of a search or a worker names itself."""
+    try:
+        yield
+    except Exception as err:
+        if hasattr(err, "add_note"):  # Python >= 3.11
+            err.add_note(f"tsrnn: raised while fitting {estimator!r}")
+        raise

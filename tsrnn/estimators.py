@@ -34,6 +34,7 @@ from tsrnn._validation import (
     check_int,
     check_n_jobs,
     check_quantiles,
+    naming,
 )
 from tsrnn.nn import Network
 
@@ -219,6 +220,11 @@ class _RNNBase(BaseEstimator):
         )
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        with naming(self):
+            return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
+                                     classes=classes)
+
+    def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X3, y = self._windows(X, y, reset=first, fitting=True)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._global import GlobalForecasting
 from tsrnn._timeindex import check_index_kind, resolve_axis
-from tsrnn._validation import check_choice, check_float, check_int, check_quantiles
+from tsrnn._validation import check_choice, check_float, check_int, check_quantiles, naming
 from tsrnn.estimators import RNNRegressor
 from tsrnn.windowing import (
     as_names,
@@ -368,9 +368,13 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         -------
         self
         """
-        self._check_params()
-        if self._is_global:
-            return self._fit_global(y, X)
+        with naming(self):
+            self._check_params()
+            if self._is_global:
+                return self._fit_global(y, X)
+            return self._fit_series(y, X)
+
+    def _fit_series(self, y, X):
         data, kind, axis, past, future = self._prepare(y, X, fitting=True)
         lags, H = self.lags, self._train_steps
         self._check_length(data, future, "`y`")

@@ -81,15 +81,7 @@ def _split_wide(y, what):
         dup = list(dict.fromkeys(y.columns[y.columns.duplicated()]))
         raise ValueError(f"`{what}` has duplicate series ids {dup}.")
     check_time_index(y.index, what)
-    out = {}
-    for sid in y.columns:
-        s = y[sid]
-        seen = s.notna().to_numpy()
-        if not seen.any():
-            raise ValueError(_named(sid, f"no observations in `{what}`."))
-        first, last = np.argmax(seen), len(seen) - np.argmax(seen[::-1])
-        out[sid] = s.iloc[first:last].copy()
-    return out
+    return {sid: _checked(sid, y[sid].copy(), what) for sid in y.columns}
 
 
 def _split_long(y, series_id, what):
@@ -107,14 +99,19 @@ def _split_long(y, series_id, what):
                          f"{series_id!r}.")
     out = {}
     for sid, rows in y.groupby(series_id, sort=False):
-        part = rows[values].sort_index(kind="stable")
+        part = rows[values].sort_index(kind="stable")  # a copy
         out[sid] = _checked(sid, part.iloc[:, 0] if len(values) == 1 else part, what)
     return out
 
 
 def _checked(sid, s, what):
-    if len(s) == 0:
+    """One series, validated, from its first to its last observation (ragged panels)."""
+    seen = s.notna().to_numpy()
+    if seen.ndim == 2:
+        seen = seen.any(axis=1)
+    if not seen.any():
         raise ValueError(_named(sid, f"no observations in `{what}`."))
+    s = s.iloc[np.argmax(seen):len(seen) - np.argmax(seen[::-1])]
     if s.index.has_duplicates:
         dup = s.index[s.index.duplicated()]
         raise ValueError(_named(sid, f"{len(dup)} duplicate timestamps in `{what}`, e.g. "
