@@ -14,7 +14,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 def test_readme_example_runs(code):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(compile(code, str(README), "exec"), {"__name__": "readme"})
+        exec(compile(code, str(README), "exec"), {"__name__": "__main__"})
 
 
 def test_readme_has_examples():

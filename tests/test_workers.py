@@ -187,3 +187,33 @@ def test_compile_stats_counts_kernels():
     stats = jit.compile_stats()
     assert set(stats) == {"hits", "misses"}
     assert stats["hits"] + stats["misses"] > 0
+
+
+def test_mmap_threshold_lifted_only_under_pinned_malloc():
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which pins glibc's mmap threshold."""
+    script = """
+import tsrnn._jit as jit
+calls = []
+if jit._libc is not None:
+    real = jit._libc
+    class Spy:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return real.mallopt(param, value)
+    jit._libc = Spy()
+with jit.num_threads(1):
+    with jit.num_threads(1):
+        pass
+print(calls)
+"""
+    pinned = _run(script, MALLOC_TRIM_THRESHOLD_="65536")
+    assert pinned.returncode == 0, pinned.stderr[-2000:]
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc only")
+    assert pinned.stdout.strip() == \
+        "[(-3, 33554432), (-1, 268435456), (-3, 131072), (-1, 65536)]"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    plain = subprocess.run([sys.executable, "-c", script], env=dict(
+        env, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert plain.stdout.strip() == "[]", plain.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""Rolling-origin evaluation of forecasters: :func:`backtest`.
+"""Rolling-origin evaluation of forecasters (:func:`backtest`), and one model per series of a
+panel (:func:`fit_many`, :func:`predict_many`, through joblib or a Dask cluster).
 
 How to tune a forecaster
 ------------------------

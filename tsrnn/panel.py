@@ -2,16 +2,16 @@
 
 A panel arrives in one of three shapes:
 
-- **wide**: a DataFrame with one column per series on a shared time index
-  (a series may start late or end early: its leading and trailing missing
-  values are trimmed);
+- **wide**: a DataFrame with one column per series on a shared time index;
 - **long**: a DataFrame with a series-id column (``series_id``) and the
   value column(s), time in the index (or in an index level beside the id);
 - **dict**: ``{series id: Series or DataFrame}``.
 
-Covariates follow the panel: ``None``, one time-indexed DataFrame shared by
-every series (a calendar), a long DataFrame with the same ``series_id``
-column, or a dict keyed like the panel.  Every check names the series at fault.
+In every shape a series may start late or end early: it is trimmed to the
+span from its first to its last observation.  Covariates follow the panel:
+``None``, one time-indexed DataFrame shared by every series (a calendar), a
+long DataFrame with the same ``series_id`` column, or a dict keyed like the
+panel.  Every check names the series at fault.
 """
 
 from __future__ import annotations
