@@ -250,7 +250,8 @@ def test_global_is_scale_equivariant_per_series():
     np.testing.assert_allclose(b["s000"], a["s000"], rtol=1e-4)
 
 
-def test_global_onehot_learns_per_series_levels():
+@pytest.mark.parametrize("encoding", ["onehot", "embedding"])
+def test_global_encoding_learns_per_series_behaviour(encoding):
     """Two series whose next value depends on which series it is: only the encoding can tell."""
     n = 200
     rng = np.random.RandomState(1)
@@ -260,9 +261,11 @@ def test_global_onehot_learns_per_series_levels():
     panel = pd.DataFrame({"up": up, "down": down})
     kw = dict(GLOBAL, max_iter=60, hidden_size=8, lags=1, horizon=1, window_norm="last",
               learning_rate_init=1e-2)
-    enc = RNNForecaster(**kw, series_encoding="onehot").fit(panel).predict()
+    enc = RNNForecaster(**kw, series_encoding=encoding).fit(panel).predict()
     step = enc.iloc[0] - panel.iloc[-1]
     assert step["up"] > 0.5 and step["down"] < -0.5
+    blind = RNNForecaster(**kw).fit(panel).predict()  # cannot tell the series apart
+    assert abs((blind.iloc[0] - panel.iloc[-1]).sum()) < 0.5
 
 
 def test_global_intervals_quantiles_and_calibration(stocks):
@@ -335,3 +338,47 @@ def test_global_synthetic_panel_of_200_beats_naive():
     err = np.abs(fc.predict().to_numpy() - test.to_numpy()).mean(axis=0)
     naive = np.abs(train.iloc[-1].to_numpy() - test.to_numpy()).mean(axis=0)
     assert np.median(err / naive) < 1.0
+
+
+def test_embedding_gradient_matches_central_differences():
+    """The table's gradient (summed input gradients of its channels) against the loss itself."""
+    from tsrnn._training import Embedding
+    from tsrnn.nn import Network
+
+    rng = np.random.RandomState(0)
+    net = Network("gru", input_size=3, hidden_size=5, output_size=2, dtype=np.float64,
+                  random_state=0)
+    X = np.concatenate([rng.standard_normal((7, 4, 1)), np.zeros((7, 4, 2))], axis=2)
+    Y = rng.standard_normal((7, 2))
+    emb = Embedding(rng.standard_normal((3, 2)), np.array([0, 1, 2, 1, 0, 2, 2]))
+
+    def loss(table):
+        return net.loss_grad(Embedding(table, emb.codes).fill(X, emb.codes), Y)[0]
+
+    _, grads = net.loss_grad(emb.fill(X, emb.codes), Y, input_grad=True)
+    got = emb.gradient(grads["input"], emb.codes)
+    want = np.zeros_like(emb.table)
+    for idx in np.ndindex(*emb.table.shape):
+        step = np.zeros_like(emb.table)
+        step[idx] = 1e-6
+        want[idx] = (loss(emb.table + step) - loss(emb.table - step)) / 2e-6
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_global_embedding_trained_reproducible_and_saved(tmp_path, stocks):
+    wide = stocks[["IBM", "MSFT", "AAPL"]]
+    kw = dict(GLOBAL, series_encoding="embedding", embedding_dim=2, early_stopping=False)
+    a = RNNForecaster(**kw).fit(wide)
+    b = RNNForecaster(**kw).fit(wide)
+    assert a.series_embedding_.shape == (3, 2)
+    np.testing.assert_array_equal(a.series_embedding_, b.series_embedding_)
+    pd.testing.assert_frame_equal(a.predict(), b.predict())
+    init = RNNForecaster(**{**kw, "max_iter": 1})._initial_embedding(3)
+    assert not np.allclose(a.series_embedding_, init)  # trained, not left at its start
+    tsrnn.save(a, tmp_path / "e.tsrnn")
+    back = tsrnn.load(tmp_path / "e.tsrnn")
+    pd.testing.assert_frame_equal(back.predict(), a.predict())
+    with pytest.raises(ValueError, match="series 'GOOG' was not seen at fit"):
+        a.predict(y=stocks[["IBM", "MSFT", "AAPL", "GOOG"]])
+    with pytest.raises(ValueError, match="`embedding_dim`"):
+        RNNForecaster(**{**kw, "embedding_dim": 0}).fit(wide)

@@ -10,10 +10,13 @@ on them.  Forecasts are scaled back per series.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_random_state
 
-from tsrnn._validation import check_choice
+from tsrnn._validation import check_choice, check_int
 from tsrnn.panel import split_covariates, split_panel, stack_forecasts
 
 
@@ -44,8 +47,9 @@ class GlobalForecasting:
             raise TypeError(f"`global_model`={self.global_model!r} must be a bool.")
         if self.series_id is not None and not isinstance(self.series_id, (str, int)):
             raise TypeError(f"`series_id`={self.series_id!r} must be a column name.")
+        check_int("embedding_dim", self.embedding_dim, allow_none=True)
         if self.series_encoding is not None:
-            check_choice("series_encoding", self.series_encoding, ("onehot",))
+            check_choice("series_encoding", self.series_encoding, ("onehot", "embedding"))
             if not self._is_global:
                 raise ValueError(f"`series_encoding`={self.series_encoding!r} needs "
                                  "`global_model`=True or a `series_id`.")
@@ -82,7 +86,9 @@ class GlobalForecasting:
         self._kind = ("panel", "long" if self.series_id is not None or isinstance(y, dict)
                       else "wide", name)
         self._series = {}
-        parts, origin_times, residual_parts = [], [], []
+        parts, origin_times, residual_parts, codes = [], [], [], []
+        self.series_embedding_ = self._initial_embedding(len(ids)) \
+            if self.series_encoding == "embedding" else None
         for code, sid in enumerate(ids):
             try:
                 data, kind, axis, past, future = self._prepare(
@@ -103,11 +109,13 @@ class GlobalForecasting:
             state = {"history": data.filled.iloc[-self.lags:].copy(), "axis": axis, "kind": kind,
                      "loc": loc, "scale": scale, "code": code}
             self._series[sid] = state
-            A, F, Yraw = self._scaled(A, F, Yraw, state)
-            Xw, Yw, train, cal = self._training_windows(A, F, Yraw, 1)
+            A, Yraw = self._scaled(A, Yraw, state)
+            Xw, Yw, train, cal = self._training_windows(A, self._encoded(F, state, zeros=True),
+                                                        Yraw, 1)
             parts.append((Xw, Yw))
             origin_times.append(data.raw.index[train].to_numpy())
-            residual_parts.append((A, F, Yraw, cal))
+            codes.append(np.full(len(Xw), code))
+            residual_parts.append((state, A, F, Yraw, cal))
         n_windows = sum(len(Xw) for Xw, _ in parts)
         if n_windows < 2:
             raise ValueError(f"Only {n_windows} complete training windows in the panel of "
@@ -117,24 +125,50 @@ class GlobalForecasting:
         order = np.argsort(times, kind="stable")
         Xw = np.concatenate([p[0] for p in parts])[order]
         Yw = np.concatenate([p[1] for p in parts])[order]
-        self._fit_network(Xw, Yw, validation_gap=(self._train_steps - 1) * len(ids))
-        residuals = [r for r in (self._residuals(*part) for part in residual_parts)
-                     if r is not None]
+        embedding = None
+        if self.series_embedding_ is not None:
+            embedding = (self.series_embedding_, np.concatenate(codes)[order])
+        self._fit_network(Xw, Yw, validation_gap=(self._train_steps - 1) * len(ids),
+                          embedding=embedding)
+        residuals = [self._residuals(A, self._encoded(F, state), Yraw, cal)
+                     for state, A, F, Yraw, cal in residual_parts]
+        residuals = [r for r in residuals if r is not None]
         self.calibration_residuals_ = np.concatenate(residuals) if residuals else None
         self._history = None
         return self
 
-    def _scaled(self, A, F, Yraw, state):
-        """The target channel in the series' units, and its one-hot code appended to ``F``."""
+    def _initial_embedding(self, n_series):
+        dim = self.embedding_dim or min(16, math.ceil(math.sqrt(n_series)))
+        dtype = np.dtype(self.dtype)
+        if self.warm_start and getattr(self, "series_embedding_", None) is not None and \
+                self.series_embedding_.shape == (n_series, dim):
+            return self.series_embedding_
+        # a generator of its own, seeded from random_state, so that the network's
+        # initial weights are the same with and without an embedding
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return (np.random.RandomState(seed).standard_normal((n_series, dim)) * 0.1).astype(dtype)
+
+    def _scaled(self, A, Yraw, state):
+        """The target channel in the series' units."""
         A = A.copy()
         A[:, 0] = (A[:, 0] - state["loc"]) / state["scale"]
         if Yraw is not None:
             Yraw = (Yraw - state["loc"]) / state["scale"]
+        return A, Yraw
+
+    def _encoded(self, F, state, zeros=False):
+        """``F`` with the series' identity appended as constant channels: its one-hot code,
+        or its learned embedding (``zeros``: placeholders the trainer fills)."""
         if self.series_encoding == "onehot":
             code = np.zeros((len(F), len(self.series_ids_)))
             code[:, state["code"]] = 1.0
-            F = np.concatenate([F, code], axis=1)
-        return A, F, Yraw
+        elif self.series_encoding == "embedding":
+            vector = self.series_embedding_[state["code"]]
+            code = np.zeros((len(F), len(vector))) if zeros else \
+                np.broadcast_to(vector.astype(np.float64), (len(F), len(vector)))
+        else:
+            return F
+        return np.concatenate([F, code], axis=1)
 
     # -------------------------------------------------------------- predict
     def _series_state(self, sid, history):
@@ -170,7 +204,8 @@ class GlobalForecasting:
                                                          state=state)
             except (TypeError, ValueError) as err:
                 raise _named(err, sid) from None
-            A, F, _ = self._scaled(A, F, None, state)
+            A, _ = self._scaled(A, None, state)
+            F = self._encoded(F, state)
             loc, scale = state["loc"], state["scale"]
             if what == "quantiles":
                 values = self._forecast(A, F, pos, quantiles=True)[0][:, 0, :] * scale + loc

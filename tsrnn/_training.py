@@ -25,6 +25,37 @@ PLATEAU_FACTOR = 5.0
 MIN_LEARNING_RATE = 1e-6
 
 
+@dataclass
+class Embedding:
+    """Learned vectors, one per group (a series), fed as the last input channels.
+
+    ``table`` (groups, dim) is trained in place with its own optimizer, from
+    the gradient of the loss with respect to those input channels, summed over
+    each group's rows and steps: the network sees ``table[codes[i]]`` at every
+    step of row ``i``.
+    """
+
+    table: np.ndarray
+    codes: np.ndarray
+    val_codes: np.ndarray | None = None
+
+    @property
+    def dim(self):
+        return self.table.shape[1]
+
+    def fill(self, X, codes):
+        """``X`` (a copy) with the embedding channels set from the table."""
+        X = X.copy()
+        X[:, :, -self.dim:] = self.table[codes][:, None, :]
+        return X
+
+    def gradient(self, dX, codes):
+        """The loss gradient for the table, from the gradient for the inputs."""
+        g = np.zeros(self.table.shape, np.float64)
+        np.add.at(g, codes, dX[:, :, -self.dim:].sum(axis=1, dtype=np.float64))
+        return g.astype(self.table.dtype)
+
+
 class DivergenceWarning(RuntimeWarning):
     """Training produced a non-finite loss or gradient; the best weights were restored."""
 
@@ -82,13 +113,10 @@ class Trainer:
     def __init__(self, net, config):
         self.net = net
         self.config = config
-        common = dict(learning_rate=config.learning_rate_init, alpha=config.alpha,
-                      decay_mask=net.weight_mask, clip_norm=config.clip_norm, dtype=net.dtype)
-        if config.solver == "adam":
-            self.optimizer = Adam(net.n_params, **common)
-        else:
-            self.optimizer = SGD(net.n_params, momentum=config.momentum,
-                                 nesterov=config.nesterovs_momentum, **common)
+        self.optimizer = self._optimizer(net.n_params, net.weight_mask)
+        self.embedding = None
+        self._embedding_optimizer = None
+        self._best_table = None
         self.loss_curve = []
         self.validation_scores = []
         self.best_loss = math.inf
@@ -100,8 +128,34 @@ class Trainer:
         self._qs = (np.empty(0, net.dtype) if config.quantiles is None
                     else np.asarray(config.quantiles, net.dtype))
 
+    def _optimizer(self, n_params, decay_mask):
+        cfg = self.config
+        common = dict(learning_rate=cfg.learning_rate_init, alpha=cfg.alpha,
+                      decay_mask=decay_mask, clip_norm=cfg.clip_norm, dtype=self.net.dtype)
+        if cfg.solver == "adam":
+            return Adam(n_params, **common)
+        return SGD(n_params, momentum=cfg.momentum, nesterov=cfg.nesterovs_momentum, **common)
+
+    def _set_embedding(self, embedding):
+        if embedding is not None and (self.embedding is None or
+                                      self.embedding.table is not embedding.table):
+            # its own optimizer; no weight decay (an embedding is not a weight)
+            self._embedding_optimizer = self._optimizer(embedding.table.size, None)
+        self.embedding = embedding
+        self._best_table = None if embedding is None else embedding.table.copy()
+
+    def _snapshot(self):
+        self._best_params[...] = self.net.params
+        if self.embedding is not None:
+            self._best_table[...] = self.embedding.table
+
+    def _restore(self):
+        self.net.params[...] = self._best_params
+        if self.embedding is not None:
+            self.embedding.table[...] = self._best_table
+
     # ------------------------------------------------------------------ epochs
-    def run(self, X, Y, sw, *, epochs, rng, validation=None, warn_max_iter=True):
+    def run(self, X, Y, sw, *, epochs, rng, validation=None, warn_max_iter=True, embedding=None):
         """Train for up to ``epochs`` epochs; returns why it stopped.
 
         Parameters
@@ -115,12 +169,16 @@ class Trainer:
             Held-out data for early stopping; the best weights on it are restored.
         warn_max_iter : bool
             Emit a ``ConvergenceWarning`` if ``epochs`` run out before convergence.
+        embedding : Embedding, optional
+            Learned per-group input channels (the last ``embedding.dim`` of
+            ``X``), trained jointly; ``val_codes`` index the validation rows.
 
         Returns
         -------
         {"converged", "max_iter", "diverged", "interrupted"}
         """
         cfg = self.config
+        self._set_embedding(embedding)
         bar = _progress(epochs, cfg.verbose)
         reason = "max_iter"
         try:
@@ -159,6 +217,7 @@ class Trainer:
         order = rng.permutation(n) if cfg.shuffle else None
         code = LOSS_CODES[cfg.loss]
         trunc = cfg.bptt_steps or T
+        emb = self.embedding
         total = 0.0
         for start in range(0, n, cfg.batch_size):
             stop = start + cfg.batch_size
@@ -168,11 +227,20 @@ class Trainer:
             if wsum <= 0:
                 continue
             masks = self._dropout_masks(xb.shape[0], T, rng)
-            loss, grad, _ = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
-                                                  cfg.return_sequences, trunc, masks)
+            if emb is not None:
+                codes = emb.codes[idx]
+                xb = emb.fill(xb, codes)
+            loss, grad, dX = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
+                                                   cfg.return_sequences, trunc, masks,
+                                                   emb is not None)
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 return math.nan
             self.optimizer.step(net.params, grad)
+            if emb is not None:
+                g = emb.gradient(dX, codes)
+                if not np.isfinite(g).all():
+                    return math.nan
+                self._embedding_optimizer.step(emb.table.reshape(-1), g.reshape(-1))
             total += loss * wsum
         self.t += n
         loss = total / float(sw.sum(dtype=np.float64))
@@ -194,6 +262,8 @@ class Trainer:
         cfg = self.config
         if float(sw.sum(dtype=np.float64)) <= 0:
             return math.nan
+        if self.embedding is not None:
+            X = self.embedding.fill(X, self.embedding.val_codes)
         return self.net._kernel_loss(X, Y, sw, LOSS_CODES[cfg.loss], self._qs, cfg.huber_delta,
                                      cfg.return_sequences)
 
@@ -208,20 +278,22 @@ class Trainer:
             improved = best is None or score > best + cfg.tol
             if best is None or score > best:
                 self.best_validation_score = score
-                self._best_params[...] = self.net.params
+                self._snapshot()
         else:
             loss = self.loss_curve[-1]
             improved = loss < self.best_loss - cfg.tol
         if self.loss_curve[-1] < self.best_loss:
             self.best_loss = self.loss_curve[-1]
             if not use_validation:
-                self._best_params[...] = self.net.params
+                self._snapshot()
         self._stall = 0 if improved else self._stall + 1
         if self._stall < cfg.n_iter_no_change:
             return False
         if cfg.learning_rate == "plateau":
             opt = self.optimizer
             opt.learning_rate /= PLATEAU_FACTOR
+            if self._embedding_optimizer is not None:
+                self._embedding_optimizer.learning_rate = opt.learning_rate
             self._stall = 0
             if cfg.verbose:
                 print(f"tsrnn: plateau, learning rate lowered to {opt.learning_rate:.3g}")
@@ -229,9 +301,8 @@ class Trainer:
         return True
 
     def _finish(self, reason, use_validation, epochs, warn_max_iter):
-        net = self.net
         if reason == "diverged":
-            net.params[...] = self._best_params
+            self._restore()
             warnings.warn(
                 f"Training diverged in epoch {self.n_iter + 1}: the loss or a gradient became "
                 f"non-finite. The best weights so far were restored (after {self.n_iter} "
@@ -240,11 +311,11 @@ class Trainer:
             )
         elif reason == "interrupted":
             if self.n_iter:
-                net.params[...] = self._best_params
+                self._restore()
             warnings.warn(f"Training interrupted after {self.n_iter} epochs; the best weights "
                           "so far were kept.", UserWarning, stacklevel=5)
         elif use_validation and self.best_validation_score is not None:
-            net.params[...] = self._best_params
+            self._restore()
         if reason == "max_iter" and warn_max_iter:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({epochs}) reached and the "

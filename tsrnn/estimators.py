@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
 )
 
 from tsrnn._jit import num_threads, resolve_n_jobs
-from tsrnn._training import TrainConfig, Trainer
+from tsrnn._training import Embedding, TrainConfig, Trainer
 from tsrnn._validation import (
     check_choice,
     check_dtype,
@@ -219,12 +219,15 @@ class _RNNBase(BaseEstimator):
             n_jobs=self.n_jobs, verbose=bool(self.verbose),
         )
 
-    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
+        """``embedding``: ``(table, codes)`` learned per-group vectors fed as the last
+        ``table.shape[1]`` channels of ``X`` (which should hold zeros there) to row
+        ``i`` from ``table[codes[i]]``; ``table`` is trained in place."""
         with naming(self):
             return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
-                                     classes=classes)
+                                     classes=classes, embedding=embedding)
 
-    def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None):
+    def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X3, y = self._windows(X, y, reset=first, fitting=True)
@@ -262,8 +265,12 @@ class _RNNBase(BaseEstimator):
         else:
             self._trainer.config = config
         trainer = self._trainer
+        emb = None
+        if embedding is not None:
+            table, codes = embedding
+            emb = Embedding(table, codes[:n_train], codes[n - n_val:] if n_val else None)
         trainer.run(Xs, Ys, sw, epochs=1 if incremental else self.max_iter, rng=self._rng,
-                    validation=validation, warn_max_iter=not incremental)
+                    validation=validation, warn_max_iter=not incremental, embedding=emb)
         self.loss_curve_ = list(trainer.loss_curve)
         self.validation_scores_ = list(trainer.validation_scores) if self.early_stopping else None
         self.best_validation_score_ = trainer.best_validation_score if self.early_stopping else None

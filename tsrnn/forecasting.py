@@ -151,12 +151,18 @@ class RNNForecaster(GlobalForecasting, BaseEstimator):
         row's series, the other column is the target, time is the index.
         Implies ``global_model=True``. ``X`` may then be long too (same id
         column) for per-series covariates, or one frame shared by all.
-    series_encoding : {None, "onehot"}, default=None
-        With a global model, feed the series' identity to the network as
-        one-hot channels, so that it can learn per-series behaviour: the
-        first layer's weights on them are a learned embedding of each series
-        (added to every gate at every step). ``None``: the series are
-        exchangeable, and any series of the kind can be forecast.
+    series_encoding : {None, "onehot", "embedding"}, default=None
+        With a global model, tell the network which series a window is from,
+        so that it can learn per-series behaviour. ``"onehot"``: one input
+        channel per series (the first layer's weights on them act as a
+        per-series bias of every gate). ``"embedding"``: a learned vector of
+        ``embedding_dim`` numbers per series, trained with the network (the
+        cheaper choice for many series: channels grow with the dimension,
+        not the number of series); see ``series_embedding_``. ``None``: the
+        series are exchangeable, and any series of the kind can be forecast.
+    embedding_dim : int, optional
+        Size of each series' vector for ``series_encoding="embedding"``;
+        default ``min(16, ceil(sqrt(n_series)))``.
     cell, hidden_size, num_layers, activation, dropout, loss, quantiles, huber_delta, solver, \
 learning_rate_init, learning_rate, momentum, nesterovs_momentum, alpha, batch_size, max_iter, \
 shuffle, tol, n_iter_no_change, early_stopping, validation_fraction, validation_gap, clip_norm, \
@@ -185,6 +191,9 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         Windows trained on.
     series_ids_ : list
         With a global model: the series, in the panel's order.
+    series_embedding_ : ndarray of shape (n_series, embedding_dim)
+        With ``series_encoding="embedding"``: the learned vector of each
+        series (rows in the order of ``series_ids_``).
 
     Examples
     --------
@@ -198,7 +207,7 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
 
     def __init__(self, *, lags=24, horizon=1, strategy="direct", past_covariates=None, freq=None,
                  window_norm="last", missing="ffill", calibration_fraction=0.1,
-                 global_model=False, series_id=None, series_encoding=None,
+                 global_model=False, series_id=None, series_encoding=None, embedding_dim=None,
                  cell="lstm", hidden_size=32, num_layers=1, activation="tanh", dropout=0.0,
                  loss="squared_error", quantiles=None, huber_delta=1.0, solver="adam",
                  learning_rate_init=3e-3, learning_rate="constant", momentum=0.9,
@@ -218,6 +227,7 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         self.global_model = global_model
         self.series_id = series_id
         self.series_encoding = series_encoding
+        self.embedding_dim = embedding_dim
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -423,13 +433,14 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
         return Xw[ok], Yw[ok], train[ok], cal
 
-    def _fit_network(self, Xw, Yw, validation_gap=None):
+    def _fit_network(self, Xw, Yw, validation_gap=None, embedding=None):
         network = self._network()
         if validation_gap is not None:
             network.set_params(validation_gap=max(network.validation_gap, validation_gap))
         if self.warm_start and hasattr(self, "estimator_"):
             network = self.estimator_.set_params(**network.get_params())
-        self.estimator_ = network.fit(Xw, Yw.reshape(len(Yw), -1))
+        self.estimator_ = network._fit(Xw, Yw.reshape(len(Yw), -1), None, incremental=False,
+                                       embedding=embedding)
         self.n_windows_ = len(Xw)
 
     def _residuals(self, A, F, Yraw, cal):
