@@ -382,3 +382,86 @@ def test_global_embedding_trained_reproducible_and_saved(tmp_path, stocks):
         a.predict(y=stocks[["IBM", "MSFT", "AAPL", "GOOG"]])
     with pytest.raises(ValueError, match="`embedding_dim`"):
         RNNForecaster(**{**kw, "embedding_dim": 0}).fit(wide)
+
+
+def _params(fc):
+    return fc.estimator_.network_.params.copy()
+
+
+def test_global_scaling_never_sees_calibration_targets():
+    panel = synthetic_panel(2, 100)
+    kw = dict(GLOBAL, horizon=12, lags=24, early_stopping=False)
+    a = RNNForecaster(**kw).fit(panel)
+    moved = panel.copy()
+    moved.iloc[85, 0] += 50.0  # a calibration target only
+    b = RNNForecaster(**kw).fit(moved)
+    assert a._series["s000"]["scale"] == b._series["s000"]["scale"]
+    np.testing.assert_array_equal(_params(a), _params(b))
+
+
+def test_global_ragged_panel_shares_one_calibration_period():
+    """A late-starting series must not train on the period another series calibrates on."""
+    panel = synthetic_panel(2, 300)
+    panel.iloc[:200, 1] = np.nan
+    kw = dict(GLOBAL, calibration_fraction=0.2, early_stopping=False)
+    a = RNNForecaster(**kw).fit(panel)
+    moved = panel.copy()
+    moved.iloc[265, 1] += 50.0  # in the shared calibration period (day 265 of 300)
+    b = RNNForecaster(**kw).fit(moved)
+    np.testing.assert_array_equal(_params(a), _params(b))
+    assert not np.array_equal(a.calibration_residuals_, b.calibration_residuals_)
+
+
+def test_failed_refit_leaves_the_model_usable():
+    panel = synthetic_panel(3, 60)
+    fc = RNNForecaster(**GLOBAL, series_encoding="onehot").fit(panel)
+    before = fc.predict()
+    bad = synthetic_panel(4, 60)
+    bad.iloc[:-5, 3] = np.nan
+    with pytest.raises(ValueError, match="series 's003'"):
+        fc.fit(bad)
+    pd.testing.assert_frame_equal(fc.predict(), before)
+    single = RNNForecaster(**SMALL).fit(panel["s000"])
+    with pytest.raises(ValueError):
+        single.fit(panel["s000"].iloc[:5])
+    assert single.predict().notna().all()
+
+
+def test_global_mixed_time_kinds_named():
+    idx = pd.date_range("2020", periods=60)
+    y = {"naive": pd.Series(np.arange(60.0), index=idx),
+         "aware": pd.Series(np.arange(60.0), index=idx.tz_localize("UTC"))}
+    with pytest.raises(TypeError, match="series 'aware': its time index"):
+        RNNForecaster(**GLOBAL).fit(y)
+
+
+def test_global_models_refused_where_one_series_is_meant(stocks):
+    with pytest.raises(ValueError, match="global model"):
+        fit_many(RNNForecaster(**GLOBAL), stocks)
+    from tsrnn.model_selection import backtest
+
+    with pytest.raises(ValueError, match="backtest evaluates one series"):
+        backtest(RNNForecaster(**GLOBAL), stocks, initial=0.8)
+
+
+def test_global_early_stopping_gap_explained():
+    panel = synthetic_panel(20, 35)
+    with pytest.raises(ValueError, match=r"\(horizon - 1\) x n_series = 180"):
+        RNNForecaster(**{**GLOBAL, "horizon": 10, "lags": 8}).fit(panel)
+
+
+def test_integer_series_id_column_names_the_level():
+    idx = pd.date_range("2020", periods=40)
+    long = pd.concat([pd.DataFrame({0: k, "v": np.arange(40.0) * (k + 1)}, index=idx)
+                      for k in range(2)])
+    out = RNNForecaster(**{**GLOBAL, "global_model": False}, series_id=0).fit(long).predict()
+    assert out.index.names[0] == 0
+    models = fit_many(RNNForecaster(**SMALL), long, series_id=0)
+    assert predict_many(models, series_id=0).index.names[0] == 0
+
+
+def test_predict_many_keeps_target_order_with_intervals(stocks):
+    both = {"x": stocks[["MSFT", "IBM"]].rename(columns={"MSFT": "zeta", "IBM": "alpha"})}
+    models = fit_many(RNNForecaster(**SMALL), both)
+    out = predict_many(models, coverage=0.8)
+    assert [c for c, _ in out.columns][::3] == ["zeta", "alpha"]

@@ -147,7 +147,10 @@ def test_threading_backend_fits_bitwise_equal_to_local():
 
 
 def _run(script, **env):
-    full = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
+    # without the parent's MALLOC_* settings (a Dask cluster started in this process sets
+    # them in os.environ for its workers)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    full = dict(base, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
                 **env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=full,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -234,8 +237,38 @@ print(calls)
         pytest.skip("glibc only")
     assert pinned.stdout.strip() == \
         "[(-3, 33554432), (-1, 268435456), (-3, 131072), (-1, 65536)]"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    plain = subprocess.run([sys.executable, "-c", script], env=dict(
-        env, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])),
-        capture_output=True, text=True, timeout=120, check=False)
+    plain = _run(script)
     assert plain.stdout.strip() == "[]", plain.stderr[-2000:]
+
+
+def test_other_malloc_settings_leave_the_threshold_alone():
+    out = _run("import tsrnn._jit as jit; print(jit._libc is None)", MALLOC_ARENA_MAX_="2")
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
+
+
+def test_forked_child_resets_settings_held_by_other_threads(monkeypatch):
+    fake = _FakeBlas()
+    monkeypatch.setattr(jit, "_blas", lambda: fake)
+    monkeypatch.setattr(jit, "_libc", None)
+    inside, release = threading.Event(), threading.Event()
+
+    def holder():
+        with jit.num_threads(1):
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    inside.wait(10)
+    try:
+        assert fake.threads == 1
+        users, lock = jit._users, jit._state_lock
+        jit._reset_in_child()  # as os.register_at_fork runs it in a child
+        assert jit._users == 0 and fake.threads == 2 and jit._state_lock is not lock
+    finally:
+        # give the parent's state back to the holder thread
+        jit._users, jit._state_lock = users, lock
+        jit._blas_limiter = fake.limit(1)
+        release.set()
+        t.join()
+    assert jit._users == 0

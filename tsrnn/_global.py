@@ -18,11 +18,18 @@ from sklearn.utils import check_random_state
 
 from tsrnn._validation import check_choice, check_int
 from tsrnn.panel import split_covariates, split_panel, stack_forecasts
+from tsrnn.windowing import window_positions
 
 
 def _named(err, sid):
     """The error again, with the series in front of its message."""
     return type(err)(f"series {sid!r}: {err}")
+
+
+def _time_kind(index):
+    if isinstance(index, pd.DatetimeIndex):
+        return f"timestamps, tz={index.tz}"
+    return "integer steps"
 
 
 def _spread(values, window_norm):
@@ -85,33 +92,34 @@ class GlobalForecasting:
         self.series_ids_ = ids
         self._kind = ("panel", "long" if self.series_id is not None or isinstance(y, dict)
                       else "wide", name)
-        self._series = {}
-        parts, origin_times, residual_parts, codes = [], [], [], []
+        prepared = [self._prepare_series(sid, panel[sid].rename(name), covariates[sid])
+                    for sid in ids]
+        first = prepared[0]
+        for sid, prep in zip(ids, prepared):
+            if _time_kind(prep["data"].raw.index) != _time_kind(first["data"].raw.index):
+                raise TypeError(
+                    f"series {sid!r}: its time index ({_time_kind(prep['data'].raw.index)}) "
+                    f"differs from series {ids[0]!r}'s ({_time_kind(first['data'].raw.index)});"
+                    " a global model needs one kind of time for all series.")
+        self.past_covariates_, self.future_covariates_ = first["past"], first["future"]
+        self.axis_ = first["axis"]
+        cut = self._calibration_cut(prepared)
         self.series_embedding_ = self._initial_embedding(len(ids)) \
             if self.series_encoding == "embedding" else None
-        for code, sid in enumerate(ids):
-            try:
-                data, kind, axis, past, future = self._prepare(
-                    panel[sid].rename(name), covariates[sid], fitting=True)
-                self._check_length(data, future, "the series")
-            except (TypeError, ValueError) as err:
-                raise _named(err, sid) from None
-            if code == 0:
-                self.past_covariates_, self.future_covariates_ = past, future
-                self.axis_ = axis
-                first_kind = isinstance(data.raw.index, pd.DatetimeIndex)
-            elif isinstance(data.raw.index, pd.DatetimeIndex) != first_kind:
-                raise TypeError(f"series {sid!r}: its index is a {type(data.raw.index).__name__},"
-                                f" unlike series {ids[0]!r}'s.")
+        self._series = {}
+        parts, origin_times, residual_parts, codes = [], [], [], []
+        for code, (sid, prep) in enumerate(zip(ids, prepared)):
+            data = prep["data"]
             A, F, Yraw = data.arrays()
-            n_fit = len(A) - int(np.ceil((self.calibration_fraction or 0) * len(A)))
-            loc, scale = _spread(A[:n_fit, 0], self.window_norm)
-            state = {"history": data.filled.iloc[-self.lags:].copy(), "axis": axis, "kind": kind,
-                     "loc": loc, "scale": scale, "code": code}
+            cal = prep["origins"][prep["times"] >= cut] if cut is not None else \
+                prep["origins"][:0]
+            loc, scale = _spread(A[:self._stats_rows(len(A), cal), 0], self.window_norm)
+            state = {"history": data.filled.iloc[-self.lags:].copy(), "axis": prep["axis"],
+                     "kind": prep["kind"], "loc": loc, "scale": scale, "code": code}
             self._series[sid] = state
             A, Yraw = self._scaled(A, Yraw, state)
             Xw, Yw, train, cal = self._training_windows(A, self._encoded(F, state, zeros=True),
-                                                        Yraw, 1)
+                                                        Yraw, 1, cal=cal)
             parts.append((Xw, Yw))
             origin_times.append(data.raw.index[train].to_numpy())
             codes.append(np.full(len(Xw), code))
@@ -121,8 +129,7 @@ class GlobalForecasting:
             raise ValueError(f"Only {n_windows} complete training windows in the panel of "
                              f"{len(ids)} series.")
         # time order across series, so that early stopping validates on the latest windows
-        times = np.concatenate(origin_times)
-        order = np.argsort(times, kind="stable")
+        order = np.argsort(np.concatenate(origin_times), kind="stable")
         Xw = np.concatenate([p[0] for p in parts])[order]
         Yw = np.concatenate([p[1] for p in parts])[order]
         embedding = None
@@ -136,6 +143,36 @@ class GlobalForecasting:
         self.calibration_residuals_ = np.concatenate(residuals) if residuals else None
         self._history = None
         return self
+
+    def _prepare_series(self, sid, y, X):
+        """One series through the single-series preparation, with its forecast origins."""
+        try:
+            data, kind, axis, past, future = self._prepare(y, X, fitting=True)
+            self._check_length(data, future, "the series")
+        except (TypeError, ValueError) as err:
+            raise _named(err, sid) from None
+        index = data.raw.index
+        origins = window_positions(len(data.raw), self.lags, self.horizon, 1)
+        return {"data": data, "kind": kind, "axis": axis, "past": past, "future": future,
+                "origins": origins, "times": index[origins]}
+
+    def _calibration_cut(self, prepared):
+        """The first calibration origin time, shared by every series: the last
+        ``calibration_fraction`` of all series' forecast origins, pooled in time, so that
+        no series trains on a period another series calibrates on."""
+        if self.calibration_fraction is None:
+            return None
+        times = np.sort(np.concatenate([p["times"].to_numpy() for p in prepared]))
+        n_cal = math.ceil(self.calibration_fraction * len(times))
+        return times[len(times) - n_cal] if n_cal else None
+
+    def _stats_rows(self, n, cal):
+        """Rows a series' scaling may look at: up to its first calibration origin (no
+        calibration target), minus the early-stopping validation share."""
+        rows = int(cal[0]) + 1 if len(cal) else n
+        if self.early_stopping:
+            rows = self.lags + int((rows - self.lags) * (1 - self.validation_fraction))
+        return rows if rows >= 3 else n
 
     def _initial_embedding(self, n_series):
         dim = self.embedding_dim or min(16, math.ceil(math.sqrt(n_series)))
@@ -229,4 +266,5 @@ class GlobalForecasting:
             return wide
         frames = {sid: pd.DataFrame(v, index=ix, columns=pd.Index(
             labels, name="quantile" if what == "quantiles" else None)) for sid, (ix, v) in out.items()}
-        return stack_forecasts(frames, series_name=self.series_id or "series")
+        return stack_forecasts(frames, series_name="series" if self.series_id is None
+                               else self.series_id)

@@ -222,6 +222,11 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _DURING_KERNELS = {_M_MMAP_THRESHOLD: 32 * 1024 * 1024, _M_TRIM_THRESHOLD: 256 * 1024 * 1024}
 
 
+# the settings that turn glibc's dynamic mmap threshold off (mallopt(3)); others, such
+# as MALLOC_ARENA_MAX_, leave it on
+_PINNING = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
+
+
 def _after_kernels():
     trim = os.environ.get("MALLOC_TRIM_THRESHOLD_", "")
     return {_M_MMAP_THRESHOLD: 128 * 1024,
@@ -231,15 +236,18 @@ def _after_kernels():
 def _static_mmap_threshold():
     """glibc's libc, if it is pinned to its static 128 KiB mmap threshold, else None.
 
-    Setting any ``MALLOC_*_`` tunable in the environment (Dask's nanny sets
-    ``MALLOC_TRIM_THRESHOLD_`` in every worker) turns off glibc's dynamic mmap
-    threshold, so every buffer of 128 KiB or more a kernel allocates is a fresh
+    Setting the trim threshold, top pad or mmap maximum in the environment
+    (Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in every worker) turns off
+    glibc's dynamic mmap threshold, so every buffer of 128 KiB or more a kernel allocates is a fresh
     ``mmap`` with page faults, and Dask's 64 KiB trim threshold hands freed heap
     back at once: training ran 1.8x slower in a Dask worker (benchmarks/RESULTS.md).
     Only then do kernel calls raise both thresholds, restoring them after.
     """
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ or \
-            not any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ):
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    pinned = any(k in os.environ for k in _PINNING) or any(
+        f"glibc.malloc.{t}" in tunables for t in ("trim_threshold", "top_pad", "mmap_max"))
+    if not sys.platform.startswith("linux") or not pinned or \
+            "MALLOC_MMAP_THRESHOLD_" in os.environ or "glibc.malloc.mmap_threshold" in tunables:
         return None
     import ctypes
 
@@ -280,6 +288,25 @@ def _process_settings():
                 if _libc is not None:
                     for param, value in _after_kernels().items():
                         _libc.mallopt(param, value)
+
+
+def _reset_in_child():
+    """A child forked while a thread was inside kernel calls: that thread does not
+    exist here, so nothing holds the settings; give them back and start counting anew."""
+    global _state_lock, _users, _blas_limiter
+    _state_lock = threading.Lock()
+    if _users:
+        _users = 0
+        if _blas_limiter is not None:
+            _blas_limiter.restore_original_limits()
+            _blas_limiter = None
+        if _libc is not None:
+            for param, value in _after_kernels().items():
+                _libc.mallopt(param, value)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 @contextlib.contextmanager

@@ -58,8 +58,10 @@ def _predict(model, X, y, coverage):
         if point.ndim == 1:
             frame = frame.join(band)
         else:
-            frame.columns = pd.MultiIndex.from_tuples([(c, "forecast") for c in frame.columns])
-            frame = frame.join(band).sort_index(axis=1, level=0, sort_remaining=False)
+            targets = list(frame.columns)
+            frame.columns = pd.MultiIndex.from_tuples([(c, "forecast") for c in targets])
+            frame = frame.join(band)[[(t, k) for t in targets
+                                      for k in ("forecast", "lower", "upper")]]
     return frame
 
 
@@ -205,6 +207,10 @@ def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
     if not hasattr(forecaster, "fit") or not hasattr(forecaster, "lags"):
         raise TypeError(f"`forecaster` must be an RNNForecaster, got {type(forecaster).__name__}.")
     forecaster._check_params()
+    if forecaster._is_global:
+        raise ValueError("`forecaster` is a global model (global_model=True or series_id set): "
+                         "fit it on the whole panel with its own fit; fit_many fits one "
+                         "single-series model per series.")
     panel = split_panel(y, series_id)
     ids = list(panel)
     covariates = split_covariates(X, ids, series_id)
@@ -259,5 +265,5 @@ def predict_many(models, X=None, y=None, *, series_id=None, coverage=None, n_job
     calls = ((sid, delayed(_caught)(sid, "predict", _predict, models[sid], covariates[sid],
                                     histories[sid], coverage)) for sid in ids)
     frames = _run(calls, ids, n_jobs, "predict_many")
-    return stack_forecasts(frames, series_name=series_id or "series")
+    return stack_forecasts(frames, series_name="series" if series_id is None else series_id)
 

@@ -378,11 +378,18 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
         -------
         self
         """
-        with naming(self):
-            self._check_params()
-            if self._is_global:
-                return self._fit_global(y, X)
-            return self._fit_series(y, X)
+        fitted = dict(self.__dict__)
+        try:
+            with naming(self):
+                self._check_params()
+                if self._is_global:
+                    return self._fit_global(y, X)
+                return self._fit_series(y, X)
+        except BaseException:
+            # a failed (re)fit leaves the model as it was: still usable if it was fitted
+            self.__dict__.clear()
+            self.__dict__.update(fitted)
+            raise
 
     def _fit_series(self, y, X):
         data, kind, axis, past, future = self._prepare(y, X, fitting=True)
@@ -413,17 +420,19 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             raise ValueError(f"{what} has {n} observations ({_span(data.raw.index)}); `lags` + "
                              f"`horizon` = {lags + h} are needed.")
 
-    def _training_windows(self, A, F, Yraw, n_t):
+    def _training_windows(self, A, F, Yraw, n_t, cal=None):
         """Complete training windows ``(Xw, Yw)`` (targets relative to the window's level),
-        their origins, and the calibration origins held out after them."""
+        their origins, and the calibration origins ``cal`` held out after them (by default
+        the last ``calibration_fraction`` of the origins)."""
         lags, h, H = self.lags, self.horizon, self._train_steps
         n = len(A)
-        origins = window_positions(n, lags, h, 1)
-        n_cal = 0
-        if self.calibration_fraction is not None:
-            n_cal = math.ceil(self.calibration_fraction * len(origins))
-        cal = origins[len(origins) - n_cal:]
-        last_train = (cal[0] - H) if n_cal else n - 1 - H
+        if cal is None:
+            origins = window_positions(n, lags, h, 1)
+            n_cal = 0
+            if self.calibration_fraction is not None:
+                n_cal = math.ceil(self.calibration_fraction * len(origins))
+            cal = origins[len(origins) - n_cal:]
+        last_train = (cal[0] - H) if len(cal) else n - 1 - H
         train = window_positions(last_train + H + 1, lags, H, 1)
         Xw, ref = self._windows(A, F, train, self._lead)
         # fancy indexing and concatenate both copy, so Yw may be normalised in place
@@ -439,8 +448,16 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
             network.set_params(validation_gap=max(network.validation_gap, validation_gap))
         if self.warm_start and hasattr(self, "estimator_"):
             network = self.estimator_.set_params(**network.get_params())
-        self.estimator_ = network._fit(Xw, Yw.reshape(len(Yw), -1), None, incremental=False,
-                                       embedding=embedding)
+        try:
+            self.estimator_ = network._fit(Xw, Yw.reshape(len(Yw), -1), None,
+                                           incremental=False, embedding=embedding)
+        except ValueError as err:
+            if validation_gap is None or "early_stopping leaves no" not in str(err):
+                raise
+            raise ValueError(f"{err} With a global model the gap is (horizon - 1) x n_series "
+                             f"= {validation_gap} windows, so that no validation target is "
+                             "trained on; lower `validation_fraction` or use "
+                             "early_stopping=False.") from None
         self.n_windows_ = len(Xw)
 
     def _residuals(self, A, F, Yraw, cal):

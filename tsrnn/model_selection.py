@@ -132,6 +132,11 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     -------
     BacktestResult
     """
+    if getattr(forecaster, "global_model", False) or getattr(forecaster, "series_id", None) \
+            is not None:
+        raise ValueError("backtest evaluates one series; `forecaster` is a global model "
+                         "(global_model=True or series_id set). Backtest a single-series "
+                         "forecaster, or one per series with fit_many.")
     h = check_int("horizon", forecaster.horizon)
     step = h if step is None else check_int("step", step)
     m = check_int("m", m)
