@@ -1,10 +1,13 @@
 """One model per series, fitted and forecast through joblib: ``fit_many`` and ``predict_many``.
 
 Re-exported by :mod:`tsrnn.model_selection`.  joblib picks the workers: local
-processes by default (loky), or a Dask cluster inside
-``joblib.parallel_config(backend="dask")``, or Ray's backend.  The panel is
-checked in full before anything is dispatched, so bad input fails at once and
-names the series; a failure inside a worker names its series too.
+processes by default (loky), threads, or Ray's backend.  Inside
+``joblib.parallel_config(backend="dask")`` the tasks go to that backend's Dask
+client directly, one per series, because joblib's Dask backend never returns
+when a worker dies.  The panel is checked in full before anything is
+dispatched, so bad input fails at once and names the series; a failure inside
+a worker names its series too, and its warnings are re-issued here with the
+series in the message.
 """
 
 from __future__ import annotations
@@ -178,7 +181,8 @@ def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
     n_jobs : int, optional
         joblib workers (None: one, unless inside ``joblib.parallel_config``;
         -1: all). Within ``joblib.parallel_config(backend="dask")`` the fits
-        run on the Dask cluster.
+        run on the Dask cluster, one task per series, and ``n_jobs`` is
+        ignored (the cluster's workers set the parallelism).
 
     Returns
     -------
