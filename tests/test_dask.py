@@ -7,7 +7,6 @@ from the Numba cache rather than compile them.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from test_panel import _Crashing
 
 import tsrnn
 from tsrnn import RNNForecaster, RNNRegressor
@@ -122,15 +122,6 @@ def test_fit_many_error_in_dask_worker_names_series(client):
     fc = RNNForecaster(lags=10, horizon=3, hidden_size=4, max_iter=2, random_state=0)
     with parallel_config(backend="dask"), pytest.raises(ValueError, match="series 'MSFT'"):
         fit_many(fc, panel, n_jobs=-1)
-
-
-class _Crashing(RNNForecaster):
-    """Kills its worker process when fitted on the series named 'boom'."""
-
-    def fit(self, y, X=None):
-        if getattr(y, "name", None) == "boom":
-            os._exit(3)
-        return super().fit(y, X)
 
 
 def test_dead_dask_worker_names_series_no_hang():

@@ -9,6 +9,7 @@ results bitwise equal to a plain local fit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -95,6 +96,31 @@ def test_threadsafe_layer_before_any_launch(monkeypatch, layer, priority, import
     assert jit._threadsafe_layer() is expect
 
 
+@contextlib.contextmanager
+def _held_by_another_thread():
+    """Another thread inside ``num_threads(1)`` until the block ends, or until it calls
+    the ``stop`` it is given."""
+    inside, release = threading.Event(), threading.Event()
+
+    def holder():
+        with jit.num_threads(1):
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    inside.wait(10)
+
+    def stop():
+        release.set()
+        t.join()
+
+    try:
+        yield stop
+    finally:
+        stop()
+
+
 class _FakeBlas:
     """Stands in for threadpoolctl's controller: one process-wide thread count."""
 
@@ -119,19 +145,8 @@ def test_blas_limit_is_reference_counted_across_threads(monkeypatch):
     non-main threads, which would make the real one's reading ambiguous.)"""
     fake = _FakeBlas()
     monkeypatch.setattr(jit, "_blas", lambda: fake)
-    inside, release = threading.Event(), threading.Event()
-
-    def first_call():
-        with jit.num_threads(1):
-            inside.set()
-            release.wait(10)
-
-    t = threading.Thread(target=first_call)
-    t.start()
-    inside.wait(10)
-    with jit.num_threads(1):  # enters second, outlives the first call
-        release.set()
-        t.join()
+    with _held_by_another_thread() as stop, jit.num_threads(1):  # enters second, outlives it
+        stop()
         during = fake.threads
     assert during == 1
     assert fake.threads == 2
@@ -250,25 +265,12 @@ def test_forked_child_resets_settings_held_by_other_threads(monkeypatch):
     fake = _FakeBlas()
     monkeypatch.setattr(jit, "_blas", lambda: fake)
     monkeypatch.setattr(jit, "_libc", None)
-    inside, release = threading.Event(), threading.Event()
-
-    def holder():
-        with jit.num_threads(1):
-            inside.set()
-            release.wait(10)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    inside.wait(10)
-    try:
+    with _held_by_another_thread():
         assert fake.threads == 1
         users, lock = jit._users, jit._state_lock
         jit._reset_in_child()  # as os.register_at_fork runs it in a child
         assert jit._users == 0 and fake.threads == 2 and jit._state_lock is not lock
-    finally:
-        # give the parent's state back to the holder thread
+        # give the parent's state back to the holding thread
         jit._users, jit._state_lock = users, lock
         jit._blas_limiter = fake.limit(1)
-        release.set()
-        t.join()
     assert jit._users == 0
