@@ -314,6 +314,10 @@ def test_global_errors_name_the_series(stocks):
         RNNForecaster(series_encoding="onehot").fit(stocks["IBM"])
     with pytest.raises(ValueError, match="`series_encoding`"):
         RNNForecaster(**GLOBAL, series_encoding="embed").fit(stocks[["IBM"]])
+    with pytest.raises(ValueError, match="`hidden_size`=-1") as info:  # raised by the network
+        RNNForecaster(**{**SMALL, "hidden_size": -1}).fit(stocks["IBM"])
+    notes = info.value.__notes__  # the forecaster's note replaces its network's
+    assert len(notes) == 1 and "RNNForecaster(hidden_size=-1" in notes[0]
     long = tsrnn.datasets.load_stocks(long=True, tickers=["IBM", "MSFT"])
     X = long[long["ticker"] == "IBM"][["ticker", "volume"]]
     with pytest.raises(ValueError, match="series 'MSFT': no covariates"):

@@ -17,13 +17,8 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from tsrnn._validation import check_choice, check_int
-from tsrnn.panel import split_covariates, split_panel, stack_forecasts
+from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
 from tsrnn.windowing import window_positions
-
-
-def _named(err, sid):
-    """The error again, with the series in front of its message."""
-    return type(err)(f"series {sid!r}: {err}")
 
 
 def _time_kind(index):
@@ -63,7 +58,7 @@ class GlobalForecasting:
 
     # ------------------------------------------------------------------ fit
     def _panel_series(self, y, what="y"):
-        """``{id: Series}`` of a panel, and the target's name."""
+        """``{id: Series}`` of a panel: one target per series."""
         panel = split_panel(y, self.series_id, what=what)
         out = {}
         for sid, s in panel.items():
@@ -150,7 +145,7 @@ class GlobalForecasting:
             data, kind, axis, past, future = self._prepare(y, X, fitting=True)
             self._check_length(data, future, "the series")
         except (TypeError, ValueError) as err:
-            raise _named(err, sid) from None
+            raise series_error(err, sid) from None
         index = data.raw.index
         origins = window_positions(len(data.raw), self.lags, self.horizon, 1)
         return {"data": data, "kind": kind, "axis": axis, "past": past, "future": future,
@@ -225,14 +220,15 @@ class GlobalForecasting:
         return {"history": data.filled.iloc[-self.lags:], "axis": axis, "kind": kind,
                 "loc": loc, "scale": scale, "code": -1}
 
-    def _predict_global(self, X, y, what, coverage=None):
+    def _predict_global(self, X, y, what, coverage=None, levels=None):
+        """Forecasts of every series (``what``: "point", "interval" at ``coverage``, or
+        "quantiles" at ``levels``), framed like the fitted panel."""
         name = self.targets_[0]
         histories = {} if y is None else {sid: s.rename(name)
                                           for sid, s in self._panel_series(y).items()}
         ids = list(self.series_ids_) + [sid for sid in histories if sid not in self._series]
         covariates = split_covariates(X, ids, self.series_id)
         half = self._half_width(coverage) if what == "interval" else None
-        levels = None
         out = {}
         for sid in ids:
             try:
@@ -240,13 +236,12 @@ class GlobalForecasting:
                 A, F, pos, index = self._forecast_inputs(covariates[sid], histories.get(sid),
                                                          state=state)
             except (TypeError, ValueError) as err:
-                raise _named(err, sid) from None
+                raise series_error(err, sid) from None
             A, _ = self._scaled(A, None, state)
             F = self._encoded(F, state)
             loc, scale = state["loc"], state["scale"]
             if what == "quantiles":
                 values = self._forecast(A, F, pos, quantiles=True)[0][:, 0, :] * scale + loc
-                levels = np.asarray(self.quantiles, dtype=float)
             else:
                 point = self._forecast(A, F, pos)[0][:, 0] * scale + loc
                 values = point[:, None] if half is None else \
@@ -257,14 +252,14 @@ class GlobalForecasting:
 
     def _panel_frame(self, out, labels, what):
         """Wide panels come back wide (time x series); long ones long, by (series, time)."""
-        if self._kind[1] == "wide":
-            frames = {sid: pd.DataFrame(v, index=ix, columns=labels) for sid, (ix, v) in out.items()}
-            if what == "point":
-                return pd.DataFrame({sid: f.iloc[:, 0] for sid, f in frames.items()})
-            wide = pd.concat(frames, axis=1)
-            wide.columns.names = [None, "quantile" if what == "quantiles" else None]
-            return wide
-        frames = {sid: pd.DataFrame(v, index=ix, columns=pd.Index(
-            labels, name="quantile" if what == "quantiles" else None)) for sid, (ix, v) in out.items()}
-        return stack_forecasts(frames, series_name="series" if self.series_id is None
-                               else self.series_id)
+        level = "quantile" if what == "quantiles" else None
+        frames = {sid: pd.DataFrame(v, index=ix, columns=pd.Index(labels, name=level))
+                  for sid, (ix, v) in out.items()}
+        if self._kind[1] != "wide":
+            return stack_forecasts(frames, series_name="series" if self.series_id is None
+                                   else self.series_id)
+        if what == "point":
+            return pd.DataFrame({sid: f.iloc[:, 0] for sid, f in frames.items()})
+        wide = pd.concat(frames, axis=1)
+        wide.columns.names = [None, level]
+        return wide

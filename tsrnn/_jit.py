@@ -238,10 +238,11 @@ def _static_mmap_threshold():
 
     Setting the trim threshold, top pad or mmap maximum in the environment
     (Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in every worker) turns off
-    glibc's dynamic mmap threshold, so every buffer of 128 KiB or more a kernel allocates is a fresh
-    ``mmap`` with page faults, and Dask's 64 KiB trim threshold hands freed heap
-    back at once: training ran 1.8x slower in a Dask worker (benchmarks/RESULTS.md).
-    Only then do kernel calls raise both thresholds, restoring them after.
+    glibc's dynamic mmap threshold, so every buffer of 128 KiB or more a kernel
+    allocates is a fresh ``mmap`` with page faults, and Dask's 64 KiB trim
+    threshold hands freed heap back at once: training ran 1.8x slower in a Dask
+    worker (benchmarks/RESULTS.md).  Only then do kernel calls raise both
+    thresholds, restoring them after.
     """
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     pinned = any(k in os.environ for k in _PINNING) or any(
@@ -273,9 +274,7 @@ def _process_settings():
     with _state_lock:
         if _users == 0:
             _blas_limiter = _blas().limit(limits=1)
-            if _libc is not None:
-                for param, value in _DURING_KERNELS.items():
-                    _libc.mallopt(param, value)
+            _mallopt(_DURING_KERNELS)
         _users += 1
     try:
         yield
@@ -283,26 +282,32 @@ def _process_settings():
         with _state_lock:
             _users -= 1
             if _users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
-                if _libc is not None:
-                    for param, value in _after_kernels().items():
-                        _libc.mallopt(param, value)
+                _release()
+
+
+def _mallopt(values):
+    if _libc is not None:
+        for param, value in values.items():
+            _libc.mallopt(param, value)
+
+
+def _release():
+    """Give back what the first caller in set (the caller holds the lock or is alone)."""
+    global _blas_limiter
+    if _blas_limiter is not None:
+        _blas_limiter.restore_original_limits()
+        _blas_limiter = None
+    _mallopt(_after_kernels())
 
 
 def _reset_in_child():
     """A child forked while a thread was inside kernel calls: that thread does not
     exist here, so nothing holds the settings; give them back and start counting anew."""
-    global _state_lock, _users, _blas_limiter
+    global _state_lock, _users
     _state_lock = threading.Lock()
     if _users:
         _users = 0
-        if _blas_limiter is not None:
-            _blas_limiter.restore_original_limits()
-            _blas_limiter = None
-        if _libc is not None:
-            for param, value in _after_kernels().items():
-                _libc.mallopt(param, value)
+        _release()
 
 
 if hasattr(os, "register_at_fork"):

@@ -12,7 +12,6 @@ series in the message.
 
 from __future__ import annotations
 
-import numbers
 import uuid
 import warnings
 
@@ -20,7 +19,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from tsrnn._validation import check_n_jobs
+from tsrnn._validation import check_float, check_n_jobs
 from tsrnn.panel import split_covariates, split_panel, stack_forecasts
 
 __all__ = ["fit_many", "predict_many"]
@@ -72,7 +71,7 @@ def _run(calls, ids, n_jobs, action):
     """Run ``(sid, delayed call)`` pairs in parallel; results in the order of ``ids``."""
     client = _dask_client()
     if client is not None:
-        done = _run_dask(client, calls, ids, action)
+        done = _run_dask(client, calls, action)
     else:
         done = _run_joblib(calls, ids, n_jobs, action)
     return {sid: done[sid] for sid in ids}
@@ -92,7 +91,7 @@ def _reissue(sid, caught):
         warnings.warn(f"series {sid!r}: {message}", category, stacklevel=4)
 
 
-def _run_dask(client, calls, ids, action):
+def _run_dask(client, calls, action):
     """Submit one task per series straight to the Dask client, keyed by the series.
 
     joblib's Dask backend waits forever when a worker dies mid-task (seen with
@@ -255,8 +254,8 @@ def predict_many(models, X=None, y=None, *, series_id=None, coverage=None, n_job
     n_jobs = check_n_jobs(n_jobs)
     if not isinstance(models, dict) or not models:
         raise TypeError("`models` must be a non-empty dict of fitted forecasters (from fit_many).")
-    if coverage is not None and not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
-        raise ValueError(f"`coverage`={coverage!r} must be a float in (0, 1).")
+    if coverage is not None:
+        check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
     ids = list(models)
     histories = dict.fromkeys(ids)
     if y is not None:

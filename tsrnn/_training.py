@@ -43,9 +43,11 @@ class Embedding:
     def dim(self):
         return self.table.shape[1]
 
-    def fill(self, X, codes):
-        """``X`` (a copy) with the embedding channels set from the table."""
-        X = X.copy()
+    def fill(self, X, codes, copy=True):
+        """``X`` (a copy, unless ``copy=False``) with the embedding channels set from
+        the table."""
+        if copy:
+            X = X.copy()
         X[:, :, -self.dim:] = self.table[codes][:, None, :]
         return X
 
@@ -229,7 +231,8 @@ class Trainer:
             masks = self._dropout_masks(xb.shape[0], T, rng)
             if emb is not None:
                 codes = emb.codes[idx]
-                xb = emb.fill(xb, codes)
+                # a shuffled batch is already a copy (fancy indexing); a slice is a view
+                xb = emb.fill(xb, codes, copy=order is None)
             loss, grad, dX = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
                                                    cfg.return_sequences, trunc, masks,
                                                    emb is not None)

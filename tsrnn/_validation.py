@@ -105,10 +105,16 @@ def check_quantiles(quantiles):
 @contextlib.contextmanager
 def naming(estimator):
     """Add a note naming ``estimator`` (its non-default parameters) to any error raised
-    inside, so that a failed candidate of a search or a worker names itself."""
+    inside, so that a failed candidate of a search or a worker names itself.  The
+    outermost estimator's note replaces an inner one's (a forecaster's network)."""
     try:
         yield
     except Exception as err:
         if hasattr(err, "add_note"):  # Python >= 3.11
-            err.add_note(f"tsrnn: raised while fitting {estimator!r}")
+            notes = getattr(err, "__notes__", [])
+            notes[:] = [n for n in notes if not n.startswith(_NOTE)]
+            err.add_note(f"{_NOTE}{estimator!r}")
         raise
+
+
+_NOTE = "tsrnn: raised while fitting "

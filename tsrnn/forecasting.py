@@ -678,7 +678,7 @@ bptt_steps, scale, warm_start, n_jobs, random_state, verbose, dtype
                              "cannot feed back a quantile.")
         levels = check_quantiles(self.quantiles)
         if self._is_global:
-            return self._predict_global(X, y, "quantiles")
+            return self._predict_global(X, y, "quantiles", levels=levels)
         A, F, pos, index = self._forecast_inputs(X, y)
         return self._per_target(self._forecast(A, F, pos, quantiles=True)[0], index, levels,
                                 name="quantile")

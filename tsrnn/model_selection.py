@@ -132,8 +132,7 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     -------
     BacktestResult
     """
-    if getattr(forecaster, "global_model", False) or getattr(forecaster, "series_id", None) \
-            is not None:
+    if getattr(forecaster, "_is_global", False):
         raise ValueError("backtest evaluates one series; `forecaster` is a global model "
                          "(global_model=True or series_id set). Backtest a single-series "
                          "forecaster, or one per series with fit_many.")

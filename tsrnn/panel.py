@@ -28,6 +28,11 @@ def _named(sid, message):
     return f"series {sid!r}: {message}"
 
 
+def series_error(err, sid):
+    """``err`` again (same type), its message prefixed with the series it is about."""
+    return type(err)(_named(sid, str(err)))
+
+
 def split_panel(y, series_id=None, *, what="y"):
     """Split a panel into one Series (or DataFrame of joint targets) per series.
 
@@ -81,7 +86,7 @@ def _split_wide(y, what):
         dup = list(dict.fromkeys(y.columns[y.columns.duplicated()]))
         raise ValueError(f"`{what}` has duplicate series ids {dup}.")
     check_time_index(y.index, what)
-    return {sid: _checked(sid, y[sid].copy(), what) for sid in y.columns}
+    return {sid: _checked(sid, y[sid].copy(), what, index_checked=True) for sid in y.columns}
 
 
 def _split_long(y, series_id, what):
@@ -104,25 +109,31 @@ def _split_long(y, series_id, what):
     return out
 
 
-def _checked(sid, s, what):
-    """One series, validated, from its first to its last observation (ragged panels)."""
+def _checked(sid, s, what, index_checked=False):
+    """One series, validated, from its first to its last observation (ragged panels);
+    ``index_checked``: a slice of an index already checked (a wide panel's)."""
     seen = s.notna().to_numpy()
     if seen.ndim == 2:
         seen = seen.any(axis=1)
     if not seen.any():
         raise ValueError(_named(sid, f"no observations in `{what}`."))
     s = s.iloc[np.argmax(seen):len(seen) - np.argmax(seen[::-1])]
-    if s.index.has_duplicates:
-        dup = s.index[s.index.duplicated()]
-        raise ValueError(_named(sid, f"{len(dup)} duplicate timestamps in `{what}`, e.g. "
-                                     f"{[str(t) for t in dup[:3]]} (a series id used twice?)."))
-    try:
-        check_time_index(s.index, what)
-    except (TypeError, ValueError) as err:
-        raise type(err)(_named(sid, str(err))) from None
+    if not index_checked:
+        _check_index(sid, s.index, what)
     if isinstance(s, pd.Series):
         s.name = sid if s.name is None else s.name
     return s
+
+
+def _check_index(sid, index, what):
+    if index.has_duplicates:
+        dup = index[index.duplicated()]
+        raise ValueError(_named(sid, f"{len(dup)} duplicate timestamps in `{what}`, e.g. "
+                                     f"{[str(t) for t in dup[:3]]} (a series id used twice?)."))
+    try:
+        check_time_index(index, what)
+    except (TypeError, ValueError) as err:
+        raise series_error(err, sid) from None
 
 
 def split_covariates(X, ids, series_id=None):
