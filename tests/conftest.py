@@ -1,24 +1,15 @@
 """Shared helpers for the tsrnn engine tests.
 
 Test modules import the plain helpers below with ``from conftest import ...``
-(pytest puts this rootdir-less ``tests/`` folder on ``sys.path``).  The
-PyTorch helpers import torch lazily so that the torch-free tests never need it.
+(pyproject's ``pythonpath`` puts the checkout and ``tests/`` on ``sys.path``).
+The PyTorch helpers import torch lazily so that the torch-free tests never need it.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
+import _reference as ref
 import numpy as np
 import pytest
-
-# make ``import tsrnn`` work from a plain checkout (package not installed)
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import _reference as ref  # noqa: E402
 
 # (cell, activation) combinations under test, with readable ids
 CELL_CONFIGS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
@@ -277,3 +268,24 @@ def torch_loss_grad(cell, activation, weights, X, Y, loss, *, num_layers, sample
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# ---------------------------------------------------------------------------
+# forecasters
+# ---------------------------------------------------------------------------
+
+def forecaster(cls=None, **params):
+    """An ``RNNForecaster`` (or subclass ``cls``) from a flat list of settings: the
+    network's (``hidden_size``, ``max_iter``, ...) go to its default estimator, the rest
+    to the forecaster."""
+    import inspect
+
+    from tsrnn import RNNForecaster
+
+    cls = RNNForecaster if cls is None else cls
+    own = set(inspect.signature(RNNForecaster).parameters)
+    network = {k: v for k, v in params.items() if k not in own}
+    fc = {k: v for k, v in params.items() if k in own}
+    if network:
+        fc["estimator"] = RNNForecaster.default_estimator(**network)
+    return cls(**fc)

@@ -10,7 +10,6 @@ import pytest
 
 from tsrnn.cli import default_season, main
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 SMALL = ["--max-iter", "5", "--hidden-size", "4", "--lags", "10"]
 
 

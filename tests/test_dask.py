@@ -11,18 +11,18 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import forecaster
 from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from test_panel import _Crashing
 
 import tsrnn
-from tsrnn import RNNForecaster, RNNRegressor
+from tsrnn import RNNRegressor
+from tsrnn._engine.jit import compile_stats
 from tsrnn.model_selection import fit_many, predict_many
 
 distributed = pytest.importorskip("distributed")
-
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def _small_fit():
@@ -64,7 +64,7 @@ def _results(search):
 
 def test_workers_load_kernels_from_the_cache(client):
     assert all(client.run(_small_fit).values())
-    stats = client.run(tsrnn._jit.compile_stats)
+    stats = client.run(compile_stats)
     assert len(stats) == 2
     for worker, s in stats.items():
         assert s["misses"] == 0, f"{worker} compiled kernels instead of loading them: {s}"
@@ -107,7 +107,7 @@ def test_failed_candidate_is_named_not_hung(client):
 
 def test_fit_many_on_dask_equals_local(client):
     panel = tsrnn.datasets.load_stocks()
-    fc = RNNForecaster(lags=10, horizon=3, hidden_size=4, max_iter=3, random_state=0)
+    fc = forecaster(lags=10, horizon=3, hidden_size=4, max_iter=3, random_state=0)
     local = predict_many(fit_many(fc, panel), coverage=0.8)
     with parallel_config(backend="dask"):
         models = fit_many(fc, panel, n_jobs=-1)
@@ -119,7 +119,7 @@ def test_fit_many_on_dask_equals_local(client):
 def test_fit_many_error_in_dask_worker_names_series(client):
     panel = tsrnn.datasets.load_stocks()[["IBM", "MSFT"]].copy()
     panel.iloc[-5, 1] = np.inf
-    fc = RNNForecaster(lags=10, horizon=3, hidden_size=4, max_iter=2, random_state=0)
+    fc = forecaster(lags=10, horizon=3, hidden_size=4, max_iter=2, random_state=0)
     with parallel_config(backend="dask"), pytest.raises(ValueError, match="series 'MSFT'"):
         fit_many(fc, panel, n_jobs=-1)
 
@@ -138,4 +138,5 @@ def test_dead_dask_worker_names_series_no_hang():
                                          dashboard_address=None) as cluster, \
                 distributed.Client(cluster), parallel_config(backend="dask"), \
                 pytest.raises(RuntimeError, match=r"(?s)series 'boom': its worker failed.*Killed"):
-            fit_many(_Crashing(lags=10, horizon=3, hidden_size=4, max_iter=2), panel, n_jobs=-1)
+            fit_many(forecaster(_Crashing, lags=10, horizon=3, hidden_size=4, max_iter=2), panel,
+                     n_jobs=-1)

@@ -9,10 +9,9 @@ BPTT, against the loss with the boundary states frozen (the function whose
 exact gradient truncated BPTT is).
 """
 
+import _reference as ref
 import numpy as np
 import pytest
-
-import _reference as ref
 from conftest import (
     CELL_CONFIGS,
     CELL_IDS,
@@ -240,7 +239,7 @@ def test_loss_grad_central_differences(cell, act, L, seq, bptt):
 
 @pytest.mark.parametrize("cell,act", CELL_CONFIGS, ids=CELL_IDS)
 def test_clipped_gradient_is_rescaled_central_difference_gradient(cell, act):
-    from tsrnn._optim import clip_grad_norm
+    from tsrnn._engine.optim import clip_grad_norm
 
     net, X, Y, w, weights = _fd_case(cell, act, 2, False, seed=301)
     # larger targets give a gradient norm well above 1, so PyTorch's 1e-6 in

@@ -9,7 +9,6 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import CELL_CONFIGS, CELL_IDS
 
 N, T, C, H, L, O = 4, 5, 2, 3, 2, 2

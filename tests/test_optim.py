@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tsrnn._optim import SGD, Adam, clip_grad_norm
+from tsrnn._engine.optim import SGD, Adam, clip_grad_norm
 
 
 def _problem(dtype=np.float64):

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import forecaster
 from sklearn.exceptions import ConvergenceWarning
 
 import tsrnn
@@ -129,11 +130,11 @@ def test_stack_forecasts_index():
 
 # ------------------------------------------------------------ one model each
 def test_fit_many_stocks_matches_individual_fits_and_is_parallel_safe(stocks):
-    fc = RNNForecaster(**SMALL)
+    fc = forecaster(**SMALL)
     serial = fit_many(fc, stocks)
     parallel = fit_many(fc, stocks, n_jobs=2)
     assert list(serial) == list(stocks.columns)
-    alone = RNNForecaster(**SMALL).fit(stocks["FB"].dropna())
+    alone = forecaster(**SMALL).fit(stocks["FB"].dropna())
     for models in (serial, parallel):
         np.testing.assert_array_equal(models["FB"].predict().to_numpy(),
                                       alone.predict().to_numpy())
@@ -148,7 +149,7 @@ def test_fit_many_stocks_matches_individual_fits_and_is_parallel_safe(stocks):
 def test_fit_many_long_table_with_per_series_covariates(stocks):
     long = tsrnn.datasets.load_stocks(long=True, tickers=["IBM", "MSFT"])
     y, X = long[["ticker", "adj_close"]], long[["ticker", "volume"]]
-    fc = RNNForecaster(past_covariates="volume", **SMALL)
+    fc = forecaster(past_covariates="volume", **SMALL)
     models = fit_many(fc, y, X, series_id="ticker")
     assert models["IBM"].past_covariates_ == ["volume"]
     out = predict_many(models, series_id="ticker")
@@ -157,7 +158,7 @@ def test_fit_many_long_table_with_per_series_covariates(stocks):
 
 def test_fit_many_synthetic_panel_of_200(tmp_path):
     panel = synthetic_panel(200, 60)
-    fc = RNNForecaster(lags=8, horizon=2, hidden_size=4, max_iter=2, early_stopping=False,
+    fc = forecaster(lags=8, horizon=2, hidden_size=4, max_iter=2, early_stopping=False,
                        random_state=0)
     models = fit_many(fc, panel, n_jobs=2)
     out = predict_many(models)
@@ -170,19 +171,19 @@ def test_fit_many_short_series_named_before_any_fit(stocks):
     panel = stocks.copy()
     panel.loc[panel.index[:-10], "IBM"] = np.nan
     with pytest.raises(ValueError, match=r"series 'IBM': 10 observations; `lags` \+ `horizon`"):
-        fit_many(RNNForecaster(**SMALL), panel)
+        fit_many(forecaster(**SMALL), panel)
 
 
 def test_fit_many_worker_error_names_series_and_keeps_type(stocks):
     panel = stocks[["AAPL", "IBM"]].copy()
     panel.iloc[-20, 1] = np.inf
     with pytest.raises(ValueError, match=r"series 'IBM': fit failed: .*infinite"):
-        fit_many(RNNForecaster(**SMALL), panel, n_jobs=2)
+        fit_many(forecaster(**SMALL), panel, n_jobs=2)
 
 
 def test_fit_many_warnings_come_back_named(stocks):
     with pytest.warns(ConvergenceWarning, match="series 'AAPL': "):
-        fit_many(RNNForecaster(**SMALL), stocks[["AAPL"]], n_jobs=2)
+        fit_many(forecaster(**SMALL), stocks[["AAPL"]], n_jobs=2)
 
 
 class _Crashing(RNNForecaster):
@@ -197,14 +198,14 @@ class _Crashing(RNNForecaster):
 def test_fit_many_dead_worker_lists_its_series_no_hang():
     panel = synthetic_panel(3, 60).set_axis(["a", "boom", "c"], axis=1)
     with pytest.raises(RuntimeError, match=r"(?s)a worker failed .*series in flight .*'boom'"):
-        fit_many(_Crashing(**SMALL), panel, n_jobs=2)
+        fit_many(forecaster(_Crashing, **SMALL), panel, n_jobs=2)
 
 
 def test_fit_many_bad_arguments():
     with pytest.raises(TypeError, match="RNNForecaster"):
         fit_many(tsrnn.RNNRegressor(), synthetic_panel(2))
     with pytest.raises(ValueError, match="`lags`"):
-        fit_many(RNNForecaster(lags=0), synthetic_panel(2))
+        fit_many(forecaster(lags=0), synthetic_panel(2))
     with pytest.raises(TypeError, match="non-empty dict"):
         predict_many([])
     with pytest.raises(ValueError, match="`coverage`"):
@@ -212,7 +213,7 @@ def test_fit_many_bad_arguments():
 
 
 def test_predict_many_from_newer_history(stocks):
-    models = fit_many(RNNForecaster(**SMALL), stocks[["IBM", "MSFT"]].iloc[:-30])
+    models = fit_many(forecaster(**SMALL), stocks[["IBM", "MSFT"]].iloc[:-30])
     newer = stocks[["IBM", "MSFT"]]
     out = predict_many(models, y=newer)
     assert out.loc["IBM"].index[0] > stocks.index[-1]
@@ -227,9 +228,9 @@ GLOBAL = dict(lags=12, horizon=3, hidden_size=8, max_iter=4, random_state=0, glo
 def test_global_wide_long_and_dict_agree(stocks):
     wide = stocks[["IBM", "MSFT", "FB"]]
     long = wide.stack().rename("price").rename_axis(["date", "id"]).reset_index(level="id")
-    a = RNNForecaster(**GLOBAL).fit(wide)
-    b = RNNForecaster(**{**GLOBAL, "global_model": False}, series_id="id").fit(long)
-    c = RNNForecaster(**GLOBAL).fit({k: wide[k].dropna() for k in wide})
+    a = forecaster(**GLOBAL).fit(wide)
+    b = forecaster(**{**GLOBAL, "global_model": False}, series_id="id").fit(long)
+    c = forecaster(**GLOBAL).fit({k: wide[k].dropna() for k in wide})
     pa, pb, pc = a.predict(), b.predict(), c.predict()
     assert list(pa.columns) == ["IBM", "MSFT", "FB"] and pa.index[0] > stocks.index[-1]
     assert pb.index.names == ["id", "date"] and list(pb.columns) == ["price"]
@@ -244,8 +245,8 @@ def test_global_is_scale_equivariant_per_series():
     panel = synthetic_panel(4, 80)
     scaled = panel.copy()
     scaled["s001"] = scaled["s001"] * 1000.0
-    a = RNNForecaster(**GLOBAL).fit(panel).predict()
-    b = RNNForecaster(**GLOBAL).fit(scaled).predict()
+    a = forecaster(**GLOBAL).fit(panel).predict()
+    b = forecaster(**GLOBAL).fit(scaled).predict()
     np.testing.assert_allclose(b["s001"], a["s001"] * 1000.0, rtol=1e-4)
     np.testing.assert_allclose(b["s000"], a["s000"], rtol=1e-4)
 
@@ -261,23 +262,23 @@ def test_global_encoding_learns_per_series_behaviour(encoding):
     panel = pd.DataFrame({"up": up, "down": down})
     kw = dict(GLOBAL, max_iter=60, hidden_size=8, lags=1, horizon=1, window_norm="last",
               learning_rate_init=1e-2)
-    enc = RNNForecaster(**kw, series_encoding=encoding).fit(panel).predict()
+    enc = forecaster(**kw, series_encoding=encoding).fit(panel).predict()
     step = enc.iloc[0] - panel.iloc[-1]
     assert step["up"] > 0.5 and step["down"] < -0.5
-    blind = RNNForecaster(**kw).fit(panel).predict()  # cannot tell the series apart
+    blind = forecaster(**kw).fit(panel).predict()  # cannot tell the series apart
     assert abs((blind.iloc[0] - panel.iloc[-1]).sum()) < 0.5
 
 
 def test_global_intervals_quantiles_and_calibration(stocks):
     wide = stocks[["IBM", "MSFT"]]
-    fc = RNNForecaster(**GLOBAL).fit(wide)
+    fc = forecaster(**GLOBAL).fit(wide)
     assert fc.calibration_residuals_.shape[1:] == (3, 1)
     band = fc.predict_interval(0.8)
     point = fc.predict()
     assert list(band.columns) == [("IBM", "lower"), ("IBM", "upper"), ("MSFT", "lower"),
                                   ("MSFT", "upper")]
     assert (band[("IBM", "lower")] <= point["IBM"]).all()
-    q = RNNForecaster(**GLOBAL, loss="quantile", quantiles=[0.1, 0.5, 0.9]).fit(wide)
+    q = forecaster(**GLOBAL, loss="quantile", quantiles=[0.1, 0.5, 0.9]).fit(wide)
     qs = q.predict_quantiles()
     assert qs["MSFT"].shape == (3, 3)
     assert (qs["MSFT"].diff(axis=1).iloc[:, 1:] >= 0).all().all()
@@ -285,7 +286,7 @@ def test_global_intervals_quantiles_and_calibration(stocks):
 
 def test_global_recursive_and_covariates(stocks):
     long = tsrnn.datasets.load_stocks(long=True, tickers=["IBM", "MSFT"])
-    fc = RNNForecaster(**{**GLOBAL, "global_model": False}, series_id="ticker", strategy="recursive",
+    fc = forecaster(**{**GLOBAL, "global_model": False}, series_id="ticker", strategy="recursive",
                        past_covariates="volume", series_encoding="onehot")
     fc.fit(long[["ticker", "adj_close"]], long[["ticker", "volume"]])
     out = fc.predict()
@@ -293,11 +294,11 @@ def test_global_recursive_and_covariates(stocks):
 
 
 def test_global_new_series_without_encoding(stocks):
-    fc = RNNForecaster(**GLOBAL).fit(stocks[["IBM", "MSFT"]])
+    fc = forecaster(**GLOBAL).fit(stocks[["IBM", "MSFT"]])
     newer = stocks[["IBM", "MSFT", "AAPL"]]
     out = fc.predict(y=newer)
     assert list(out.columns) == ["IBM", "MSFT", "AAPL"]
-    enc = RNNForecaster(**GLOBAL, series_encoding="onehot").fit(stocks[["IBM", "MSFT"]])
+    enc = forecaster(**GLOBAL, series_encoding="onehot").fit(stocks[["IBM", "MSFT"]])
     with pytest.raises(ValueError, match="series 'AAPL' was not seen at fit"):
         enc.predict(y=newer)
 
@@ -306,27 +307,27 @@ def test_global_errors_name_the_series(stocks):
     short = stocks[["IBM", "MSFT"]].copy()
     short.loc[short.index[:-10], "MSFT"] = np.nan
     with pytest.raises(ValueError, match=r"series 'MSFT': the series has 10 observations"):
-        RNNForecaster(**GLOBAL).fit(short)
+        forecaster(**GLOBAL).fit(short)
     two_targets = {"a": stocks[["IBM", "MSFT"]]}
     with pytest.raises(ValueError, match="series 'a': a global model forecasts one target"):
-        RNNForecaster(**GLOBAL).fit(two_targets)
+        forecaster(**GLOBAL).fit(two_targets)
     with pytest.raises(ValueError, match="`series_encoding`='onehot' needs"):
-        RNNForecaster(series_encoding="onehot").fit(stocks["IBM"])
+        forecaster(series_encoding="onehot").fit(stocks["IBM"])
     with pytest.raises(ValueError, match="`series_encoding`"):
-        RNNForecaster(**GLOBAL, series_encoding="embed").fit(stocks[["IBM"]])
+        forecaster(**GLOBAL, series_encoding="embed").fit(stocks[["IBM"]])
     with pytest.raises(ValueError, match="`hidden_size`=-1") as info:  # raised by the network
-        RNNForecaster(**{**SMALL, "hidden_size": -1}).fit(stocks["IBM"])
+        forecaster(**{**SMALL, "hidden_size": -1}).fit(stocks["IBM"])
     notes = info.value.__notes__  # the forecaster's note replaces its network's
-    assert len(notes) == 1 and "RNNForecaster(hidden_size=-1" in notes[0]
+    assert len(notes) == 1 and "RNNForecaster(" in notes[0] and "hidden_size=-1" in notes[0]
     long = tsrnn.datasets.load_stocks(long=True, tickers=["IBM", "MSFT"])
     X = long[long["ticker"] == "IBM"][["ticker", "volume"]]
     with pytest.raises(ValueError, match="series 'MSFT': no covariates"):
-        RNNForecaster(**GLOBAL, series_id="ticker", past_covariates="volume").fit(
+        forecaster(**GLOBAL, series_id="ticker", past_covariates="volume").fit(
             long[["ticker", "adj_close"]], X)
 
 
 def test_global_save_load_round_trip(tmp_path, stocks):
-    fc = RNNForecaster(**GLOBAL, series_encoding="onehot").fit(stocks[["IBM", "MSFT"]])
+    fc = forecaster(**GLOBAL, series_encoding="onehot").fit(stocks[["IBM", "MSFT"]])
     path = tmp_path / "g.tsrnn"
     tsrnn.save(fc, path)
     back = tsrnn.load(path)
@@ -337,7 +338,7 @@ def test_global_save_load_round_trip(tmp_path, stocks):
 def test_global_synthetic_panel_of_200_beats_naive():
     panel = synthetic_panel(200, 90)
     train, test = panel.iloc[:-3], panel.iloc[-3:]
-    fc = RNNForecaster(lags=14, horizon=3, hidden_size=16, max_iter=15, random_state=0,
+    fc = forecaster(lags=14, horizon=3, hidden_size=16, max_iter=15, random_state=0,
                        global_model=True, window_norm=None).fit(train)
     err = np.abs(fc.predict().to_numpy() - test.to_numpy()).mean(axis=0)
     naive = np.abs(train.iloc[-1].to_numpy() - test.to_numpy()).mean(axis=0)
@@ -345,47 +346,74 @@ def test_global_synthetic_panel_of_200_beats_naive():
 
 
 def test_embedding_gradient_matches_central_differences():
-    """The table's gradient (summed input gradients of its channels) against the loss itself."""
-    from tsrnn._training import Embedding
+    """The table's gradient (the samples' input gradients on its channels, summed) against
+    the loss itself; the table lives in the network's flat parameter vector."""
     from tsrnn.nn import Network
 
     rng = np.random.RandomState(0)
-    net = Network("gru", input_size=3, hidden_size=5, output_size=2, dtype=np.float64,
-                  random_state=0)
-    X = np.concatenate([rng.standard_normal((7, 4, 1)), np.zeros((7, 4, 2))], axis=2)
+    net = Network("gru", input_size=1, hidden_size=5, output_size=2, dtype=np.float64,
+                  random_state=0, num_embeddings=3, embedding_dim=2)
+    net.embedding[...] = rng.standard_normal((3, 2))
+    X = rng.standard_normal((7, 4, 1))
     Y = rng.standard_normal((7, 2))
-    emb = Embedding(rng.standard_normal((3, 2)), np.array([0, 1, 2, 1, 0, 2, 2]))
+    groups = np.array([0, 1, 2, 1, 0, 2, 2])
+    table = net.embedding.copy()
 
-    def loss(table):
-        return net.loss_grad(Embedding(table, emb.codes).fill(X, emb.codes), Y)[0]
+    def loss(t):
+        net.embedding[...] = t
+        return net.loss_grad(X, Y, groups=groups)[0]
 
-    _, grads = net.loss_grad(emb.fill(X, emb.codes), Y, input_grad=True)
-    got = emb.gradient(grads["input"], emb.codes)
-    want = np.zeros_like(emb.table)
-    for idx in np.ndindex(*emb.table.shape):
-        step = np.zeros_like(emb.table)
+    _, grads = net.loss_grad(X, Y, groups=groups)
+    got = grads["embedding.weight"].copy()
+    want = np.zeros_like(table)
+    for idx in np.ndindex(*table.shape):
+        step = np.zeros_like(table)
         step[idx] = 1e-6
-        want[idx] = (loss(emb.table + step) - loss(emb.table - step)) / 2e-6
+        want[idx] = (loss(table + step) - loss(table - step)) / 2e-6
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    assert not net.weight_mask[-6:].any()  # no weight decay on the table
+
+
+def test_embedding_network_equals_the_network_fed_the_vectors():
+    """Row g of the table as extra channels: the same forward pass as feeding them."""
+    from tsrnn.nn import Network
+
+    rng = np.random.RandomState(1)
+    emb = Network("lstm", input_size=2, hidden_size=4, dtype=np.float64, random_state=0,
+                  num_embeddings=3, embedding_dim=2)
+    emb.embedding[...] = rng.standard_normal((3, 2))
+    plain = Network("lstm", input_size=4, hidden_size=4, dtype=np.float64, random_state=0)
+    plain.load_state_dict({k: v for k, v in emb.state_dict().items() if k != "embedding.weight"})
+    X = rng.standard_normal((5, 6, 2))
+    groups = np.array([2, 0, 1, 1, 2])
+    fed = np.concatenate([X, np.broadcast_to(emb.embedding[groups][:, None], (5, 6, 2))], axis=2)
+    np.testing.assert_array_equal(emb.forward(X, groups=groups), plain.forward(fed))
+    with pytest.raises(ValueError, match="`groups` must give"):
+        emb.forward(X)
+    with pytest.raises(ValueError, match=r"`groups` must lie in \[0, 2\]"):
+        emb.forward(X, groups=np.array([0, 1, 2, 3, 0]))
 
 
 def test_global_embedding_trained_reproducible_and_saved(tmp_path, stocks):
     wide = stocks[["IBM", "MSFT", "AAPL"]]
     kw = dict(GLOBAL, series_encoding="embedding", embedding_dim=2, early_stopping=False)
-    a = RNNForecaster(**kw).fit(wide)
-    b = RNNForecaster(**kw).fit(wide)
+    a = forecaster(**kw).fit(wide)
+    b = forecaster(**kw).fit(wide)
     assert a.series_embedding_.shape == (3, 2)
     np.testing.assert_array_equal(a.series_embedding_, b.series_embedding_)
     pd.testing.assert_frame_equal(a.predict(), b.predict())
-    init = RNNForecaster(**{**kw, "max_iter": 1})._initial_embedding(3)
+    from tsrnn._forecast.global_model import _initial_embedding
+
+    init = _initial_embedding(forecaster(**kw), 3)
     assert not np.allclose(a.series_embedding_, init)  # trained, not left at its start
+    np.testing.assert_array_equal(a.series_embedding_, a.estimator_.network_.embedding)
     tsrnn.save(a, tmp_path / "e.tsrnn")
     back = tsrnn.load(tmp_path / "e.tsrnn")
     pd.testing.assert_frame_equal(back.predict(), a.predict())
     with pytest.raises(ValueError, match="series 'GOOG' was not seen at fit"):
         a.predict(y=stocks[["IBM", "MSFT", "AAPL", "GOOG"]])
     with pytest.raises(ValueError, match="`embedding_dim`"):
-        RNNForecaster(**{**kw, "embedding_dim": 0}).fit(wide)
+        forecaster(**{**kw, "embedding_dim": 0}).fit(wide)
 
 
 def _params(fc):
@@ -395,11 +423,11 @@ def _params(fc):
 def test_global_scaling_never_sees_calibration_targets():
     panel = synthetic_panel(2, 100)
     kw = dict(GLOBAL, horizon=12, lags=24, early_stopping=False)
-    a = RNNForecaster(**kw).fit(panel)
+    a = forecaster(**kw).fit(panel)
     moved = panel.copy()
     moved.iloc[85, 0] += 50.0  # a calibration target only
-    b = RNNForecaster(**kw).fit(moved)
-    assert a._series["s000"]["scale"] == b._series["s000"]["scale"]
+    b = forecaster(**kw).fit(moved)
+    assert a._states["s000"].scale == b._states["s000"].scale
     np.testing.assert_array_equal(_params(a), _params(b))
 
 
@@ -408,24 +436,24 @@ def test_global_ragged_panel_shares_one_calibration_period():
     panel = synthetic_panel(2, 300)
     panel.iloc[:200, 1] = np.nan
     kw = dict(GLOBAL, calibration_fraction=0.2, early_stopping=False)
-    a = RNNForecaster(**kw).fit(panel)
+    a = forecaster(**kw).fit(panel)
     moved = panel.copy()
     moved.iloc[265, 1] += 50.0  # in the shared calibration period (day 265 of 300)
-    b = RNNForecaster(**kw).fit(moved)
+    b = forecaster(**kw).fit(moved)
     np.testing.assert_array_equal(_params(a), _params(b))
     assert not np.array_equal(a.calibration_residuals_, b.calibration_residuals_)
 
 
 def test_failed_refit_leaves_the_model_usable():
     panel = synthetic_panel(3, 60)
-    fc = RNNForecaster(**GLOBAL, series_encoding="onehot").fit(panel)
+    fc = forecaster(**GLOBAL, series_encoding="onehot").fit(panel)
     before = fc.predict()
     bad = synthetic_panel(4, 60)
     bad.iloc[:-5, 3] = np.nan
     with pytest.raises(ValueError, match="series 's003'"):
         fc.fit(bad)
     pd.testing.assert_frame_equal(fc.predict(), before)
-    single = RNNForecaster(**SMALL).fit(panel["s000"])
+    single = forecaster(**SMALL).fit(panel["s000"])
     with pytest.raises(ValueError):
         single.fit(panel["s000"].iloc[:5])
     assert single.predict().notna().all()
@@ -436,36 +464,32 @@ def test_global_mixed_time_kinds_named():
     y = {"naive": pd.Series(np.arange(60.0), index=idx),
          "aware": pd.Series(np.arange(60.0), index=idx.tz_localize("UTC"))}
     with pytest.raises(TypeError, match="series 'aware': its time index"):
-        RNNForecaster(**GLOBAL).fit(y)
+        forecaster(**GLOBAL).fit(y)
 
 
-def test_global_models_refused_where_one_series_is_meant(stocks):
+def test_fit_many_refuses_a_global_model(stocks):
     with pytest.raises(ValueError, match="global model"):
-        fit_many(RNNForecaster(**GLOBAL), stocks)
-    from tsrnn.model_selection import backtest
-
-    with pytest.raises(ValueError, match="backtest evaluates one series"):
-        backtest(RNNForecaster(**GLOBAL), stocks, initial=0.8)
+        fit_many(forecaster(**GLOBAL), stocks)
 
 
 def test_global_early_stopping_gap_explained():
     panel = synthetic_panel(20, 35)
     with pytest.raises(ValueError, match=r"\(horizon - 1\) x n_series = 180"):
-        RNNForecaster(**{**GLOBAL, "horizon": 10, "lags": 8}).fit(panel)
+        forecaster(**{**GLOBAL, "horizon": 10, "lags": 8}).fit(panel)
 
 
 def test_integer_series_id_column_names_the_level():
     idx = pd.date_range("2020", periods=40)
     long = pd.concat([pd.DataFrame({0: k, "v": np.arange(40.0) * (k + 1)}, index=idx)
                       for k in range(2)])
-    out = RNNForecaster(**{**GLOBAL, "global_model": False}, series_id=0).fit(long).predict()
+    out = forecaster(**{**GLOBAL, "global_model": False}, series_id=0).fit(long).predict()
     assert out.index.names[0] == 0
-    models = fit_many(RNNForecaster(**SMALL), long, series_id=0)
+    models = fit_many(forecaster(**SMALL), long, series_id=0)
     assert predict_many(models, series_id=0).index.names[0] == 0
 
 
 def test_predict_many_keeps_target_order_with_intervals(stocks):
     both = {"x": stocks[["MSFT", "IBM"]].rename(columns={"MSFT": "zeta", "IBM": "alpha"})}
-    models = fit_many(RNNForecaster(**SMALL), both)
+    models = fit_many(forecaster(**SMALL), both)
     out = predict_many(models, coverage=0.8)
     assert [c for c, _ in out.columns][::3] == ["zeta", "alpha"]

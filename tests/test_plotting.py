@@ -7,8 +7,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import forecaster
 
-from tsrnn import RNNForecaster, RNNRegressor
+from tsrnn import RNNRegressor
 from tsrnn.datasets import load_weather
 from tsrnn.model_selection import backtest
 from tsrnn.plotting import plot_backtest, plot_forecast, plot_loss_curve
@@ -16,7 +17,6 @@ from tsrnn.plotting import plot_backtest, plot_forecast, plot_loss_curve
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 FAST = {"hidden_size": 6, "max_iter": 8, "random_state": 0}
 
 
@@ -36,7 +36,7 @@ def _png(ax, tmp_path):
 
 def test_plot_forecast_with_band_actuals_and_dates(tmp_path):
     y = load_weather()["temp_max"]
-    fc = RNNForecaster(lags=10, horizon=5, early_stopping=True, **FAST).fit(y.iloc[:-5])
+    fc = forecaster(lags=10, horizon=5, early_stopping=True, **FAST).fit(y.iloc[:-5])
     axes = plot_forecast(y.iloc[:-5], fc.predict(), interval=fc.predict_interval(0.9),
                          actual=y.iloc[-5:], title="Seattle")
     ax = axes[0]
@@ -50,7 +50,7 @@ def test_plot_forecast_with_band_actuals_and_dates(tmp_path):
 
 def test_plot_forecast_multivariate_one_panel_per_target(tmp_path):
     w = load_weather()[["temp_max", "temp_min"]]
-    fc = RNNForecaster(lags=10, horizon=3, **FAST).fit(w)
+    fc = forecaster(lags=10, horizon=3, **FAST).fit(w)
     axes = plot_forecast(w, fc.predict(), interval=fc.predict_interval(0.8), last=30)
     assert len(axes) == 2 and [a.get_ylabel() for a in axes] == ["temp_max", "temp_min"]
     _png(axes, tmp_path)
@@ -60,7 +60,7 @@ def test_plot_forecast_multivariate_one_panel_per_target(tmp_path):
 
 def test_plot_backtest_and_loss_curve(tmp_path):
     y = pd.Series(np.sin(np.arange(300) / 5), index=pd.date_range("2020", periods=300, freq="D"))
-    result = backtest(RNNForecaster(lags=10, horizon=4, **FAST), y, initial=250, m=7,
+    result = backtest(forecaster(lags=10, horizon=4, **FAST), y, initial=250, m=7,
                       coverage=0.8)
     ax = plot_backtest(result)
     assert ax.get_title().startswith("y: MASE ") and "vs seasonal naive" in ax.get_title()
@@ -68,7 +68,7 @@ def test_plot_backtest_and_loss_curve(tmp_path):
     _png(ax, tmp_path)
     with pytest.raises(ValueError, match="not one of the backtest's targets"):
         plot_backtest(result, target="nope")
-    fc = RNNForecaster(lags=10, horizon=2, **FAST).fit(y)
+    fc = forecaster(lags=10, horizon=2, **FAST).fit(y)
     ax = plot_loss_curve(fc)
     assert [line.get_label() for line in ax.get_lines()] == ["training loss", "validation loss"]
     _png(ax, tmp_path)

@@ -1,10 +1,11 @@
 """Project rules that a grep can check (../shared/DESIGN.md)."""
 
 import ast
+import os
 import pathlib
 import re
-
-import numba
+import subprocess
+import sys
 
 PKG = pathlib.Path(__file__).resolve().parent.parent / "tsrnn"
 
@@ -20,16 +21,20 @@ def _imports(path):
     return names
 
 
+JIT = PKG / "_engine" / "jit.py"
+ENGINE = PKG / "_engine"
+
+
 def test_no_kernel_hard_codes_fastmath():
     offenders = [
         str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
-        if p.name != "_jit.py" and re.search(r"fastmath\s*=", p.read_text())
+        if p != JIT and re.search(r"fastmath\s*=", p.read_text())
     ]
-    assert not offenders, f"fastmath set outside tsrnn/_jit.py: {offenders}"
+    assert not offenders, f"fastmath set outside tsrnn/_engine/jit.py: {offenders}"
 
 
 def test_fastmath_keeps_nan_and_inf_visible():
-    from tsrnn._jit import FASTMATH
+    from tsrnn._engine.jit import FASTMATH
 
     assert not {"fast", "nnan", "ninf", "reassoc"} & set(FASTMATH)
 
@@ -37,50 +42,85 @@ def test_fastmath_keeps_nan_and_inf_visible():
 def test_numba_imported_only_in_jit():
     offenders = [
         str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
-        if p.name != "_jit.py" and "numba" in _imports(p)
+        if p != JIT and "numba" in _imports(p)
     ]
-    assert not offenders, f"numba imported outside tsrnn/_jit.py: {offenders}"
+    assert not offenders, f"numba imported outside tsrnn/_engine/jit.py: {offenders}"
 
 
-def test_kernels_import_neither_pandas_nor_sklearn():
-    for p in (PKG / "_kernels").glob("*.py"):
-        assert not {"pandas", "sklearn"} & _imports(p), p.name
+def test_engine_imports_neither_pandas_nor_sklearn():
+    for p in ENGINE.rglob("*.py"):
+        assert not {"pandas", "sklearn"} & _imports(p), p.relative_to(PKG)
 
 
-def test_serial_and_parallel_drivers_are_distinct_functions():
-    from tsrnn._kernels import network
+def test_no_numba_parallel_layer():
+    """Threads come from tsrnn._engine.threads; Numba's parallel layer aborts in pools/forks."""
+    for p in ENGINE.rglob("*.py"):
+        tree = ast.parse(p.read_text())
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
+            {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        parallel = [k for n in ast.walk(tree) if isinstance(n, ast.Call) for k in n.keywords
+                    if k.arg == "parallel"]
+        assert "prange" not in names and not parallel, p.relative_to(PKG)
 
-    for serial, parallel in [
-        (network.loss_grad_serial, network.loss_grad_parallel),
-        (network.predict_serial, network.predict_parallel),
-    ]:
-        assert isinstance(serial, numba.core.registry.CPUDispatcher)
-        assert serial.py_func is not parallel.py_func
-        assert parallel.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
+
+def test_an_lstm_compiles_the_lstm_path_alone(tmp_path):
+    """Drivers are specialised per cell: a cold fit of an LSTM compiles no GRU or RNN layer."""
+    script = (
+        "import numpy as np\n"
+        "from tsrnn import RNNRegressor\n"
+        "from tsrnn._engine.kernels import gru, lstm, rnn\n"
+        "X = np.random.default_rng(0).normal(size=(40, 5, 1))\n"
+        "RNNRegressor(hidden_size=4, max_iter=1, random_state=0).fit(X, X[:, -1, 0])\n"
+        "print(len(lstm.forward.signatures), len(gru.forward.signatures),"
+        " len(rnn.forward.signatures))\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONWARNINGS="ignore")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "0", "0"]
 
 
-# Layers of ../shared/DESIGN.md, bottom first; a module may import only from lower ranks.
+# Layers, bottom first; a module may import only from lower ranks.  Inside the two
+# packages, the modules have ranks of their own.
 _RANK = {
-    "_jit": 0, "_validation": 0, "_resources": 0, "_version": 0, "_kernels": 1, "_optim": 2, "nn": 3,
-    "_training": 4, "estimators": 5, "windowing": 6, "datasets": 6, "metrics": 6,
-    "_timeindex": 6, "panel": 6.2, "_global": 6.5, "forecasting": 7, "_many": 7, "model_selection": 8, "persistence": 8, "plotting": 8, "cli": 9, "__main__": 10,
+    "_validation": 0, "_resources": 0, "_version": 0, "_engine": 1, "nn": 2, "estimators": 3,
+    "windowing": 4, "datasets": 4, "metrics": 4, "panel": 4.5, "_forecast": 5,
+    "forecasting": 6, "_many": 6, "model_selection": 7, "persistence": 7, "plotting": 7,
+    "cli": 8, "__main__": 9,
+}
+_SUBRANK = {
+    "_engine": {"jit": 0, "kernels": 1, "threads": 1, "network": 2, "optim": 2, "training": 3},
+    "_forecast": {"timeaxis": 0, "series": 1, "windows": 1, "regressor": 1, "forecast": 2,
+                  "single": 3, "global_model": 4},
 }
 
 
 def _tsrnn_imports(path):
+    """The tsrnn modules ``path`` imports, as dotted paths below ``tsrnn``."""
     tree = ast.parse(path.read_text())
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tsrnn"):
-            parts = node.module.split(".")
-            if len(parts) > 1:
-                found.add(parts[1])
+            parts = node.module.split(".")[1:]
+            if parts:
+                found.add(".".join(parts))
+                found.update(".".join(parts + [a.name]) for a in node.names
+                             if (PKG.joinpath(*parts, a.name + ".py")).exists())
             else:
                 found.update(a.name for a in node.names)
         elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names
+            found.update(a.name.split(".", 1)[1] for a in node.names
                          if a.name.startswith("tsrnn."))
     return found
+
+
+def _place(dotted):
+    """(rank, sub-rank) of a module given as a dotted path below tsrnn."""
+    parts = dotted.split(".")
+    top = parts[0]
+    sub = _SUBRANK.get(top, {}).get(parts[1], -1) if len(parts) > 1 else -1
+    return _RANK.get(top, 99), sub
 
 
 def test_imports_point_down_only():
@@ -89,19 +129,28 @@ def test_imports_point_down_only():
         rel = p.relative_to(PKG)
         if rel.name == "__init__.py" and rel.parent == pathlib.Path("."):
             continue
-        name = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        if name not in _RANK:
+        parts = rel.with_suffix("").parts
+        dotted = ".".join(parts)
+        if parts[0] not in _RANK:
             bad.append(f"{rel}: not placed in a layer")
             continue
+        if parts[0] in _SUBRANK and rel.name != "__init__.py" and \
+                parts[1] not in _SUBRANK[parts[0]]:
+            bad.append(f"{rel}: not placed in its package's layers")
+            continue
+        here = _place(dotted)
         for dep in _tsrnn_imports(p):
-            if dep != name and _RANK.get(dep, 99) >= _RANK[name]:
+            there = _place(dep)
+            if there[0] > here[0] or (there[0] == here[0] and parts[0] != dep.split(".")[0]):
                 bad.append(f"{rel} imports tsrnn.{dep}")
+            elif there[0] == here[0] and there[1] >= here[1] and \
+                    dep.split(".")[:2] != dotted.split(".")[:2]:
+                bad.append(f"{rel} imports tsrnn.{dep} (same or higher rank in its package)")
     assert not bad, bad
 
 
 def test_pandas_stays_above_the_estimators():
     for p in PKG.rglob("*.py"):
         rel = p.relative_to(PKG)
-        name = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        if _RANK.get(name, 99) <= _RANK["estimators"]:
+        if _RANK.get(rel.with_suffix("").parts[0], 99) <= _RANK["estimators"]:
             assert "pandas" not in _imports(p), rel

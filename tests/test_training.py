@@ -9,7 +9,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from tsrnn import RNNRegressor
-from tsrnn._training import Trainer
+from tsrnn._engine.training import Trainer
 
 FAST = dict(hidden_size=8, learning_rate_init=1e-2, max_iter=15, random_state=0)
 

@@ -1,10 +1,10 @@
-"""Safety inside parallel workers: thread counts, threading layers, BLAS limits, forks.
+"""Threads inside parallel workers: thread counts, the thread pool, BLAS limits, forks.
 
-The dangerous cases are reproduced for real in subprocesses (an abort there
-must not take the test run down): Numba's workqueue layer aborts when two
-threads launch parallel kernels at once, and GNU OpenMP aborts a forked child
-of a process that used it.  tsrnn must fall back to serial kernels there, with
-results bitwise equal to a plain local fit.
+The kernels run serially over fixed chunks from a thread pool (no Numba
+threading layer), so concurrent fits in many threads and fits in forked
+children are safe; the risky cases run in subprocesses anyway, so that a
+crash there could not take the test run down.  Results are bitwise equal to a
+plain local fit everywhere.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from joblib import Parallel, delayed
 
-import tsrnn._jit as jit
+import tsrnn._engine.jit as jit
+import tsrnn._engine.threads as threads
 from tsrnn import RNNRegressor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,13 +41,14 @@ def _fit_coefs(n_jobs, seed=0):
 
 
 def _context_and_threads(n_jobs):
-    return jit.worker_context(), jit.resolve_n_jobs(n_jobs)
+    return threads.worker_context(), threads.resolve_n_jobs(n_jobs)
 
 
 def test_worker_context_main_thread_is_none():
-    assert jit.worker_context() is None
-    assert jit.resolve_n_jobs(None) == 1
-    assert jit.resolve_n_jobs(-1) == jit.numba.config.NUMBA_NUM_THREADS
+    assert threads.worker_context() is None
+    assert threads.resolve_n_jobs(None) == 1
+    assert threads.resolve_n_jobs(-1) == threads.cpu_count()
+    assert threads.resolve_n_jobs(10 ** 6) == threads.cpu_count()
 
 
 def test_worker_context_in_thread_limits_all_cores_to_one():
@@ -63,37 +65,38 @@ def test_worker_context_under_joblib(backend, expect):
     assert got == [(expect, 1)] * 2
 
 
-def test_positive_n_jobs_honoured_in_thread_with_threadsafe_layer(monkeypatch):
-    monkeypatch.setattr(jit, "_threadsafe_layer", lambda: True)
-    got = Parallel(n_jobs=2, backend="threading")(delayed(jit.resolve_n_jobs)(2) for _ in range(2))
-    assert got == [min(2, jit.numba.config.NUMBA_NUM_THREADS)] * 2
+def test_positive_n_jobs_honoured_in_threads():
+    got = Parallel(n_jobs=2, backend="threading")(delayed(threads.resolve_n_jobs)(2)
+                                                  for _ in range(2))
+    assert got == [min(2, threads.cpu_count())] * 2
 
 
-def test_positive_n_jobs_serial_in_thread_without_threadsafe_layer(monkeypatch):
-    monkeypatch.setattr(jit, "_threadsafe_layer", lambda: False)
-    got = Parallel(n_jobs=2, backend="threading")(delayed(jit.resolve_n_jobs)(2) for _ in range(2))
-    assert got == [1, 1]
-    assert jit.resolve_n_jobs(2) == min(2, jit.numba.config.NUMBA_NUM_THREADS)  # main thread
+def test_run_ranges_covers_every_chunk_once_and_uses_the_pool():
+    seen, names = [], set()
+
+    def call(j, c0, c1):
+        seen.extend(range(c0, c1))
+        names.add(threading.current_thread().name)
+
+    threads.run_ranges(7, 3, call)
+    assert sorted(seen) == list(range(7))
+    assert threading.current_thread().name in names and any(n.startswith("tsrnn") for n in names)
+    seen.clear()
+    threads.run_ranges(2, 8, call)  # never more ranges than chunks
+    assert sorted(seen) == [0, 1]
 
 
-@pytest.mark.parametrize("layer, priority, importable, expect", [
-    ("workqueue", None, (), False),
-    ("omp", None, (), True),
-    ("threadsafe", None, (), True),
-    ("default", ["tbb", "omp", "workqueue"], ("omp", "workqueue"), True),
-    ("default", ["tbb", "omp", "workqueue"], ("workqueue",), False),
-    ("default", ["workqueue", "omp"], ("omp", "workqueue"), False),
-])
-def test_threadsafe_layer_before_any_launch(monkeypatch, layer, priority, importable, expect):
-    def not_launched():
-        raise ValueError("Threading layer is not initialized.")
+def test_run_ranges_raises_a_range_error_after_all_ranges_finish():
+    done = []
 
-    monkeypatch.setattr(jit.numba, "threading_layer", not_launched)
-    monkeypatch.setattr(jit.numba.config, "THREADING_LAYER", layer)
-    if priority is not None:
-        monkeypatch.setattr(jit.numba.config, "THREADING_LAYER_PRIORITY", priority)
-    monkeypatch.setattr(jit, "_layer_importable", lambda name: name in importable)
-    assert jit._threadsafe_layer() is expect
+    def call(j, c0, c1):
+        if j == 1:
+            raise ValueError("range 1 failed")
+        done.append(j)
+
+    with pytest.raises(ValueError, match="range 1 failed"):
+        threads.run_ranges(3, 3, call)
+    assert sorted(done) == [0, 2]
 
 
 @contextlib.contextmanager
@@ -103,7 +106,7 @@ def _held_by_another_thread():
     inside, release = threading.Event(), threading.Event()
 
     def holder():
-        with jit.num_threads(1):
+        with threads.blas_single_thread():
             inside.set()
             release.wait(10)
 
@@ -144,13 +147,13 @@ def test_blas_limit_is_reference_counted_across_threads(monkeypatch):
     (A fake controller: OpenBLAS 0.3.30 reports its thread count differently in
     non-main threads, which would make the real one's reading ambiguous.)"""
     fake = _FakeBlas()
-    monkeypatch.setattr(jit, "_blas", lambda: fake)
-    with _held_by_another_thread() as stop, jit.num_threads(1):  # enters second, outlives it
+    monkeypatch.setattr(threads, "_blas", lambda: fake)
+    with _held_by_another_thread() as stop, threads.blas_single_thread():  # enters second
         stop()
         during = fake.threads
     assert during == 1
     assert fake.threads == 2
-    assert jit._users == 0
+    assert threads._users == 0
 
 
 def test_threading_backend_fits_bitwise_equal_to_local():
@@ -184,93 +187,59 @@ def fit(n_jobs):
 """
 
 
-def test_concurrent_threads_survive_the_workqueue_layer():
-    """Four threads fitting with n_jobs=2 at once would abort under workqueue."""
+def test_concurrent_threads_each_with_threads_agree():
+    """Four threads fitting with n_jobs=2 at once (Numba's workqueue layer aborted here)."""
     out = _run(_FIT + """
 import threading
-import numba
-ref = fit(2)  # main thread: genuinely parallel, launches workqueue
+ref = fit(None)
 res = []
 ts = [threading.Thread(target=lambda: res.append(fit(2))) for _ in range(4)]
 [t.start() for t in ts]
 [t.join() for t in ts]
-assert numba.threading_layer() == "workqueue", numba.threading_layer()
 assert len(res) == 4 and all(r == ref for r in res), "results differ"
-assert fit(None) == ref
+assert fit(2) == ref
 print("ok")
-""", NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
+""")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
 
 
-def test_forked_children_survive_gnu_openmp():
-    """joblib's multiprocessing backend forks; a child of an OpenMP process would abort."""
-    from tsrnn._jit import _layer_importable
-
-    if not _layer_importable("omp"):
-        pytest.skip("no OpenMP threading layer here")
+def test_forked_children_after_threaded_fits_agree():
+    """joblib's multiprocessing backend forks a parent whose pool threads ran kernels
+    (GNU OpenMP aborted here); the children start a pool of their own."""
     out = _run(_FIT + """
-import numba
 from joblib import Parallel, delayed
 ref = fit(2)
-assert numba.threading_layer() == "omp", numba.threading_layer()
 res = Parallel(n_jobs=2, backend="multiprocessing")(delayed(fit)(2) for _ in range(2))
 assert all(r == ref for r in res), "results differ"
 print("ok")
-""", NUMBA_THREADING_LAYER="omp", NUMBA_NUM_THREADS="2")
+""")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
 
 
 def test_compile_stats_counts_kernels():
     _fit_coefs(None)
+    from tsrnn._engine.kernels import drivers
+
+    assert jit.is_compiled(drivers.RUN["lstm"], np.float32)
+    assert not jit.is_compiled(drivers.RUN["lstm"], np.float16)
     stats = jit.compile_stats()
     assert set(stats) == {"hits", "misses"}
     assert stats["hits"] + stats["misses"] > 0
 
 
-def test_mmap_threshold_lifted_only_under_pinned_malloc():
-    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which pins glibc's mmap threshold."""
-    script = """
-import tsrnn._jit as jit
-calls = []
-if jit._libc is not None:
-    real = jit._libc
-    class Spy:
-        def mallopt(self, param, value):
-            calls.append((param, value))
-            return real.mallopt(param, value)
-    jit._libc = Spy()
-with jit.num_threads(1):
-    with jit.num_threads(1):
-        pass
-print(calls)
-"""
-    pinned = _run(script, MALLOC_TRIM_THRESHOLD_="65536")
-    assert pinned.returncode == 0, pinned.stderr[-2000:]
-    if not sys.platform.startswith("linux"):
-        pytest.skip("glibc only")
-    assert pinned.stdout.strip() == \
-        "[(-3, 33554432), (-1, 268435456), (-3, 131072), (-1, 65536)]"
-    plain = _run(script)
-    assert plain.stdout.strip() == "[]", plain.stderr[-2000:]
-
-
-def test_other_malloc_settings_leave_the_threshold_alone():
-    out = _run("import tsrnn._jit as jit; print(jit._libc is None)", MALLOC_ARENA_MAX_="2")
-    assert out.stdout.strip() == "True", out.stderr[-2000:]
-
-
 def test_forked_child_resets_settings_held_by_other_threads(monkeypatch):
     fake = _FakeBlas()
-    monkeypatch.setattr(jit, "_blas", lambda: fake)
-    monkeypatch.setattr(jit, "_libc", None)
+    monkeypatch.setattr(threads, "_blas", lambda: fake)
     with _held_by_another_thread():
         assert fake.threads == 1
-        users, lock = jit._users, jit._state_lock
-        jit._reset_in_child()  # as os.register_at_fork runs it in a child
-        assert jit._users == 0 and fake.threads == 2 and jit._state_lock is not lock
+        users, lock, pool = threads._users, threads._state_lock, threads._executor()
+        threads._reset_in_child()  # as os.register_at_fork runs it in a child
+        assert threads._users == 0 and fake.threads == 2 and threads._state_lock is not lock
+        assert threads._executor() is not pool
         # give the parent's state back to the holding thread
-        jit._users, jit._state_lock = users, lock
-        jit._blas_limiter = fake.limit(1)
-    assert jit._users == 0
+        threads._executor().shutdown()
+        threads._users, threads._state_lock, threads._pool = users, lock, pool
+        threads._blas_limiter = fake.limit(1)
+    assert threads._users == 0

@@ -5,7 +5,9 @@ Estimators
 RNNRegressor, RNNClassifier
     scikit-learn estimators on windows of a time series (Elman RNN, LSTM, GRU).
 RNNForecaster
-    pandas Series/DataFrame in, forecasts at the future timestamps out (with intervals).
+    pandas Series/DataFrame in, forecasts at the future timestamps out (with intervals);
+    its network is an ``estimator`` (an RNNRegressor by default, any regressor works), and
+    ``global_model=True`` trains one model across the series of a panel.
 save, load
     Model files without pickle (JSON + NumPy arrays), checked on load.
 
@@ -17,7 +19,9 @@ datasets
 windowing
     ``make_windows``: a time-indexed DataFrame -> supervised windows indexed by forecast origin.
 model_selection
-    ``backtest``: rolling-origin evaluation against naive and seasonal-naive forecasts.
+    ``backtest``: rolling-origin evaluation against naive and seasonal-naive forecasts
+    (of one series, or of a panel for a global model); ``fit_many``/``predict_many``:
+    one model per series through joblib or Dask.
 metrics
     MAE, RMSE, MASE, RMSSE, sMAPE, pinball loss, interval coverage, and scikit-learn scorers.
 plotting
@@ -26,13 +30,22 @@ nn
     :class:`~tsrnn.nn.Network`, the low-level recurrent network (forward, BPTT, PyTorch layout).
 """
 
-from tsrnn import datasets, metrics, model_selection, nn, windowing
-from tsrnn._training import DivergenceWarning
+import importlib
+
 from tsrnn._version import __version__
-from tsrnn.estimators import RNNClassifier, RNNRegressor
-from tsrnn.forecasting import RNNForecaster
-from tsrnn.nn import Network
-from tsrnn.persistence import load, save
+
+# Names are imported on first use (PEP 562), so that ``import tsrnn`` (and the command line's
+# ``--help``) does not pay for scikit-learn, pandas and Numba until they are needed.
+_NAMES = {
+    "DivergenceWarning": "tsrnn._engine.training",
+    "Network": "tsrnn.nn",
+    "RNNClassifier": "tsrnn.estimators",
+    "RNNForecaster": "tsrnn.forecasting",
+    "RNNRegressor": "tsrnn.estimators",
+    "load": "tsrnn.persistence",
+    "save": "tsrnn.persistence",
+}
+_SUBMODULES = {"datasets", "metrics", "model_selection", "nn", "panel", "plotting", "windowing"}
 
 __all__ = [
     "DivergenceWarning",
@@ -49,3 +62,18 @@ __all__ = [
     "save",
     "windowing",
 ]
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"tsrnn.{name}")
+    else:
+        raise AttributeError(f"module 'tsrnn' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NAMES) | _SUBMODULES)

@@ -20,20 +20,9 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from tsrnn._validation import check_float, check_n_jobs
-from tsrnn.panel import split_covariates, split_panel, stack_forecasts
+from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
 
 __all__ = ["fit_many", "predict_many"]
-
-
-def _renamed(err, sid, action):
-    """``err`` with the series in its message (same type where it can be rebuilt)."""
-    message = f"series {sid!r}: {action} failed: {err}"
-    try:
-        new = type(err)(message)
-    except Exception:  # noqa: BLE001  (types whose constructor wants more than a message)
-        new = RuntimeError(f"{message} ({type(err).__name__})")
-    new.series = sid
-    return new
 
 
 def _caught(sid, action, call, *args):
@@ -44,7 +33,7 @@ def _caught(sid, action, call, *args):
             warnings.simplefilter("always")
             result = call(*args)
     except Exception as err:
-        raise _renamed(err, sid, action) from err
+        raise series_error(err, sid, f"{action} failed") from err
     return sid, result, [(w.category, str(w.message)) for w in caught]
 
 

@@ -10,6 +10,10 @@ import numpy as np
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+class NoTrainingSamplesError(ValueError):
+    """The data leave no sample to train on once the held-out parts are set aside."""
+
+
 def check_choice(name, value, options):
     """Return ``value`` if it is one of ``options``, else raise ValueError."""
     if not isinstance(value, str) or value not in options:
@@ -118,3 +122,19 @@ def naming(estimator):
 
 
 _NOTE = "tsrnn: raised while fitting "
+
+
+def check_random_state(seed):
+    """A ``numpy.random.RandomState`` from None, an int or an instance (as scikit-learn's).
+
+    Here so that the engine, which does not import scikit-learn, seeds the
+    same way scikit-learn does: None is NumPy's global generator.
+    """
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"`random_state`={seed!r} cannot be used to seed a numpy.random.RandomState"
+                     " instance.")

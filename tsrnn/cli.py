@@ -132,11 +132,12 @@ def default_season(index):
 def _forecaster(args, quiet):
     from tsrnn.forecasting import RNNForecaster
 
-    return RNNForecaster(
-        lags=args.lags, horizon=args.horizon, cell=args.cell, hidden_size=args.hidden_size,
-        max_iter=args.max_iter, past_covariates=list(args.covariates) or None,
-        random_state=args.seed, verbose=not quiet and sys.stderr.isatty(),
-    )
+    network = RNNForecaster.default_estimator(
+        cell=args.cell, hidden_size=args.hidden_size, max_iter=args.max_iter,
+        verbose=not quiet and sys.stderr.isatty())
+    return RNNForecaster(lags=args.lags, horizon=args.horizon,
+                         past_covariates=list(args.covariates) or None, estimator=network,
+                         random_state=args.seed)
 
 
 def _table(fc, point, coverage, X, y=None):

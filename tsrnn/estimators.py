@@ -1,7 +1,7 @@
 """scikit-learn estimators: :class:`RNNRegressor` and :class:`RNNClassifier`.
 
 Thin classes: parameter checks and data handling here, the loop in
-``tsrnn._training``, the numerics in ``tsrnn.nn``.  They know nothing of pandas
+``tsrnn._engine.training``, the numerics in ``tsrnn._engine``.  They know nothing of pandas
 timestamps; a DataFrame made by ``tsrnn.windowing`` is read only through its
 column names.
 """
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
+from dataclasses import fields
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -25,18 +27,20 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from tsrnn._jit import num_threads, resolve_n_jobs
-from tsrnn._training import Embedding, TrainConfig, Trainer
+from tsrnn._engine import threads
+from tsrnn._engine.network import Network
+from tsrnn._engine.training import TrainConfig, Trainer
 from tsrnn._validation import (
+    NoTrainingSamplesError,
     check_choice,
     check_dtype,
     check_float,
     check_int,
     check_n_jobs,
     check_quantiles,
+    check_random_state,
     naming,
 )
-from tsrnn.nn import Network
 
 __all__ = ["RNNRegressor", "RNNClassifier"]
 
@@ -83,44 +87,16 @@ def _weighted_stats(A, sw, scale):
     return mean, np.where(std > 0, std, 1.0)
 
 
-class _RNNBase(BaseEstimator):
-    """Parameters, validation and the fit/predict plumbing shared by both estimators."""
+def _assign(estimator, params):
+    """``__init__``'s whole job: store every argument under its name (scikit-learn's rule)."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
-    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, activation="tanh",
-                 dropout=0.0, solver="adam", learning_rate_init=1e-3, learning_rate="constant", momentum=0.9,
-                 nesterovs_momentum=True, alpha=0.0, batch_size="auto", max_iter=200,
-                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, validation_gap=0, clip_norm=None, bptt_steps=None,
-                 scale=True, n_channels="auto", warm_start=False, n_jobs=None,
-                 random_state=None, verbose=False, dtype=np.float32):
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.activation = activation
-        self.dropout = dropout
-        self.solver = solver
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.validation_gap = validation_gap
-        self.clip_norm = clip_norm
-        self.bptt_steps = bptt_steps
-        self.scale = scale
-        self.n_channels = n_channels
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
+
+class _RNNBase(BaseEstimator):
+    """Validation and the fit/predict plumbing shared by both estimators (each declares
+    its parameters in its own ``__init__``)."""
 
     # -------------------------------------------------------------- checks
     def _check_params(self):
@@ -208,21 +184,16 @@ class _RNNBase(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _config(self, n_train):
+        """The trainer's settings: every parameter it shares a name with, and the rest."""
         batch = min(64, n_train) if self.batch_size == "auto" else min(self.batch_size, n_train)
-        return TrainConfig(
-            **self._loss_config(),
-            solver=self.solver, learning_rate_init=self.learning_rate_init,
-            learning_rate=self.learning_rate, momentum=self.momentum,
-            nesterovs_momentum=self.nesterovs_momentum, alpha=self.alpha, batch_size=batch,
-            shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, dropout=self.dropout,
-            n_jobs=self.n_jobs, verbose=bool(self.verbose),
-        )
+        shared = {f.name for f in fields(TrainConfig)} & set(self._get_param_names())
+        return TrainConfig(**{**{k: getattr(self, k) for k in shared}, **self._loss_config(),
+                              "batch_size": batch, "verbose": bool(self.verbose)})
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
-        """``embedding``: ``(table, codes)`` learned per-group vectors fed as the last
-        ``table.shape[1]`` channels of ``X`` (which should hold zeros there) to row
-        ``i`` from ``table[codes[i]]``; ``table`` is trained in place."""
+        """``embedding``: ``(table, codes)``, a learned vector per group fed to the network
+        as ``table.shape[1]`` more input channels, row ``i`` reading ``table[codes[i]]``
+        (``table`` is the initial value; the trained one is ``network_.embedding``)."""
         with naming(self):
             return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
                                      classes=classes, embedding=embedding)
@@ -239,25 +210,34 @@ class _RNNBase(BaseEstimator):
             n_val = max(1, math.ceil(self.validation_fraction * n))
             n_train = n - n_val - self.validation_gap
             if n_train < 1:
-                raise ValueError(
+                raise NoTrainingSamplesError(
                     f"early_stopping leaves no training samples: {n} samples, "
                     f"`validation_fraction`={self.validation_fraction} holds out {n_val} and "
                     f"`validation_gap`={self.validation_gap} drops {self.validation_gap}."
                 )
+        codes = None
+        if embedding is not None:
+            table, codes = embedding
+            codes = np.ascontiguousarray(codes, dtype=np.int64)
         if first:
             # statistics of the training part only: the held-out tail must not leak
             self._fit_scaler(X3[:n_train], sw[:n_train])
             self._fit_target(Y[:n_train], sw[:n_train])
             self._rng = check_random_state(self.random_state)
+            shape = (0, 0) if embedding is None else table.shape
             self.network_ = Network(
                 self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
                 num_layers=self.num_layers, output_size=self._n_head_outputs(),
                 activation=self.activation, dtype=X3.dtype, random_state=self._rng,
+                num_embeddings=shape[0], embedding_dim=shape[1],
             )
+            if embedding is not None:
+                self.network_.embedding[...] = table
         Xs, Ys = self._scale_X(X3), self._scale_y(Y)
         validation = None
         if n_val:
-            validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:])
+            validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:],
+                          None if codes is None else codes[n - n_val:])
             Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
         config = self._config(Xs.shape[0])
         if first or not hasattr(self, "_trainer"):
@@ -265,12 +245,14 @@ class _RNNBase(BaseEstimator):
         else:
             self._trainer.config = config
         trainer = self._trainer
-        emb = None
-        if embedding is not None:
-            table, codes = embedding
-            emb = Embedding(table, codes[:n_train], codes[n - n_val:] if n_val else None)
-        trainer.run(Xs, Ys, sw, epochs=1 if incremental else self.max_iter, rng=self._rng,
-                    validation=validation, warn_max_iter=not incremental, embedding=emb)
+        reason = trainer.run(Xs, Ys, sw, epochs=1 if incremental else self.max_iter,
+                             rng=self._rng, validation=validation,
+                             groups=None if codes is None else codes[:n_train])
+        if reason == "max_iter" and not incremental:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4,
+            )
         self.loss_curve_ = list(trainer.loss_curve)
         self.validation_scores_ = list(trainer.validation_scores) if self.early_stopping else None
         self.best_validation_score_ = trainer.best_validation_score if self.early_stopping else None
@@ -296,11 +278,15 @@ class _RNNBase(BaseEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def _head(self, X):
+    def _head(self, X, groups=None):
+        """The head's outputs on (scaled) windows ``X``; ``groups``: each window's
+        embedding row, for a network fitted with an embedding."""
         check_is_fitted(self, "network_")
         X3 = self._scale_X(self._windows(X, reset=False))
-        with num_threads(resolve_n_jobs(self.n_jobs)):
-            return self.network_._kernel_predict(X3, False)[:, 0, :]
+        groups = self.network_._check_groups(groups, X3.shape[0])
+        with threads.blas_single_thread():
+            return self.network_._kernel_predict(X3, False, threads.resolve_n_jobs(self.n_jobs),
+                                                 groups)[:, 0, :]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -404,20 +390,7 @@ class RNNRegressor(RegressorMixin, _RNNBase):
                  validation_fraction=0.1, validation_gap=0, clip_norm=None, bptt_steps=None,
                  scale=True, n_channels="auto", warm_start=False, n_jobs=None,
                  random_state=None, verbose=False, dtype=np.float32):
-        super().__init__(
-            cell=cell, hidden_size=hidden_size, num_layers=num_layers, activation=activation,
-            dropout=dropout, solver=solver, learning_rate_init=learning_rate_init,
-            learning_rate=learning_rate, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, alpha=alpha, batch_size=batch_size,
-            max_iter=max_iter, shuffle=shuffle, tol=tol, n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            validation_gap=validation_gap, clip_norm=clip_norm, bptt_steps=bptt_steps,
-            scale=scale, n_channels=n_channels, warm_start=warm_start, n_jobs=n_jobs,
-            random_state=random_state, verbose=verbose, dtype=dtype,
-        )
-        self.loss = loss
-        self.quantiles = quantiles
-        self.huber_delta = huber_delta
+        _assign(self, locals())
 
     def _check_loss_params(self):
         check_choice("loss", self.loss, ("squared_error", "absolute_error", "huber", "quantile"))
@@ -478,10 +451,15 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        return self._predict(X)
+
+    def _predict(self, X, groups=None):
+        """:meth:`predict`; ``groups``: each window's embedding row (a network fitted
+        with an embedding)."""
         if self.loss == "quantile":
             levels = np.atleast_1d(np.asarray(self.quantiles, float))
-            return self.predict_quantiles(X)[..., int(np.argmin(np.abs(levels - 0.5)))]
-        out = self._head(X) * self._y_std + self._y_mean
+            return self._predict_quantiles(X, groups)[..., int(np.argmin(np.abs(levels - 0.5)))]
+        out = self._head(X, groups) * self._y_std + self._y_mean
         return out[:, 0] if self._y_ndim == 1 else out
 
     def predict_quantiles(self, X):
@@ -494,9 +472,12 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         -------
         ndarray of shape (n_samples, len(quantiles)) or (n_samples, n_outputs, len(quantiles))
         """
+        return self._predict_quantiles(X)
+
+    def _predict_quantiles(self, X, groups=None):
         if self.loss != "quantile":
             raise ValueError("predict_quantiles needs loss='quantile'.")
-        Q = self._head(X).reshape(-1, self.n_outputs_, len(np.atleast_1d(self.quantiles)))
+        Q = self._head(X, groups).reshape(-1, self.n_outputs_, len(np.atleast_1d(self.quantiles)))
         Q = Q * self._y_std[None, :, None] + self._y_mean[None, :, None]
         Q = np.sort(Q, axis=2)[:, :, np.argsort(np.argsort(self.quantiles))]
         return Q[:, 0, :] if self._y_ndim == 1 else Q
@@ -529,6 +510,16 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
     """
 
     _y_numeric = False
+
+    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, activation="tanh",
+                 dropout=0.0, solver="adam", learning_rate_init=1e-3, learning_rate="constant",
+                 momentum=0.9, nesterovs_momentum=True, alpha=0.0, batch_size="auto",
+                 max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=10,
+                 early_stopping=False, validation_fraction=0.1, validation_gap=0,
+                 clip_norm=None, bptt_steps=None, scale=True, n_channels="auto",
+                 warm_start=False, n_jobs=None, random_state=None, verbose=False,
+                 dtype=np.float32):
+        _assign(self, locals())
 
     def _check_loss_params(self):
         pass

@@ -41,8 +41,11 @@ import pandas as pd
 from sklearn.base import clone
 
 from tsrnn import metrics as _metrics
+from tsrnn._forecast import global_model, single, windows
+from tsrnn._forecast.series import prepare
 from tsrnn._many import fit_many, predict_many
 from tsrnn._validation import check_float, check_int
+from tsrnn.panel import series_error, split_covariates
 
 __all__ = ["BacktestResult", "backtest", "fit_many", "predict_many"]
 
@@ -56,7 +59,8 @@ class BacktestResult:
     Attributes
     ----------
     forecasts : DataFrame
-        One row per origin, step and target: ``origin``, ``time`` (the
+        One row per origin, step and target (and, for a global model, a
+        ``series`` column first): ``origin``, ``time`` (the
         forecast timestamp), ``step``, ``target``, ``forecast`` (NaN only
         with ``missing="drop"`` where the window has a gap), ``actual``
         (NaN where the series is missing), the baselines ``naive`` (the last
@@ -65,7 +69,8 @@ class BacktestResult:
     summary : DataFrame
         Metrics (rows) of the ``forecaster``, ``naive`` and ``seasonal_naive``
         (columns) over the rows where all three and the actual are known,
-        averaged over targets.
+        averaged over targets (for a global model: computed per series, each
+        scaled by its own history, then averaged over the series).
     fit_time, predict_time : float
         Seconds spent fitting and forecasting.
     n_fits : int
@@ -107,13 +112,20 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     ``horizon`` steps are then made from every ``step``-th origin, each from
     the data up to that origin only (plus future-known covariates).
 
+    A global model (``global_model=True`` or ``series_id``) is backtested on
+    its panel: the origins are time points (of the union of the series'
+    timestamps), every fit sees each series up to the origin, and every
+    series is forecast from every origin it has ``lags`` observations before
+    and ``horizon`` steps after.
+
     Parameters
     ----------
     forecaster : RNNForecaster
         Cloned, never modified.
     y, X : as :meth:`RNNForecaster.fit`
     initial : int or float in (0, 1)
-        Observations (or fraction of them) in the first training window.
+        Observations (or fraction of them) in the first training window; for
+        a panel, time points of the union of the series' timestamps.
     step : int, optional
         Steps between origins; default the forecaster's ``horizon``.
     refit : bool or int, default=False
@@ -132,10 +144,6 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     -------
     BacktestResult
     """
-    if getattr(forecaster, "_is_global", False):
-        raise ValueError("backtest evaluates one series; `forecaster` is a global model "
-                         "(global_model=True or series_id set). Backtest a single-series "
-                         "forecaster, or one per series with fit_many.")
     h = check_int("horizon", forecaster.horizon)
     step = h if step is None else check_int("step", step)
     m = check_int("m", m)
@@ -152,10 +160,33 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         if forecaster.calibration_fraction is None:
             raise ValueError("`coverage` needs intervals, but the forecaster has "
                              "`calibration_fraction`=None.")
-
     template = clone(forecaster)
     template._check_params()
-    data, kind, _, past, future = template._prepare(y, X, fitting=True)
+    run = _backtest_panel if template._is_global else _backtest_series
+    return run(forecaster, template, y, X, initial, step, every, m, names, coverage)
+
+
+def _blocks(origins, every):
+    """Origins grouped by the fit that forecasts them."""
+    if every is None:
+        return [origins]
+    return [origins[i:i + every] for i in range(0, len(origins), every)]
+
+
+def _fit_first(forecaster, y_fit, X_fit, first, initial):
+    try:
+        return clone(forecaster).fit(y_fit, X_fit)
+    except ValueError as exc:
+        if not first:
+            raise
+        raise ValueError(f"The first fit, on `initial`={initial} observations, failed: {exc} "
+                         "Raise `initial`.") from exc
+
+
+def _backtest_series(forecaster, template, y, X, initial, step, every, m, names, coverage):
+    h = forecaster.horizon
+    prep = prepare(template, y, X)
+    data, past, future = prep.data, prep.past, prep.future
     n, n_t = len(data.raw), data.n_targets
     initial = _resolve_initial(initial, n, forecaster.lags + h + 1)
     origins = np.arange(initial - 1, n - h, step)
@@ -163,39 +194,39 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         raise ValueError(f"No origin leaves `horizon`={h} steps after `initial`={initial} in the "
                          f"{n} observations.")
     A, F, Yraw = data.arrays()
-    if every is None:
-        blocks = [origins]
-    else:
-        blocks = [origins[i:i + every] for i in range(0, len(origins), every)]
-
+    blocks = _blocks(origins, every)
     preds, lows, highs = [], [], []
     fit_time = predict_time = 0.0
     for block in blocks:
         end = block[0] + 1
-        if kind[0] == "series":
+        if prep.kind == "series":
             y_fit = pd.Series(data.raw.iloc[:end, 0].to_numpy(), index=data.raw.index[:end],
-                              name=kind[1])
+                              name=prep.name)
         else:
             y_fit = data.raw.iloc[:end, :n_t]
         X_fit = data.raw.iloc[:end][past + future] if (past or future) else None
         t0 = time.perf_counter()
-        try:
-            fc = clone(forecaster).fit(y_fit, X_fit)
-        except ValueError as exc:
-            if block is not blocks[0]:
-                raise
-            raise ValueError(f"The first fit, on `initial`={initial} observations, failed: {exc} "
-                             "Raise `initial`.") from exc
+        fc = _fit_first(forecaster, y_fit, X_fit, block is blocks[0], initial)
         t1 = time.perf_counter()
-        preds.append(fc._forecast(A, F, block))
+        preds.append(single.forecast_at(fc, A, F, block))
         if coverage is not None:
-            half = fc._half_width(coverage)
+            half = windows.half_width(fc.calibration_residuals_, coverage)
             lows.append(preds[-1] - half)
             highs.append(preds[-1] + half)
         predict_time += time.perf_counter() - t1
         fit_time += t1 - t0
 
     pred = np.concatenate(preds)                       # (n_origins, h, n_t)
+    bounds = (np.concatenate(lows), np.concatenate(highs)) if coverage is not None else None
+    forecasts, arrays = _frame(data, origins, pred, bounds, h, m)
+    summary = _summary(*arrays, bounds, Yraw[:initial], names, m)
+    return BacktestResult(forecasts, summary, fit_time, predict_time, len(blocks))
+
+
+def _frame(data, origins, pred, bounds, h, m):
+    """The forecasts table of one series, and the arrays its summary needs."""
+    n_t = data.n_targets
+    A, _, Yraw = data.arrays()
     steps = origins[:, None] + np.arange(1, h + 1)
     actual = Yraw[steps]
     naive = _seasonal_naive(A[:, :n_t], origins, h, 1)
@@ -212,14 +243,92 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         "naive": naive.ravel(),
         "seasonal_naive": seasonal.ravel(),
     }
-    bounds = (np.concatenate(lows), np.concatenate(highs)) if coverage is not None else None
     if bounds is not None:
         cols["lower"], cols["upper"] = bounds[0].ravel(), bounds[1].ravel()
-    forecasts = pd.DataFrame(cols)
+    arrays = (actual, {"forecaster": pred, "naive": naive, "seasonal_naive": seasonal})
+    return pd.DataFrame(cols), arrays
 
-    summary = _summary(actual, {"forecaster": pred, "naive": naive, "seasonal_naive": seasonal},
-                       bounds, Yraw[:initial], names, m)
-    return BacktestResult(forecasts, summary, fit_time, predict_time, len(blocks))
+
+def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, coverage):
+    """Rolling origins in time over a panel, for a global model."""
+    h, lags = forecaster.horizon, forecaster.lags
+    panel = global_model.panel_series(template, y)
+    ids = list(panel)
+    covariates = split_covariates(X, ids, template.series_id)
+    prepared = {}
+    for sid in ids:
+        try:
+            prepared[sid] = prepare(template, panel[sid], covariates[sid])
+        except (TypeError, ValueError) as err:
+            raise series_error(err, sid) from None
+    times = prepared[ids[0]].data.raw.index
+    for sid in ids[1:]:
+        times = times.union(prepared[sid].data.raw.index)
+    n = len(times)
+    initial = _resolve_initial(initial, n, lags + h + 1)
+    origin_times = times[initial - 1:n - h:step]
+    if not len(origin_times):
+        raise ValueError(f"No origin leaves `horizon`={h} steps after `initial`={initial} in the "
+                         f"{n} time points of the panel.")
+    # each series' own positions of the origins it can be forecast from
+    positions = {}
+    for sid in ids:
+        index = prepared[sid].data.raw.index
+        pos = index.get_indexer(origin_times)
+        positions[sid] = np.where((pos >= lags - 1) & (pos + h <= len(index) - 1), pos, -1)
+    blocks = _blocks(np.arange(len(origin_times)), every)
+    preds = {sid: [] for sid in ids}
+    fit_time = predict_time = 0.0
+    for block in blocks:
+        t_fit = origin_times[block[0]]
+        train = {sid: prepared[sid].data.raw.loc[:t_fit] for sid in ids}
+        short = [sid for sid in ids if len(train[sid]) < lags + h]
+        keep = [sid for sid in ids if sid not in short]
+        if not keep:
+            raise ValueError(f"No series has `lags` + `horizon` = {lags + h} observations up to "
+                             f"the first origin {t_fit}; raise `initial`.")
+        y_fit = {sid: train[sid].iloc[:, 0] for sid in keep}
+        X_fit = None
+        if prepared[ids[0]].past or prepared[ids[0]].future:
+            X_fit = {sid: train[sid].iloc[:, 1:] for sid in keep}
+        t0 = time.perf_counter()
+        fc = _fit_first(forecaster, y_fit, X_fit, block is blocks[0], initial)
+        t1 = time.perf_counter()
+        half = windows.half_width(fc.calibration_residuals_, coverage) \
+            if coverage is not None else None
+        for sid in keep:
+            pos = positions[sid][block]
+            ok = pos >= 0
+            if not ok.any():
+                continue
+            A, F, _ = prepared[sid].data.arrays()
+            point = global_model.forecast_at(fc, sid, A, F, pos[ok])
+            width = None if half is None else half * fc._states[sid].scale
+            preds[sid].append((block[ok], point, width))
+        predict_time += time.perf_counter() - t1
+        fit_time += t1 - t0
+    frames, tables = [], []
+    for sid in ids:
+        if not preds[sid]:
+            continue
+        which = np.concatenate([b for b, _, _ in preds[sid]])
+        pred = np.concatenate([p for _, p, _ in preds[sid]])
+        bounds = None
+        if coverage is not None:
+            bounds = (np.concatenate([p - w for _, p, w in preds[sid]]),
+                      np.concatenate([p + w for _, p, w in preds[sid]]))
+        data = prepared[sid].data
+        frame, arrays = _frame(data, positions[sid][which], pred, bounds, h, m)
+        frame.insert(0, "series", sid)
+        frames.append(frame)
+        scale_rows = data.raw.index <= origin_times[0]
+        tables.append(_summary(*arrays, bounds, data.arrays()[2][scale_rows], names, m))
+    if not frames:
+        raise ValueError("No series could be forecast from any origin: each needs `lags` "
+                         "observations before an origin and `horizon` steps after it.")
+    summary = pd.concat(tables).groupby(level=0, sort=False).mean()
+    return BacktestResult(pd.concat(frames, ignore_index=True), summary, fit_time,
+                          predict_time, len(blocks))
 
 
 def _summary(actual, forecasts, bounds, train, names, m):

@@ -28,9 +28,17 @@ def _named(sid, message):
     return f"series {sid!r}: {message}"
 
 
-def series_error(err, sid):
-    """``err`` again (same type), its message prefixed with the series it is about."""
-    return type(err)(_named(sid, str(err)))
+def series_error(err, sid, action=None):
+    """``err`` again (same type where it can be rebuilt from a message), its message
+    prefixed with the series it is about (and ``action``, e.g. "fit failed"); the new
+    error's ``series`` attribute holds the series id."""
+    message = _named(sid, str(err) if action is None else f"{action}: {err}")
+    try:
+        new = type(err)(message)
+    except Exception:  # noqa: BLE001  (types whose constructor wants more than a message)
+        new = RuntimeError(f"{message} ({type(err).__name__})")
+    new.series = sid
+    return new
 
 
 def split_panel(y, series_id=None, *, what="y"):

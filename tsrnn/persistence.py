@@ -11,6 +11,7 @@ trust a file's *numbers* only as far as its source.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,11 +24,12 @@ from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset, CustomBusinessDay
 from sklearn.preprocessing import LabelEncoder
 
-from tsrnn._timeindex import TimeAxis
+from tsrnn._engine.network import Network
+from tsrnn._forecast.series import SeriesState
+from tsrnn._forecast.timeaxis import TimeAxis
 from tsrnn._version import __version__
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.forecasting import RNNForecaster
-from tsrnn.nn import Network
 
 __all__ = ["load", "save"]
 
@@ -35,6 +37,8 @@ FORMAT = "tsrnn-model"
 FORMAT_VERSION = 1
 _MAX_BYTES = 1 << 30  # uncompressed content; a zip bomb is refused before it is inflated
 _CLASSES = {c.__name__: c for c in (RNNRegressor, RNNClassifier, RNNForecaster)}
+# Plain records of fitted state that may be stored (built from their fields, nothing else).
+_RECORDS = {c.__name__: c for c in (SeriesState,)}
 # Runtime helpers rebuilt on load instead of stored (optimizer moments restart).
 _SKIP = {"_trainer", "_label_encoder"}
 
@@ -45,13 +49,12 @@ def _version():
 
 def _n_params(x) -> int:
     """Parameter count of a stored network's layout, computed before anything is allocated."""
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[x["cell"]]
-    C, H, L, O = (int(x[k]) for k in ("input_size", "hidden_size", "num_layers", "output_size"))
-    if min(C, H, L, O) < 1:
+    sizes = {k: int(x.get(k, 0)) for k in ("input_size", "hidden_size", "num_layers",
+                                             "output_size", "num_embeddings", "embedding_dim")}
+    if min(v for k, v in sizes.items() if k not in ("num_embeddings", "embedding_dim")) < 1:
         raise ValueError("network sizes must be positive")
-    per_layer = [gates * H * (C + H) + 2 * gates * H] + \
-        [gates * H * 2 * H + 2 * gates * H] * (L - 1)
-    return sum(per_layer) + O * H + O
+    shapes = Network.layout(x["cell"], **sizes)
+    return sum(int(np.prod(shape)) for shape in shapes.values())
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -102,6 +105,7 @@ class _Writer:
                 "cell": v.cell, "input_size": v.input_size, "hidden_size": v.hidden_size,
                 "num_layers": v.num_layers, "output_size": v.output_size,
                 "activation": v.activation, "dtype": np.dtype(v.dtype).name, "init": v.init,
+                "num_embeddings": v.num_embeddings, "embedding_dim": v.embedding_dim,
                 "params": self.array(v.params)}}
         if isinstance(v, CustomBusinessDay):
             return {"__cbday__": {"n": v.n, "weekmask": v.weekmask,
@@ -118,6 +122,9 @@ class _Writer:
                                   "columns": [self.encode(c) for c in v.columns]}}
         if isinstance(v, tuple(_CLASSES.values())):
             return {"__estimator__": self.estimator(v)}
+        if type(v) in _RECORDS.values():
+            return {"__record__": [type(v).__name__, {f.name: self.encode(getattr(v, f.name))
+                                                      for f in dataclasses.fields(v)}]}
         raise TypeError(f"cannot store a value of type {type(v).__name__}")
 
     def index(self, idx):
@@ -170,7 +177,9 @@ class _Reader:
             net = Network(x["cell"], input_size=x["input_size"], hidden_size=x["hidden_size"],
                           num_layers=x["num_layers"], output_size=x["output_size"],
                           activation=x["activation"], dtype=np.dtype(x["dtype"]).type,
-                          random_state=0, init=x["init"])
+                          random_state=0, init=x["init"],
+                          num_embeddings=x.get("num_embeddings", 0),
+                          embedding_dim=x.get("embedding_dim", 0))
             if params.shape != net.params.shape or params.dtype != net.params.dtype:
                 raise ValueError("network parameters do not match the network's layout")
             net.params[...] = params
@@ -188,6 +197,8 @@ class _Reader:
                                 columns=pd.Index([self.decode(c) for c in x["columns"]]))
         if tag == "__estimator__":
             return self.estimator(x)
+        if tag == "__record__":
+            return self.record(x)
         raise ValueError(f"unknown tag {tag!r}")
 
     def index(self, x):
@@ -202,6 +213,16 @@ class _Reader:
                 np.all(np.diff(values) == values[1] - values[0]) and values[1] > values[0]:
             return pd.RangeIndex(values[0], values[-1] + 1, values[1] - values[0], name=name)
         return pd.Index(values, name=name)
+
+    def record(self, x):
+        name, values = x
+        cls = _RECORDS.get(name)
+        if cls is None:
+            raise ValueError(f"unknown record {name!r}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(values, dict) or sorted(values) != sorted(names):
+            raise ValueError(f"record {name!r} must have exactly the fields {names}")
+        return cls(**{k: self.decode(v) for k, v in values.items()})
 
     def estimator(self, x):
         cls = _CLASSES.get(x["class"])

@@ -1,4 +1,4 @@
-"""Activations and the recurrent projection shared by the cells.
+"""What the cells share: activations, the input and recurrent projections, the BPTT carry.
 
 float64 uses the exact libm functions (PyTorch parity to 1e-10).  float32 uses
 Eigen's clamped [13/6] rational approximation of tanh (a few ulp of error),
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from tsrnn._jit import FASTMATH, is_float32, njit, overload
+from tsrnn._engine.jit import FASTMATH, is_float32, njit, overload
 
 _OPTS = {"fastmath": FASTMATH, "error_model": "numpy"}
 
@@ -67,7 +67,17 @@ def _ov_sigmoid(x):
     return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
-@njit
+@njit(cache=False)
+def add(a, b):
+    """``a + b`` of two vectors, written out: NumPy's array expressions pull in Numba's
+    shape-checking error machinery, seconds of compile time for nothing here."""
+    out = np.empty(a.shape[0], a.dtype)
+    for j in range(a.shape[0]):
+        out[j] = a[j] + b[j]
+    return out
+
+
+@njit(cache=False)
 def recurrent_projection(hs, t, w_hh, gh):
     """``gh = h_{t-1} W_hh^T`` for step t (zero at t = 0, where h_{-1} = 0)."""
     if t > 0:
@@ -76,7 +86,7 @@ def recurrent_projection(hs, t, w_hh, gh):
         gh[:] = 0
 
 
-@njit
+@njit(cache=False)
 def input_projection(xin, w_ih, out):
     """``out = xin @ w_ih.T`` for all steps of a layer at once, ``xin`` (T*m, D).
 
@@ -94,7 +104,7 @@ def input_projection(xin, w_ih, out):
         np.dot(xin, w_ih.T, out)
 
 
-@njit
+@njit(cache=False)
 def input_weight_grad(dg, xin, out):
     """``out = dg.T @ xin``, the gradient of W_ih; written out for one input channel."""
     if xin.shape[1] == 1:
@@ -106,3 +116,21 @@ def input_weight_grad(dg, xin, out):
                 out[g, 0] += d[g] * x
     else:
         np.dot(dg.T, xin, out)
+
+
+@njit(cache=False)
+def carry_back(t, T, trunc, dg, w_hh, dh_prev):
+    """The gradient reaching ``h_{t-1}`` through the recurrent weights, ``dh_prev =
+    dg_t W_hh`` from step t's recurrent pre-activation gradient ``dg_t`` (m, G).
+
+    Truncated BPTT detaches the state entering step t when ``(T - t) % trunc
+    == 0``: then ``dh_prev`` is zero.  Returns whether the gradient was
+    carried (False also at t = 0, where there is no earlier step).
+    """
+    if t == 0:
+        return False
+    if (T - t) % trunc == 0:
+        dh_prev[:] = 0
+        return False
+    np.dot(dg[t], w_hh, dh_prev)
+    return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsrnn._kernels import optim as _k
+from tsrnn._engine.kernels import optim as _k
 from tsrnn._validation import check_float
 
 

@@ -1,61 +1,33 @@
 """The training loop: minibatches, shuffling, early stopping, schedules, progress, divergence.
 
-It knows a :class:`~tsrnn.nn.Network` and the optimizers, and nothing of
-scikit-learn estimators or pandas.  A :class:`Trainer` holds everything that
-must survive between calls (optimizer moments, learning rate, history, the best
-weights so far), so ``warm_start`` and ``partial_fit`` continue where the last
-call stopped.
+It knows a :class:`~tsrnn._engine.network.Network` and the optimizers, and
+nothing of scikit-learn estimators or pandas.  A :class:`Trainer` holds
+everything that must survive between calls (optimizer moments, learning rate,
+history, the best weights so far, the kernels' scratch), so ``warm_start`` and
+``partial_fit`` continue where the last call stopped.  The network's flat
+parameter vector, embedding included, is trained by one optimizer and
+snapshotted as one array.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from tsrnn._jit import num_threads, resolve_n_jobs
-from tsrnn._kernels.losses import CODES as LOSS_CODES
-from tsrnn._optim import SGD, Adam
+from tsrnn._engine import threads
+from tsrnn._engine.jit import is_compiled
+from tsrnn._engine.kernels import drivers
+from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
+from tsrnn._engine.network import Workspace
+from tsrnn._engine.optim import SGD, Adam
 
 # Reduce-on-plateau: divide the learning rate by this after a plateau, stop below the floor.
 PLATEAU_FACTOR = 5.0
 MIN_LEARNING_RATE = 1e-6
-
-
-@dataclass
-class Embedding:
-    """Learned vectors, one per group (a series), fed as the last input channels.
-
-    ``table`` (groups, dim) is trained in place with its own optimizer, from
-    the gradient of the loss with respect to those input channels, summed over
-    each group's rows and steps: the network sees ``table[codes[i]]`` at every
-    step of row ``i``.
-    """
-
-    table: np.ndarray
-    codes: np.ndarray
-    val_codes: np.ndarray | None = None
-
-    @property
-    def dim(self):
-        return self.table.shape[1]
-
-    def fill(self, X, codes, copy=True):
-        """``X`` (a copy, unless ``copy=False``) with the embedding channels set from
-        the table."""
-        if copy:
-            X = X.copy()
-        X[:, :, -self.dim:] = self.table[codes][:, None, :]
-        return X
-
-    def gradient(self, dX, codes):
-        """The loss gradient for the table, from the gradient for the inputs."""
-        g = np.zeros(self.table.shape, np.float64)
-        np.add.at(g, codes, dX[:, :, -self.dim:].sum(axis=1, dtype=np.float64))
-        return g.astype(self.table.dtype)
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -115,10 +87,7 @@ class Trainer:
     def __init__(self, net, config):
         self.net = net
         self.config = config
-        self.optimizer = self._optimizer(net.n_params, net.weight_mask)
-        self.embedding = None
-        self._embedding_optimizer = None
-        self._best_table = None
+        self.optimizer = self._optimizer()
         self.loss_curve = []
         self.validation_scores = []
         self.best_loss = math.inf
@@ -127,37 +96,20 @@ class Trainer:
         self.n_iter = 0
         self._stall = 0
         self._best_params = net.params.copy()
+        self._workspace = Workspace()
         self._qs = (np.empty(0, net.dtype) if config.quantiles is None
                     else np.asarray(config.quantiles, net.dtype))
 
-    def _optimizer(self, n_params, decay_mask):
-        cfg = self.config
+    def _optimizer(self):
+        cfg, net = self.config, self.net
         common = dict(learning_rate=cfg.learning_rate_init, alpha=cfg.alpha,
-                      decay_mask=decay_mask, clip_norm=cfg.clip_norm, dtype=self.net.dtype)
+                      decay_mask=net.weight_mask, clip_norm=cfg.clip_norm, dtype=net.dtype)
         if cfg.solver == "adam":
-            return Adam(n_params, **common)
-        return SGD(n_params, momentum=cfg.momentum, nesterov=cfg.nesterovs_momentum, **common)
-
-    def _set_embedding(self, embedding):
-        if embedding is not None and (self.embedding is None or
-                                      self.embedding.table is not embedding.table):
-            # its own optimizer; no weight decay (an embedding is not a weight)
-            self._embedding_optimizer = self._optimizer(embedding.table.size, None)
-        self.embedding = embedding
-        self._best_table = None if embedding is None else embedding.table.copy()
-
-    def _snapshot(self):
-        self._best_params[...] = self.net.params
-        if self.embedding is not None:
-            self._best_table[...] = self.embedding.table
-
-    def _restore(self):
-        self.net.params[...] = self._best_params
-        if self.embedding is not None:
-            self.embedding.table[...] = self._best_table
+            return Adam(net.n_params, **common)
+        return SGD(net.n_params, momentum=cfg.momentum, nesterov=cfg.nesterovs_momentum, **common)
 
     # ------------------------------------------------------------------ epochs
-    def run(self, X, Y, sw, *, epochs, rng, validation=None, warn_max_iter=True, embedding=None):
+    def run(self, X, Y, sw, *, epochs, rng, validation=None, groups=None):
         """Train for up to ``epochs`` epochs; returns why it stopped.
 
         Parameters
@@ -167,33 +119,30 @@ class Trainer:
         epochs : int
         rng : numpy.random.RandomState
             Source of the shuffles and dropout masks.
-        validation : tuple (X, Y, sw) or None
+        validation : tuple (X, Y, sw, groups) or None
             Held-out data for early stopping; the best weights on it are restored.
-        warn_max_iter : bool
-            Emit a ``ConvergenceWarning`` if ``epochs`` run out before convergence.
-        embedding : Embedding, optional
-            Learned per-group input channels (the last ``embedding.dim`` of
-            ``X``), trained jointly; ``val_codes`` index the validation rows.
+        groups : ndarray of int64 (n,), optional
+            Each training sample's embedding row, for a network with an embedding.
 
         Returns
         -------
         {"converged", "max_iter", "diverged", "interrupted"}
         """
         cfg = self.config
-        self._set_embedding(embedding)
-        bar = _progress(epochs, cfg.verbose)
+        n_threads = threads.resolve_n_jobs(cfg.n_jobs)
+        bar = _progress(epochs, cfg.verbose, self.net)
         reason = "max_iter"
         try:
-            with num_threads(resolve_n_jobs(cfg.n_jobs)):
+            with threads.blas_single_thread():
                 for _ in range(epochs):
-                    loss = self._epoch(X, Y, sw, rng)
+                    loss = self._epoch(X, Y, sw, rng, groups, n_threads)
                     if not math.isfinite(loss):
                         reason = "diverged"
                         break
                     self.n_iter += 1
                     self.loss_curve.append(loss)
                     if validation is not None:
-                        vloss = self.evaluate(*validation)
+                        vloss = self.evaluate(*validation, n_threads=n_threads)
                         if not math.isfinite(vloss):
                             reason = "diverged"
                             break
@@ -209,17 +158,16 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        self._finish(reason, validation is not None, epochs, warn_max_iter)
+        self._finish(reason, validation is not None)
         return reason
 
-    def _epoch(self, X, Y, sw, rng):
+    def _epoch(self, X, Y, sw, rng, groups, n_threads):
         cfg = self.config
         net = self.net
         n, T, _ = X.shape
         order = rng.permutation(n) if cfg.shuffle else None
         code = LOSS_CODES[cfg.loss]
         trunc = cfg.bptt_steps or T
-        emb = self.embedding
         total = 0.0
         for start in range(0, n, cfg.batch_size):
             stop = start + cfg.batch_size
@@ -229,21 +177,14 @@ class Trainer:
             if wsum <= 0:
                 continue
             masks = self._dropout_masks(xb.shape[0], T, rng)
-            if emb is not None:
-                codes = emb.codes[idx]
-                # a shuffled batch is already a copy (fancy indexing); a slice is a view
-                xb = emb.fill(xb, codes, copy=order is None)
-            loss, grad, dX = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
-                                                   cfg.return_sequences, trunc, masks,
-                                                   emb is not None)
+            gb = None if groups is None else groups[idx]
+            loss, grad, _ = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
+                                                  cfg.return_sequences, trunc, masks,
+                                                  n_threads=n_threads, groups=gb,
+                                                  workspace=self._workspace)
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 return math.nan
             self.optimizer.step(net.params, grad)
-            if emb is not None:
-                g = emb.gradient(dX, codes)
-                if not np.isfinite(g).all():
-                    return math.nan
-                self._embedding_optimizer.step(emb.table.reshape(-1), g.reshape(-1))
             total += loss * wsum
         self.t += n
         loss = total / float(sw.sum(dtype=np.float64))
@@ -260,15 +201,13 @@ class Trainer:
         keep = rng.random_sample((net.num_layers - 1, m, T, net.hidden_size)) >= p
         return (keep * (1.0 / (1.0 - p))).astype(net.dtype)
 
-    def evaluate(self, X, Y, sw):
+    def evaluate(self, X, Y, sw, groups=None, *, n_threads=1):
         """Loss of the current weights on prepared data (forward pass only, no dropout)."""
         cfg = self.config
         if float(sw.sum(dtype=np.float64)) <= 0:
             return math.nan
-        if self.embedding is not None:
-            X = self.embedding.fill(X, self.embedding.val_codes)
         return self.net._kernel_loss(X, Y, sw, LOSS_CODES[cfg.loss], self._qs, cfg.huber_delta,
-                                     cfg.return_sequences)
+                                     cfg.return_sequences, n_threads, groups, self._workspace)
 
     # ------------------------------------------------------------- stopping
     def _check_stop(self, use_validation):
@@ -281,49 +220,42 @@ class Trainer:
             improved = best is None or score > best + cfg.tol
             if best is None or score > best:
                 self.best_validation_score = score
-                self._snapshot()
+                self._best_params[...] = self.net.params
         else:
             loss = self.loss_curve[-1]
             improved = loss < self.best_loss - cfg.tol
         if self.loss_curve[-1] < self.best_loss:
             self.best_loss = self.loss_curve[-1]
             if not use_validation:
-                self._snapshot()
+                self._best_params[...] = self.net.params
         self._stall = 0 if improved else self._stall + 1
         if self._stall < cfg.n_iter_no_change:
             return False
         if cfg.learning_rate == "plateau":
             opt = self.optimizer
             opt.learning_rate /= PLATEAU_FACTOR
-            if self._embedding_optimizer is not None:
-                self._embedding_optimizer.learning_rate = opt.learning_rate
             self._stall = 0
             if cfg.verbose:
                 print(f"tsrnn: plateau, learning rate lowered to {opt.learning_rate:.3g}")
             return opt.learning_rate < MIN_LEARNING_RATE
         return True
 
-    def _finish(self, reason, use_validation, epochs, warn_max_iter):
+    def _finish(self, reason, use_validation):
         if reason == "diverged":
-            self._restore()
+            self.net.params[...] = self._best_params
             warnings.warn(
                 f"Training diverged in epoch {self.n_iter + 1}: the loss or a gradient became "
                 f"non-finite. The best weights so far were restored (after {self.n_iter} "
                 "epochs). Try a lower `learning_rate_init`, `clip_norm`, or scaled inputs.",
-                DivergenceWarning, stacklevel=5,
+                DivergenceWarning, stacklevel=6,
             )
         elif reason == "interrupted":
             if self.n_iter:
-                self._restore()
+                self.net.params[...] = self._best_params
             warnings.warn(f"Training interrupted after {self.n_iter} epochs; the best weights "
-                          "so far were kept.", UserWarning, stacklevel=5)
+                          "so far were kept.", UserWarning, stacklevel=6)
         elif use_validation and self.best_validation_score is not None:
-            self._restore()
-        if reason == "max_iter" and warn_max_iter:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({epochs}) reached and the "
-                "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=5,
-            )
+            self.net.params[...] = self._best_params
 
     def _postfix(self):
         out = {"loss": f"{self.loss_curve[-1]:.4g}"}
@@ -332,9 +264,14 @@ class Trainer:
         return out
 
 
-def _progress(total, verbose):
+def _progress(total, verbose, net):
+    """A progress bar over the epochs (when ``verbose``), after a word on compiling when
+    the network's kernels are not compiled yet."""
     if not verbose:
         return None
+    if not is_compiled(drivers.RUN[net.cell], net.dtype):
+        print(f"tsrnn: compiling the {net.cell.upper()} kernels ({np.dtype(net.dtype).name}) "
+              "for first use; they are cached for later runs.", file=sys.stderr, flush=True)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="tsrnn fit", unit="epoch", leave=True)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from tsrnn._jit import njit
+from tsrnn._engine.jit import njit
 
 
 @njit

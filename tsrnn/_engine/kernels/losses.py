@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from tsrnn._jit import njit
+from tsrnn._engine.jit import njit
 
 SQUARED_ERROR, ABSOLUTE_ERROR, HUBER, QUANTILE, CROSS_ENTROPY = 0, 1, 2, 3, 4
 CODES = {

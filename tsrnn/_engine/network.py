@@ -1,0 +1,676 @@
+"""``Network``: a recurrent stack plus a linear head, with PyTorch's parameter layout.
+
+It holds the parameters in one flat vector, computes predictions, and
+computes a loss with the gradient of every parameter by backpropagation
+through time, over fixed chunks of the batch (see
+:mod:`tsrnn._engine.kernels.drivers`); it does not train (see
+:mod:`tsrnn._engine.training`).  Public as :mod:`tsrnn.nn`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsrnn._engine import threads
+from tsrnn._engine.kernels import drivers as _k
+from tsrnn._engine.kernels.losses import CODES as _LOSS_CODES
+from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
+from tsrnn._validation import (
+    as_float_array,
+    check_choice,
+    check_dtype,
+    check_float,
+    check_int,
+    check_n_jobs,
+    check_quantiles,
+    check_random_state,
+)
+
+__all__ = ["Network", "Workspace"]
+
+LOSSES = tuple(_LOSS_CODES)
+INITS = ("pytorch", "orthogonal")
+
+# How a batch is cut into chunks.  The count depends only on the batch size,
+# never on the thread count, so results do not depend on n_jobs.  A chunk's
+# recurrent GEMMs have as many rows as it has samples, and OpenBLAS repacks the
+# weight at every step: on one thread at H=256, chunks of 16/32/64/128 reach
+# 55/70/79/66 % of GEMM peak.  With two threads, though, training was fastest
+# with chunks of 16-32 (two threads' 64-sample states compete for cache), so
+# training uses chunks of >= 16 samples, at most 8 of them (each keeps its own
+# gradient buffer), while prediction, which keeps less state, uses chunks of
+# about 64.  Any batch of 32 or more gets two chunks, so two threads share it.
+# See benchmarks/RESULTS.md.
+_MIN_CHUNK = 16
+_PREDICT_CHUNK = 64
+_MAX_TRAIN_CHUNKS = 8
+
+
+def _n_chunks(n, target, cap):
+    return max(1, min(cap, max(n // target, min(2, n // _MIN_CHUNK))))
+
+
+def _train_chunks(n):
+    return _n_chunks(n, _MIN_CHUNK, _MAX_TRAIN_CHUNKS)
+
+
+def _predict_chunks(n):
+    return _n_chunks(n, _PREDICT_CHUNK, n)
+
+
+class Workspace:
+    """Scratch buffers for kernel calls, kept and reused between calls.
+
+    A trainer holds one for its fit, so that minibatch after minibatch runs
+    without allocating; a buffer grows when a call needs more, and is never
+    shared by two calls at once (each call owns the workspace it is given).
+    """
+
+    def __init__(self):
+        self._flat = {}
+
+    def get(self, name, shape, dtype):
+        """A C-contiguous array of ``shape`` and ``dtype`` (contents undefined)."""
+        size = int(np.prod(shape, dtype=np.int64))
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size or flat.dtype != dtype:
+            flat = self._flat[name] = np.empty(max(size, 1), dtype)
+        return flat[:size].reshape(shape)
+
+
+def _fresh(name, shape, dtype):  # noqa: ARG001 - the Workspace.get signature, no reuse
+    return np.empty(shape, dtype)
+
+
+def _no_training(dtype, seq):
+    """The training arguments of a prediction: empty arrays of the training types, so
+    that predicting and training share one compiled kernel per cell and dtype."""
+    return (np.empty((0, 1, 1), dtype), np.empty(0, dtype), np.empty((0, 0, 0, 0), dtype),
+            bool(seq), 1, 0, np.empty(0, dtype), 1.0, 1.0, np.empty((0, 0), dtype),
+            np.empty(0, np.float64), np.empty((0, 1, 1), dtype), np.empty(0, dtype))
+
+
+def _no_output(dtype):
+    return np.empty((0, 1, 1), dtype)
+
+
+class Network:
+    """A stack of recurrent layers (Elman RNN, LSTM or GRU) and a linear head.
+
+    The parameters are those of the PyTorch module::
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = torch.nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)
+                self.head = torch.nn.Linear(hidden_size, output_size)
+
+    with the same names, shapes and gate order (LSTM ``i, f, g, o``; GRU
+    ``r, z, n``), so ``state_dict()`` loads into that module and back.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell.  ``"rnn"`` is the Elman cell
+        ``h_t = activation(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+    input_size : int, default=1
+        Channels per time step (C).
+    hidden_size : int, default=32
+        Hidden units per layer (H).
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    output_size : int, default=1
+        Outputs of the head.
+    activation : {"tanh", "relu"}, default="tanh"
+        Nonlinearity of the ``"rnn"`` cell (LSTM and GRU only take ``"tanh"``).
+    dtype : numpy.float32 or numpy.float64, default=numpy.float32
+        Floating type of the parameters and of all computation.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights.  Weights are drawn in float64 and cast, so
+        float32 and float64 networks with the same seed start alike.
+    init : {"pytorch", "orthogonal"}, default="pytorch"
+        ``"pytorch"``: every recurrent weight and bias uniform in
+        ``±1/sqrt(hidden_size)``, as ``torch.nn.RNN/LSTM/GRU``; the head as
+        ``torch.nn.Linear``.  ``"orthogonal"``: Keras' scheme — Glorot-uniform
+        input weights, orthogonal recurrent blocks, zero biases with the LSTM
+        forget-gate bias at 1, Glorot-uniform head.  In the experiment of
+        ``benchmarks/init_experiment.py`` (Seattle weather, hidden 32, 5 seeds;
+        see ``benchmarks/RESULTS.md``) ``"pytorch"`` reached the lower best
+        validation error for rnn (0.157 vs 0.166) and lstm (0.144 vs 0.149)
+        in every seed and tied for gru; ``"orthogonal"`` converged in fewer
+        epochs but then overfitted sooner.  Hence the default, which is also
+        the distribution a PyTorch user's freshly built module starts from.
+
+    num_embeddings : int, default=0
+        Rows of a learned embedding table ``embedding.weight`` of shape
+        ``(num_embeddings, embedding_dim)`` (0: none).  With ``groups=`` in
+        :meth:`forward` and :meth:`loss_grad`, sample ``i`` reads row
+        ``groups[i]`` as ``embedding_dim`` more input channels at every step,
+        after its own ``input_size``; the first layer's ``weight_ih`` has
+        ``input_size + embedding_dim`` columns.  In PyTorch terms the input is
+        ``torch.cat([x, emb(groups)[:, None].expand(-1, T, -1)], -1)``.  The
+        table starts at zero (a caller may load other values); it is trained
+        with the other parameters, without weight decay.
+    embedding_dim : int, default=0
+        Width of each embedding row.
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        The flat parameter vector, the single source of truth; the arrays of
+        ``state_dict()`` are copies of slices of it.
+    n_params : int
+        Its length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = Network("lstm", input_size=3, hidden_size=4, num_layers=2, random_state=0)
+    >>> sorted(net.state_dict())[:2]
+    ['head.bias', 'head.weight']
+    >>> net.forward(np.ones((5, 7, 3))).shape
+    (5, 1)
+    """
+
+    def __init__(self, cell="lstm", input_size=1, hidden_size=32, num_layers=1, output_size=1,
+                 activation="tanh", dtype=np.float32, random_state=None, init="pytorch",
+                 num_embeddings=0, embedding_dim=0):
+        self.cell = check_choice("cell", cell, _k.CELLS)
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
+        self.num_layers = check_int("num_layers", num_layers)
+        self.output_size = check_int("output_size", output_size)
+        self.activation = check_choice("activation", activation, ("tanh", "relu"))
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ValueError(
+                f"`activation`={activation!r} is only available for cell='rnn'; "
+                f"the {cell} cell uses its own gates."
+            )
+        self.dtype = check_dtype("dtype", dtype)
+        self.init = check_choice("init", init, INITS)
+        self.num_embeddings = check_int("num_embeddings", num_embeddings, low=0)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, low=0)
+        if (self.num_embeddings == 0) != (self.embedding_dim == 0):
+            raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
+                             f"{embedding_dim} must both be positive (an embedding) or both 0.")
+        self._build_layout()
+        self.params = np.empty(self.n_params, self.dtype)
+        self.reset_parameters(random_state)
+
+    # ------------------------------------------------------------------ layout
+    @staticmethod
+    def layout(cell, input_size, hidden_size, num_layers, output_size, num_embeddings=0,
+               embedding_dim=0):
+        """Names and shapes of the parameters, in the order of the flat vector.
+
+        Returns
+        -------
+        dict of str to tuple
+            PyTorch's state-dict names; computed without allocating anything
+            (model files check a stored network's size with it).
+        """
+        G = _k.N_GATES[cell]
+        H, C = hidden_size, input_size + embedding_dim
+        shapes = {}
+        for k in range(num_layers):
+            D = C if k == 0 else H
+            shapes[f"rnn.weight_ih_l{k}"] = (G * H, D)
+            shapes[f"rnn.weight_hh_l{k}"] = (G * H, H)
+            shapes[f"rnn.bias_ih_l{k}"] = (G * H,)
+            shapes[f"rnn.bias_hh_l{k}"] = (G * H,)
+        shapes["head.weight"] = (output_size, H)
+        shapes["head.bias"] = (output_size,)
+        if num_embeddings:
+            shapes["embedding.weight"] = (num_embeddings, embedding_dim)
+        return shapes
+
+    def _build_layout(self):
+        self._shapes = self.layout(self.cell, self.input_size, self.hidden_size,
+                                   self.num_layers, self.output_size, self.num_embeddings,
+                                   self.embedding_dim)
+        sizes = [int(np.prod(s)) for s in self._shapes.values()]
+        self._offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.n_params = int(self._offs[-1])
+
+    def _views(self, flat):
+        out = {}
+        for k, (name, shape) in enumerate(self._shapes.items()):
+            out[name] = flat[self._offs[k]:self._offs[k + 1]].reshape(shape)
+        return out
+
+    @property
+    def weight_mask(self):
+        """Boolean mask of the flat vector: True on the weight matrices of the layers and
+        the head (where an L2 penalty applies), False on biases and the embedding."""
+        mask = np.zeros(self.n_params, bool)
+        for k, name in enumerate(self._shapes):
+            mask[self._offs[k]:self._offs[k + 1]] = "weight" in name and \
+                not name.startswith("embedding.")
+        return mask
+
+    @property
+    def embedding(self):
+        """View of the embedding table in the flat vector, (num_embeddings, embedding_dim);
+        (0, 0) without an embedding."""
+        if not self.num_embeddings:
+            return np.empty((0, 0), self.dtype)
+        return self.params[self._offs[-2]:].reshape(self.num_embeddings, self.embedding_dim)
+
+    def reset_parameters(self, random_state=None):
+        """Draw fresh initial parameters (see ``init``); the embedding starts at zero.
+
+        Parameters
+        ----------
+        random_state : int, RandomState instance or None
+            Seed of the draw.
+
+        Returns
+        -------
+        self : Network
+        """
+        rng = check_random_state(random_state)
+        H = self.hidden_size
+        G = _k.N_GATES[self.cell]
+        values = {}
+        for name, shape in self._shapes.items():
+            fan_in = shape[1] if len(shape) == 2 else H
+            if name.startswith("embedding."):
+                # drawn from nothing, so that the weights (and every later draw of the
+                # same generator, e.g. a trainer's shuffles) match a network without one
+                values[name] = np.zeros(shape)
+            elif self.init == "pytorch":
+                bound = 1.0 / np.sqrt(H if name.startswith("rnn.") else fan_in)
+                values[name] = rng.uniform(-bound, bound, size=shape)
+            elif "bias" in name:
+                values[name] = np.zeros(shape)
+                if self.cell == "lstm" and "bias_ih" in name:
+                    values[name][H:2 * H] = 1.0
+            elif "weight_hh" in name:
+                blocks = []
+                for _ in range(G):
+                    q, r = np.linalg.qr(rng.normal(size=(H, H)))
+                    blocks.append(q * np.sign(np.diag(r)))
+                values[name] = np.concatenate(blocks, axis=0)
+            else:
+                fan_out = shape[0] // (G if name.startswith("rnn.") else 1)
+                bound = np.sqrt(6.0 / (shape[1] + fan_out))
+                values[name] = rng.uniform(-bound, bound, size=shape)
+        for name, view in self._views(self.params).items():
+            view[...] = values[name]
+        return self
+
+    # -------------------------------------------------------------- state dict
+    def state_dict(self):
+        """Parameters by PyTorch name, as copies.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``rnn.weight_ih_l{k}``, ``rnn.weight_hh_l{k}``, ``rnn.bias_ih_l{k}``,
+            ``rnn.bias_hh_l{k}`` for each layer k, then ``head.weight``,
+            ``head.bias``; loadable by ``torch.nn.Module.load_state_dict``
+            after ``torch.from_numpy``.
+        """
+        return {name: v.copy() for name, v in self._views(self.params).items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy parameters in from a dict with exactly the keys of :meth:`state_dict`.
+
+        Arrays (or CPU tensors of a PyTorch module's ``state_dict()``) are
+        cast to this network's dtype; the argument is not modified.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array-like
+
+        Returns
+        -------
+        self : Network
+
+        Raises
+        ------
+        ValueError
+            On a missing or unexpected key, a wrong shape or a non-finite value.
+            Nothing is changed in that case.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"`state_dict` must be a mapping, got {type(state_dict).__name__}.")
+        missing = [k for k in self._shapes if k not in state_dict]
+        extra = [k for k in state_dict if k not in self._shapes]
+        if missing or extra:
+            raise ValueError(
+                f"`state_dict` does not match this {self!r}: missing keys {missing}, "
+                f"unexpected keys {extra}."
+            )
+        new = np.empty_like(self.params)
+        views = self._views(new)
+        for name, shape in self._shapes.items():
+            value = state_dict[name]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            arr = np.asarray(value)
+            if arr.shape != shape:
+                raise ValueError(
+                    f"`state_dict[{name!r}]` has shape {arr.shape}; this network needs {shape}."
+                )
+            views[name][...] = as_float_array(f"state_dict[{name!r}]", arr, np.float64,
+                                              ndims=(arr.ndim,))
+        self.params[...] = new
+        return self
+
+    # ------------------------------------------------------------------ inputs
+    def _check_X(self, X):
+        X = as_float_array("X", X, self.dtype, ndims=(2, 3))
+        if X.ndim == 2:
+            if self.input_size != 1:
+                raise ValueError(
+                    f"`X` is 2-D with shape {X.shape}, which means one channel, but this network "
+                    f"has input_size={self.input_size}; pass X of shape (n, T, {self.input_size})."
+                )
+            X = X.reshape(X.shape[0], X.shape[1], 1)
+        n, T, C = X.shape
+        if n == 0 or T == 0:
+            raise ValueError(f"`X` must hold at least one sample and one step, got shape {X.shape}.")
+        if C != self.input_size:
+            raise ValueError(
+                f"`X` has {C} channels (shape {X.shape}) but this network has "
+                f"input_size={self.input_size}."
+            )
+        return X
+
+    def _check_Y(self, Y, X, loss, seq, n_quantiles):
+        n, T, _ = X.shape
+        O = self.output_size
+        lead = (n, T) if seq else (n,)
+        if loss == "cross_entropy":
+            Y = np.asarray(Y)
+            if Y.shape != lead:
+                raise ValueError(f"`Y` must have shape {lead} (class labels), got {Y.shape}.")
+            if not (np.issubdtype(Y.dtype, np.integer)
+                    or (np.issubdtype(Y.dtype, np.floating) and np.all(np.mod(Y, 1) == 0))):
+                raise ValueError(f"`Y` must hold integer class labels, got dtype {Y.dtype}.")
+            if Y.size and (Y.min() < 0 or Y.max() >= O):
+                raise ValueError(
+                    f"`Y` labels must lie in [0, {O - 1}] (output_size={O}); "
+                    f"found range [{Y.min()}, {Y.max()}]."
+                )
+            return np.ascontiguousarray(Y.reshape(n, -1, 1), dtype=self.dtype)
+        K = O // n_quantiles
+        Y = as_float_array("Y", Y, self.dtype, ndims=(len(lead), len(lead) + 1))
+        if Y.ndim == len(lead):
+            Y = Y[..., None]
+        if Y.shape != lead + (K,):
+            raise ValueError(f"`Y` must have shape {lead + (K,)}, got {Y.shape}.")
+        return Y.reshape(n, -1, K)
+
+    def _check_sample_weight(self, sample_weight, n):
+        if sample_weight is None:
+            return np.ones(n, self.dtype)
+        sw = as_float_array("sample_weight", sample_weight, self.dtype, ndims=(1,))
+        if sw.shape != (n,):
+            raise ValueError(f"`sample_weight` must have shape ({n},), got {sw.shape}.")
+        if (sw < 0).any() or sw.sum() <= 0:
+            raise ValueError("`sample_weight` must be non-negative with a positive sum.")
+        return sw
+
+    def _check_masks(self, masks, X):
+        n, T, _ = X.shape
+        if masks is None or self.num_layers == 1:
+            if masks is not None and np.size(masks):
+                raise ValueError("`dropout_masks` must be None for a single-layer network.")
+            return np.empty((0, 0, 0, 0), self.dtype)
+        shape = (self.num_layers - 1, n, T, self.hidden_size)
+        masks = as_float_array("dropout_masks", masks, self.dtype, ndims=(4,))
+        if masks.shape != shape:
+            raise ValueError(f"`dropout_masks` must have shape {shape}, got {masks.shape}.")
+        return masks
+
+    def _check_groups(self, groups, n):
+        """The embedding rows of ``n`` samples as int64, or an empty array without one."""
+        if not self.num_embeddings:
+            if groups is not None:
+                raise ValueError("`groups` needs a network with an embedding "
+                                 "(num_embeddings > 0).")
+            return np.empty(0, np.int64)
+        if groups is None:
+            raise ValueError(f"`groups` must give each sample's embedding row (this network "
+                             f"has num_embeddings={self.num_embeddings}).")
+        g = np.asarray(groups)
+        if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer):
+            raise ValueError(f"`groups` must be {n} integers, got shape {g.shape} of dtype "
+                             f"{g.dtype}.")
+        if n and (g.min() < 0 or g.max() >= self.num_embeddings):
+            raise ValueError(f"`groups` must lie in [0, {self.num_embeddings - 1}]; found "
+                             f"[{g.min()}, {g.max()}].")
+        return np.ascontiguousarray(g, dtype=np.int64)
+
+    # --------------------------------------------------------------- compute
+    def forward(self, X, return_sequences=False, n_jobs=None, groups=None):
+        """Head outputs for a batch of windows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, C), or (n, T) when ``input_size`` is 1
+        return_sequences : bool, default=False
+            If True, apply the head at every step.
+        n_jobs : int or None, default=None
+            Threads for the batch chunks (None: one).  The result does not
+            depend on it, bit for bit.
+        groups : array-like of int of shape (n,), optional
+            Each sample's embedding row (networks with ``num_embeddings``).
+
+        Returns
+        -------
+        ndarray of shape (n, output_size), or (n, T, output_size)
+        """
+        X = self._check_X(X)
+        groups = self._check_groups(groups, X.shape[0])
+        with threads.blas_single_thread():
+            out = self._kernel_predict(X, bool(return_sequences),
+                                       threads.resolve_n_jobs(check_n_jobs(n_jobs)), groups)
+        return out if return_sequences else out[:, 0, :]
+
+    def _run(self, X, groups, chunks, n_threads, work, mode, train, out):
+        """Run the cell's kernel over the ``chunks`` of batch ``X`` on ``n_threads``.
+
+        ``work`` (threads, size) is the scratch; ``mode`` the drivers' PREDICT
+        (into ``out``) or TRAIN; ``train`` the training arguments ``(Y, sw,
+        masks, seq, trunc, code, qs, delta, scale, gbuf, lbuf, dX, grad)``
+        (:func:`_no_training` for a prediction).  Returns the loss sum.
+        """
+        E = self.embedding
+        if groups is None:
+            groups = np.empty(0, np.int64)
+        (Y, sw, masks, seq, trunc, code, qs, delta, scale, gbuf, lbuf, dX, grad) = train
+        kernel = _k.RUN[self.cell]
+        relu = self.activation == "relu"
+        k = min(n_threads, chunks)
+
+        def run(j, c0, c1, mode=mode):
+            return kernel((X, E, groups, Y, sw, self.params, self._offs, self.num_layers,
+                           self.hidden_size, relu, masks, seq, trunc, code, qs, delta, scale,
+                           chunks, c0, c1, work[j], gbuf, lbuf, dX, grad, out, mode))
+
+        if k == 1:
+            return run(0, 0, chunks, _k.TRAIN_REDUCE if mode == _k.TRAIN else mode)
+        threads.run_ranges(chunks, k, run)
+        return run(0, 0, 0, _k.REDUCE) if mode == _k.TRAIN else 0.0
+
+    def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None):
+        """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
+        caller holds :func:`tsrnn._engine.threads.blas_single_thread`."""
+        get = _fresh if workspace is None else workspace.get
+        n, T, _ = X.shape
+        chunks = _predict_chunks(n)
+        H, O = self.hidden_size, self.output_size
+        size = _k.scratch_size(-(-n // chunks), T, self.input_size + self.embedding_dim,
+                               self.num_layers, H, _k.N_GATES[self.cell] * H, O, 0, seq, False,
+                               False, False)
+        work = get("predict_work", (min(n_threads, chunks), size), self.dtype)
+        out = get("predict_out", (n, T if seq else 1, O), self.dtype)
+        self._run(X, groups, chunks, n_threads, work, _k.PREDICT, _no_training(self.dtype, seq),
+                  out)
+        return out
+
+    def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,
+                  bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
+                  input_grad=False, n_jobs=None, groups=None):
+        """Loss of a batch and its gradient for every parameter, by BPTT.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, C), or (n, T) when ``input_size`` is 1
+        Y : array-like
+            Targets: (n, output_size) — or (n,) if ``output_size`` is 1 — for
+            the pointwise losses; (n, K) for ``"quantile"`` where ``output_size
+            = K * len(quantiles)``; integer labels (n,) for
+            ``"cross_entropy"``.  With ``return_sequences`` a time axis
+            follows n: (n, T, ...).
+        loss : {"squared_error", "absolute_error", "huber", "quantile", "cross_entropy"}
+            Weighted mean over samples (and steps) and outputs.
+            ``"squared_error"`` with unit weights is ``torch.nn.MSELoss()``;
+            ``"huber"`` is ``torch.nn.HuberLoss(delta=huber_delta)``;
+            ``"quantile"`` is the pinball loss, output ``k * Q + q`` predicting
+            target k at level ``quantiles[q]``; ``"cross_entropy"`` is
+            ``torch.nn.CrossEntropyLoss()`` on the head's logits.
+        sample_weight : array-like of shape (n,), optional
+            Non-negative weights; the loss is divided by their sum.
+        return_sequences : bool, default=False
+            Many-to-many: the head and the loss apply at every step.
+        bptt_steps : int, optional
+            Truncated BPTT: the recurrent state is detached every
+            ``bptt_steps`` steps counting back from the last, so gradients
+            flow back through at most that many steps.
+        quantiles : sequence of float in (0, 1), optional
+            Levels for ``loss="quantile"``.
+        huber_delta : float, default=1.0
+            Threshold of the Huber loss.
+        dropout_masks : array-like of shape (num_layers - 1, n, T, hidden_size), optional
+            Multipliers applied to each layer's outputs before the next layer
+            (inverted dropout: 0 or ``1 / (1 - p)``).
+        input_grad : bool, default=False
+            Also return the gradient with respect to ``X`` under key ``"input"``.
+        n_jobs : int or None, default=None
+            Threads for the batch chunks; the result is bitwise the same for any value.
+        groups : array-like of int of shape (n,), optional
+            Each sample's embedding row (networks with ``num_embeddings``).
+
+        Returns
+        -------
+        loss : float
+        grads : dict of str to ndarray
+            The gradient of every parameter, keyed as :meth:`state_dict`.
+        """
+        two_d = np.ndim(X) == 2
+        X = self._check_X(X)
+        loss, grad, dX = self._loss_grad(
+            X, Y, loss, sample_weight=sample_weight, return_sequences=return_sequences,
+            bptt_steps=bptt_steps, quantiles=quantiles, huber_delta=huber_delta,
+            dropout_masks=dropout_masks, input_grad=input_grad, n_jobs=n_jobs, groups=groups,
+        )
+        grads = self._views(grad)
+        if input_grad:
+            grads["input"] = dX[..., 0] if two_d else dX
+        return loss, grads
+
+    def _loss_grad(self, X, Y, loss, *, sample_weight=None, return_sequences=False,
+                   bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
+                   input_grad=False, n_jobs=None, groups=None):
+        """Validated core of :meth:`loss_grad`: returns ``(loss, flat_grad, dX)``."""
+        check_choice("loss", loss, LOSSES)
+        seq = bool(return_sequences)
+        n, T, _ = X.shape
+        qs = self._check_quantiles(quantiles, loss)
+        delta = check_float("huber_delta", huber_delta, low=0, low_open=True)
+        trunc = check_int("bptt_steps", bptt_steps, allow_none=True) or T
+        Y = self._check_Y(Y, X, loss, seq, len(qs) if loss == "quantile" else 1)
+        sw = self._check_sample_weight(sample_weight, n)
+        masks = self._check_masks(dropout_masks, X)
+        groups = self._check_groups(groups, n)
+        n_threads = threads.resolve_n_jobs(check_n_jobs(n_jobs))
+        with threads.blas_single_thread():
+            return self._kernel_loss_grad(X, Y, sw, _LOSS_CODES[loss], qs, delta, seq, trunc,
+                                          masks, bool(input_grad), n_threads, groups=groups)
+
+    def _loss_scale(self, sw, T, seq, code):
+        """1 / (row weight sum x outputs per row): turns weighted loss sums into means."""
+        rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
+        return 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
+
+    def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks=None,
+                          want_dx=False, n_threads=1, groups=None, workspace=None):
+        """Loss and flat gradient for validated, prepared arrays (see :meth:`_loss_grad`).
+
+        ``Y`` is (n, T or 1, K); ``masks`` None means no dropout; ``groups``
+        the samples' embedding rows (int64) when the network has an embedding,
+        whose gradient is then filled in too.  The caller holds
+        :func:`tsrnn._engine.threads.blas_single_thread`.  The training loop
+        calls this directly, once per minibatch, with the ``workspace`` of its
+        fit: the returned gradient (and ``dX``) live in that workspace until
+        the next call.  Returns ``(loss, grad, dX)``, ``dX`` (n, T, C), empty
+        unless ``want_dx``.
+        """
+        get = _fresh if workspace is None else workspace.get
+        n, T, C = X.shape
+        if masks is None:
+            masks = np.empty((0, 0, 0, 0), self.dtype)
+        embedded = self.num_embeddings > 0
+        D = self.embedding_dim
+        scale = self._loss_scale(sw, T, seq, code)
+        chunks = _train_chunks(n)
+        H = self.hidden_size
+        dx_rows = n if (want_dx or embedded) else 0
+        size = _k.scratch_size(-(-n // chunks), T, C + D, self.num_layers, H,
+                               _k.N_GATES[self.cell] * H, self.output_size, Y.shape[2], seq,
+                               masks.shape[0] > 0, True, dx_rows > 0)
+        work = get("train_work", (min(n_threads, chunks), size), self.dtype)
+        gbuf = get("gbuf", (chunks, self.n_params), self.dtype)
+        lbuf = get("lbuf", (chunks,), np.float64)
+        dX = get("dX", (dx_rows, T, C + D), self.dtype)
+        grad = get("grad", (self.n_params,), self.dtype)
+        total = self._run(X, groups, chunks, n_threads, work, _k.TRAIN,
+                          (Y, sw, masks, bool(seq), int(trunc), int(code), qs, float(delta),
+                           float(scale), gbuf, lbuf, dX, grad), _no_output(self.dtype))
+        if embedded:
+            # each row's gradient: its samples' input gradient on the embedding channels,
+            # summed over steps and samples in float64 (so that it does not depend on the
+            # chunking either)
+            g = np.zeros((self.num_embeddings, D), np.float64)
+            np.add.at(g, groups, dX[:, :, C:].sum(axis=1, dtype=np.float64))
+            grad[self._offs[-2]:] = g.astype(self.dtype).reshape(-1)
+            dX = dX[:, :, :C] if want_dx else dX[:0, :, :C]
+        return total * scale, grad, dX
+
+    def _kernel_loss(self, X, Y, sw, code, qs, delta, seq, n_threads=1, groups=None,
+                     workspace=None):
+        """Loss only (forward pass, no BPTT) for prepared arrays, as :meth:`_kernel_loss_grad`."""
+        P = self._kernel_predict(X, seq, n_threads, groups, workspace)
+        n, steps, O = P.shape
+        rows = n * steps
+        w = np.repeat(sw, steps) if seq else sw
+        dP = np.empty((rows, O), P.dtype)
+        total = loss_rows(P.reshape(rows, O), np.ascontiguousarray(Y.reshape(rows, -1)), w, code,
+                          qs, delta, 1.0, dP)
+        return total * self._loss_scale(sw, X.shape[1], seq, code)
+
+    def _check_quantiles(self, quantiles, loss):
+        if loss != "quantile":
+            return np.empty(0, self.dtype)
+        qs = check_quantiles(quantiles)
+        if self.output_size % qs.size:
+            raise ValueError(
+                f"`output_size`={self.output_size} must be a multiple of the number of "
+                f"`quantiles` ({qs.size}) for loss='quantile'."
+            )
+        return qs.astype(self.dtype)
+
+    def __repr__(self):
+        extra = f", activation={self.activation!r}" if self.cell == "rnn" else ""
+        if self.num_embeddings:
+            extra += (f", num_embeddings={self.num_embeddings}, "
+                      f"embedding_dim={self.embedding_dim}")
+        return (
+            f"Network(cell={self.cell!r}, input_size={self.input_size}, "
+            f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+            f"output_size={self.output_size}{extra}, dtype={np.dtype(self.dtype).name})"
+        )

@@ -1,0 +1,63 @@
+"""One series' forecast from a fitted model, in its own units, and its frame.
+
+Shared by the single-series forecaster and the global model: both keep a
+:class:`~tsrnn._forecast.series.SeriesState` per series, and a forecast of a
+series is the same computation for both (the single series' units are the
+identity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tsrnn._forecast import windows
+
+WHATS = ("point", "interval", "quantiles")
+
+
+def series_forecast(spec, state, predictor, A, F, pos, n_targets, what, half=None):
+    """Forecast values ``(len(pos), horizon, n_targets, k)`` of one series in its own units.
+
+    ``A``/``F`` are the series' arrays (targets in its own units); ``what`` is
+    "point" (k = 1), "interval" (k = 2: lower, upper from the conformal
+    half-width ``half``, given in the model's units) or "quantiles" (k = levels).
+    """
+    if state.loc != 0.0 or state.scale != 1.0:
+        A = A.copy()
+        A[:, :n_targets] = state.to_units(A[:, :n_targets])
+    if what == "quantiles":
+        return state.from_units(windows.forecast(spec, predictor, A, F, pos, n_targets,
+                                                 quantiles=True))
+    point = state.from_units(windows.forecast(spec, predictor, A, F, pos, n_targets))
+    if what == "point":
+        return point[..., None]
+    width = half if state.scale == 1.0 else half * state.scale
+    return np.stack([point - width, point + width], axis=3)
+
+
+def frame(state, targets, values, index, labels, level_name=None):
+    """A (horizon, n_targets, k) array as the forecast of a fitted Series or DataFrame.
+
+    Point forecasts (``labels`` None) come back like ``y``: a Series named as
+    it was, or a frame of the targets; otherwise columns ``labels`` (a
+    Series was fitted) or ``(target, label)``.
+    """
+    if labels is None:
+        if state.kind == "series":
+            return pd.Series(values[:, 0, 0], index=index, name=state.name)
+        return pd.DataFrame(values[..., 0], index=index, columns=pd.Index(targets))
+    if state.kind == "series":
+        return pd.DataFrame(values[:, 0, :], index=index,
+                            columns=pd.Index(labels, name=level_name))
+    cols = pd.MultiIndex.from_product([targets, labels], names=[None, level_name])
+    return pd.DataFrame(values.reshape(len(index), -1), index=index, columns=cols)
+
+
+def labels(what, levels):
+    """Column labels of a forecast frame and the name of their level."""
+    if what == "point":
+        return None, None
+    if what == "interval":
+        return ["lower", "upper"], None
+    return list(levels), "quantile"

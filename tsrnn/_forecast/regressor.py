@@ -1,0 +1,149 @@
+"""The forecaster's estimator: its defaults, its checks, and how windows reach it.
+
+Any scikit-learn regressor can forecast: an estimator that reads 3-D windows
+(its ``three_d_array`` input tag, as :class:`~tsrnn.RNNRegressor`) gets them
+as ``(n, lags, channels)``; any other gets them flattened time-major, as a
+DataFrame whose columns are named like :func:`tsrnn.windowing.make_windows`'s
+(``y[t-3]``), so that pipelines can select them by name.  What only the
+network can do (quantile outputs, learned series embeddings) is refused with
+an error naming ``estimator`` when it cannot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_regressor
+from sklearn.utils import get_tags
+
+from tsrnn.estimators import RNNRegressor
+from tsrnn.windowing import offset_name
+
+# What the forecaster's default network changes from RNNRegressor's defaults.
+FORECASTING_DEFAULTS = {"early_stopping": True, "learning_rate_init": 3e-3}
+
+
+def default_estimator(**params):
+    """The network of ``RNNForecaster(estimator=None)``, with ``params`` changed."""
+    return RNNRegressor(**{**FORECASTING_DEFAULTS, **params})
+
+
+def check_estimator(estimator):
+    """``estimator`` if it is a regressor with ``fit`` and ``predict``, else a TypeError."""
+    if estimator is None:
+        return None
+    if isinstance(estimator, type):
+        raise TypeError(f"`estimator`={estimator.__name__} is a class; pass an instance, e.g. "
+                        f"{estimator.__name__}().")
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")
+            and hasattr(estimator, "get_params")):
+        raise TypeError(f"`estimator`={estimator!r} must be a scikit-learn regressor (with "
+                        "fit, predict and get_params).")
+    if not is_regressor(estimator):
+        raise TypeError(f"`estimator`={estimator!r} is not a regressor (a forecaster needs "
+                        "numeric predictions); pass e.g. RNNRegressor() or Ridge().")
+    return estimator
+
+
+def is_network(estimator):
+    return isinstance(estimator, RNNRegressor)
+
+
+def prepare_estimator(spec, train_steps, *, extra_gap=0, random_state=None):
+    """A fresh clone of the forecaster's estimator, made ready for windows of ``spec``.
+
+    A given ``random_state`` (the forecaster's) seeds it; a network's early stopping
+    drops ``train_steps - 1`` windows (and ``extra_gap``) before its validation part,
+    so that no validation target is trained on.
+    """
+    est = default_estimator() if spec.estimator is None else clone(check_estimator(spec.estimator))
+    params = est.get_params(deep=False)
+    if random_state is not None and "random_state" in params:
+        est.set_params(random_state=random_state)
+    if "validation_gap" in params and is_network(est):
+        est.set_params(validation_gap=max(est.validation_gap, train_steps - 1, extra_gap))
+    return est
+
+
+def window_columns(spec, known, future, lead):
+    """Column names of flattened windows: every channel of the oldest step first, each
+    named by its offset from the origin (future-known channels read ``lead`` ahead)."""
+    return [offset_name(str(c), o + (lead if i >= len(known) else 0))
+            for o in range(-spec.lags + 1, 1) for i, c in enumerate(list(known) + list(future))]
+
+
+class Predictor:
+    """Windows to a fitted estimator's predictions, for one series.
+
+    Parameters
+    ----------
+    estimator : fitted regressor
+    columns : list of str, optional
+        Names of the flattened window columns (estimators without 3-D input).
+    group : int, optional
+        The series' embedding row (a network fitted with an embedding).
+    """
+
+    def __init__(self, estimator, columns=None, group=None):
+        self.estimator = estimator
+        self.columns = columns
+        self.group = group
+        self.three_d = get_tags(estimator).input_tags.three_d_array
+
+    def _inputs(self, Xw):
+        if self.three_d:
+            return Xw
+        flat = Xw.reshape(len(Xw), -1)
+        return flat if self.columns is None else pd.DataFrame(flat, columns=self.columns)
+
+    def _groups(self, n):
+        return None if self.group is None else np.full(n, self.group, np.int64)
+
+    def predict(self, Xw):
+        """Point predictions, (n, outputs)."""
+        if self.group is not None:
+            out = self.estimator._predict(Xw, self._groups(len(Xw)))
+        else:
+            out = self.estimator.predict(self._inputs(Xw))
+        return np.asarray(out).reshape(len(Xw), -1)
+
+    def predict_quantiles(self, Xw):
+        """Every quantile level, (n, outputs, levels)."""
+        est = self.estimator
+        if not hasattr(est, "predict_quantiles") or getattr(est, "loss", None) != "quantile":
+            raise ValueError(f"predict_quantiles needs loss='quantile' in the estimator (e.g. "
+                             f"RNNRegressor(loss='quantile', quantiles=[0.1, 0.5, 0.9])); "
+                             f"`estimator` is {est!r}.")
+        if self.group is not None:
+            Q = est._predict_quantiles(Xw, self._groups(len(Xw)))
+        else:
+            Q = est.predict_quantiles(self._inputs(Xw))
+        return Q.reshape(len(Xw), -1, Q.shape[-1])
+
+
+def fit_estimator(est, Xw, Yw, columns=None, embedding=None):
+    """Fit ``est`` on windows ``Xw`` (n, lags, C) and targets ``Yw`` (n, steps, K).
+
+    ``embedding`` ``(table, codes)``: learned series vectors, for a network only.
+    Errors of estimators other than tsrnn's are re-raised naming ``estimator``.
+    """
+    Y2 = Yw.reshape(len(Yw), -1)
+    if is_network(est):
+        return est._fit(Xw, Y2, None, incremental=False, embedding=embedding)
+    if embedding is not None:
+        raise ValueError(f"series_encoding='embedding' learns the vectors with the network's "
+                         f"input gradient and needs an RNNRegressor; `estimator` is {est!r}. "
+                         "Use series_encoding='onehot' with other estimators.")
+    tags = get_tags(est)
+    if Y2.shape[1] > 1 and not tags.target_tags.multi_output:
+        raise ValueError(f"`estimator`={est!r} predicts one output, but each window has "
+                         f"{Y2.shape[1]} targets (horizon x targets); wrap it in "
+                         "sklearn.multioutput.MultiOutputRegressor or use "
+                         "strategy='recursive'.")
+    X_in = Predictor(est, columns)._inputs(Xw) if not tags.input_tags.three_d_array else Xw
+    try:
+        return est.fit(X_in, Y2[:, 0] if Y2.shape[1] == 1 else Y2)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"`estimator`={est!r} could not be fitted on the forecaster's "
+                        f"windows ({Xw.shape[0]} windows of {Xw.shape[1]} steps x "
+                        f"{Xw.shape[2]} channels): {err}") from err

@@ -1,0 +1,282 @@
+"""One series: its checks, its regular grid, its missing values, and what a fitted model keeps.
+
+Every series a forecaster sees, alone or in a panel, goes through
+:func:`prepare` (validation, covariates, the regular grid, the missing-value
+policy) and is remembered as a :class:`SeriesState` (its time axis, how it was
+given, its last ``lags`` rows, and its scaling in a many-series model).  The
+single-series forecaster keeps one state, the global model one per series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from tsrnn._forecast.timeaxis import TimeAxis, check_index_kind, resolve_axis
+from tsrnn.windowing import as_names, check_numeric, check_time_index, series_frame
+
+
+@dataclass
+class SeriesData:
+    """A series on its regular grid: ``raw`` with gaps as NaN, ``filled`` after the
+    missing-value policy.  Columns are the targets, then past covariates, then future
+    covariates."""
+
+    raw: pd.DataFrame
+    filled: pd.DataFrame
+    n_targets: int
+    n_past: int
+
+    def arrays(self):
+        """(known-up-to-origin channels, future-known channels, raw targets) as float64 arrays."""
+        k = self.n_targets + self.n_past
+        values = self.filled.to_numpy(dtype=np.float64)
+        return values[:, :k], values[:, k:], self.raw.iloc[:, :self.n_targets].to_numpy(np.float64)
+
+
+@dataclass
+class SeriesState:
+    """What a fitted forecaster keeps of one series.
+
+    Attributes
+    ----------
+    axis : TimeAxis
+        How the series steps through time (its future timestamps).
+    kind : {"series", "frame"}
+        Whether it was given as a Series (forecasts come back as one) or a DataFrame.
+    name : object
+        The Series' name (cosmetic; None for a frame).
+    history : DataFrame
+        Its last ``lags`` rows after the missing-value policy: what a forecast
+        from the end of the fitted data reads.
+    loc, scale : float
+        The target's units inside a many-series model (``(y - loc) / scale``);
+        0 and 1 for a single series.
+    code : int
+        The series' row in a series encoding (one-hot or embedding); -1 for none.
+    """
+
+    axis: TimeAxis
+    kind: str
+    name: object
+    history: pd.DataFrame
+    loc: float = 0.0
+    scale: float = 1.0
+    code: int = -1
+
+    def to_units(self, values):
+        """Target values in the model's units."""
+        if self.loc == 0.0 and self.scale == 1.0:
+            return values
+        return (values - self.loc) / self.scale
+
+    def from_units(self, values):
+        """Model outputs back in the target's units."""
+        if self.loc == 0.0 and self.scale == 1.0:
+            return values
+        return values * self.scale + self.loc
+
+
+class Prepared(NamedTuple):
+    """What :func:`prepare` finds in ``y`` and ``X``."""
+
+    data: SeriesData
+    kind: str
+    name: object
+    axis: TimeAxis
+    past: list
+    future: list
+
+
+def span(index):
+    return f"{index[0]} .. {index[-1]}" if len(index) else "empty"
+
+
+def rows(index, mask, limit=3):
+    """Which rows a problem is on: a count and the first few labels."""
+    found = index[mask]
+    return f"{len(found)} rows, e.g. {[str(r) for r in found[:limit]]}"
+
+
+def _as_frame(y, what):
+    """``y`` as a DataFrame copy, its kind and its Series name."""
+    if isinstance(y, pd.Series):
+        return series_frame(y), "series", y.name
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] == 0:
+            raise ValueError(f"`{what}` has no columns.")
+        if y.columns.has_duplicates:
+            raise ValueError(f"`{what}` has duplicate column names "
+                             f"{list(y.columns[y.columns.duplicated()])}.")
+        return y.copy(), "frame", None
+    raise TypeError(f"`{what}` must be a pandas Series or DataFrame, got {type(y).__name__}.")
+
+
+def covariate_names(spec, X, targets):
+    """(past, future) covariate names at fit: the columns of ``X`` named in
+    ``spec.past_covariates`` are past ones, every other column is future-known."""
+    past = as_names("past_covariates", spec.past_covariates)
+    if X is None:
+        if past:
+            raise ValueError(f"`past_covariates`={past} are named but `X` is None.")
+        return [], []
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"`X` must be a pandas DataFrame of covariates, got {type(X).__name__}.")
+    unknown = [c for c in past if c not in X.columns]
+    if unknown:
+        raise ValueError(f"`past_covariates` names columns {unknown} not in `X` "
+                         f"(columns {list(X.columns)}).")
+    clash = [c for c in X.columns if c in targets]
+    if clash:
+        raise ValueError(f"`X` has columns {clash} that are also targets in `y`.")
+    if X.columns.has_duplicates:
+        raise ValueError(f"`X` has duplicate column names "
+                         f"{list(X.columns[X.columns.duplicated()])}.")
+    return past, [c for c in X.columns if c not in past]
+
+
+def prepare(spec, y, X, *, fitted=None, need_rows=None):
+    """Validate ``y``/``X`` and put them on one regular grid with the missing-value policy.
+
+    Parameters
+    ----------
+    spec : RNNForecaster
+        Reads ``freq``, ``missing`` and ``past_covariates``.
+    y, X : the series and its covariates.
+    fitted : tuple (state, targets, past, future), optional
+        At predict time: the fitted series' state and columns, which ``y``
+        (a newer history) must match; ``X`` is then checked by the caller.
+    need_rows : int, optional
+        Covariates must cover only the last rows (predict from a new history);
+        by default all of ``y``.
+
+    Returns
+    -------
+    Prepared
+    """
+    frame, kind, name = _as_frame(y, "y")
+    check_index_kind(frame.index, "y")
+    check_time_index(frame.index, "y")
+    if fitted is None:
+        targets = list(frame.columns)
+        axis = resolve_axis(frame.index, spec.freq, "y")
+        past, future = covariate_names(spec, X, targets)
+    else:
+        state, targets, past, future = fitted
+        if kind != state.kind:
+            got = "Series" if kind == "series" else "DataFrame"
+            want = "Series" if state.kind == "series" else f"DataFrame with columns {targets}"
+            raise ValueError(f"`y` must be a {want} like the one fitted; got a {got}.")
+        if kind == "series":
+            frame.columns = targets  # a Series' name is cosmetic
+        elif list(frame.columns) != targets:
+            raise ValueError(f"`y` must have the fitted columns {targets}; got "
+                             f"{list(frame.columns)}.")
+        axis = state.axis
+        if isinstance(axis.offset, int) != (not isinstance(frame.index, pd.DatetimeIndex)):
+            raise TypeError(f"`y` has a {type(frame.index).__name__}; the forecaster was fitted "
+                            "on a different kind of index.")
+    check_numeric(frame, targets, "y")
+    if past or future:
+        cov = X[past + future]
+        check_time_index(cov.index, "X")
+        check_numeric(cov, past + future, "X")
+        need = frame.index if need_rows is None else frame.index[-need_rows:]
+        missing = need.difference(cov.index)
+        if len(missing):
+            raise ValueError(f"`X` does not cover the index of `y`: {len(missing)} timestamps "
+                             f"are missing ({span(missing)}); `X` spans {span(cov.index)}.")
+        frame = frame.join(cov.reindex(frame.index))
+    raw = axis.regularise(frame, "y")
+    used = raw if need_rows is None else raw.iloc[-need_rows:]
+    values = used.to_numpy(dtype=np.float64)
+    if np.isinf(values).any():
+        raise ValueError(f"`y`/`X` hold infinite values "
+                         f"({rows(used.index, np.isinf(values).any(axis=1))}).")
+    if spec.missing == "raise" and np.isnan(values).any():
+        raise ValueError(f"`y`/`X` have missing values "
+                         f"({rows(used.index, np.isnan(values).any(axis=1))}) and "
+                         "`missing`='raise'.")
+    filled = raw.ffill() if spec.missing == "ffill" else raw
+    return Prepared(SeriesData(raw, filled, len(targets), len(past)), kind, name, axis, past,
+                    future)
+
+
+def check_length(spec, data, future, what):
+    """Enough observations for one window and its targets (and future covariates that
+    each window can cover)."""
+    lags, h = spec.lags, spec.horizon
+    if future and spec.strategy == "direct" and lags < h:
+        raise ValueError(f"`lags`={lags} must be >= `horizon`={h} with future-known covariates "
+                         f"{future}, so that each window covers them over all forecast steps.")
+    n = len(data.raw)
+    if n < lags + h:
+        raise ValueError(f"{what} has {n} observations ({span(data.raw.index)}); `lags` + "
+                         f"`horizon` = {lags + h} are needed.")
+
+
+def check_predict_X(X, used):
+    """``X`` at predict time must be a DataFrame with the covariates ``used`` when they
+    are needed."""
+    if not used:
+        return
+    if X is None:
+        raise ValueError(f"`X` must hold the covariates {used} used at fit.")
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"`X` must be a pandas DataFrame of the covariates {used}, got "
+                        f"{type(X).__name__}.")
+    absent = [c for c in used if c not in X.columns]
+    if absent:
+        raise ValueError(f"`X` lacks the covariates {absent} used at fit (it has "
+                         f"{list(X.columns)}).")
+
+
+def forecast_inputs(spec, state, targets, past, future, X, y):
+    """(A, F, origin, future index) for a forecast of one series from the end of its
+    history: the fitted one in ``state``, or the newer history ``y``."""
+    lags, h = spec.lags, spec.horizon
+    # a new history needs every covariate; the fitted one only the future-known ones
+    if X is not None and not (past or future):
+        raise ValueError("The forecaster was fitted without covariates; `X` must be None.")
+    check_predict_X(X, future if y is None else past + future)
+    if y is None:
+        hist = state.history
+    else:
+        data = prepare(spec, y, X, fitted=(state, targets, past, future), need_rows=lags).data
+        if len(data.filled) < lags:
+            raise ValueError(f"`y` has {len(data.filled)} observations; forecasting needs the "
+                             f"last `lags`={lags}.")
+        hist = data.filled.iloc[-lags:]
+    known = targets + past
+    gaps = hist[known].isna().any(axis=1).to_numpy()
+    if gaps.any():
+        raise ValueError(
+            f"The last `lags`={lags} observations have missing values "
+            f"({rows(hist.index, gaps)}); use `missing`='ffill' or complete the history."
+        )
+    future_index = state.axis.future(hist.index[-1], h)
+    A = hist[known].to_numpy(np.float64)
+    F = hist[future].to_numpy(np.float64)
+    if future:
+        missing = future_index.difference(X.index)
+        if len(missing):
+            raise ValueError(
+                f"`X` must hold the future-known covariates for the {h} forecast steps "
+                f"{span(future_index)}; {len(missing)} are missing ({span(missing)})."
+            )
+        Ff = X.loc[future_index, future]
+        check_numeric(Ff, future, "X")
+        Ff = Ff.to_numpy(np.float64)
+        if not np.isfinite(Ff).all():
+            raise ValueError(f"`X` has missing values in the future-known covariates over "
+                             f"{span(future_index)}.")
+        if np.isnan(F).any():
+            raise ValueError(f"The covariates {future} have missing values in the last "
+                             f"`lags`={lags} observations.")
+        F = np.concatenate([F, Ff])
+    else:
+        F = np.zeros((lags + h, 0))
+    return A, F, np.array([lags - 1]), future_index

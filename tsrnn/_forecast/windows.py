@@ -1,0 +1,129 @@
+"""Windows of one series on its grid: training windows, normalisation, forecasts, residuals.
+
+Plain arrays: ``A`` (n, C1) holds the channels known up to each origin (the
+targets first, then past covariates), ``F`` (n + lead, C2) the future-known
+channels, ``Yraw`` (n, n_targets) the targets with gaps as NaN.  ``spec`` is
+the forecaster (``lags``, ``horizon``, ``strategy``, ``window_norm``,
+``calibration_fraction``); ``predictor`` a :class:`~tsrnn._forecast.regressor.Predictor`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tsrnn.windowing import gather_windows, window_positions
+
+
+def train_steps(spec):
+    """Steps each training window's targets cover, which is also how far ahead its
+    future-known channels are read: ``horizon`` (direct) or 1 (recursive)."""
+    return spec.horizon if spec.strategy == "direct" else 1
+
+
+def normalise(spec, Xw, n_targets):
+    """Subtract each window's last target values in place (``window_norm="last"``) and
+    return them, the level to add back to the forecasts."""
+    if spec.window_norm != "last":
+        return np.zeros((len(Xw), n_targets))
+    ref = Xw[:, -1, :n_targets].copy()
+    Xw[..., :n_targets] -= ref[:, None, :]
+    return ref
+
+
+def windows(spec, A, F, pos, n_targets):
+    """Network inputs at origins ``pos`` (normalised) and the per-window reference level."""
+    Xw = gather_windows(A, F, pos, spec.lags, train_steps(spec))
+    return Xw, normalise(spec, Xw, n_targets)
+
+
+def calibration_origins(spec, n):
+    """The last ``calibration_fraction`` of a series' forecast origins (none when None)."""
+    origins = window_positions(n, spec.lags, spec.horizon, 1)
+    n_cal = 0
+    if spec.calibration_fraction is not None:
+        n_cal = math.ceil(spec.calibration_fraction * len(origins))
+    return origins[len(origins) - n_cal:]
+
+
+def training_windows(spec, A, F, Yraw, n_targets, cal):
+    """Complete training windows ``(Xw, Yw)`` (targets relative to the window's level) and
+    their origins, all before the calibration origins ``cal`` (with a gap so that no
+    training target is a calibration target)."""
+    H = train_steps(spec)
+    n = len(A)
+    last_train = (cal[0] - H) if len(cal) else n - 1 - H
+    train = window_positions(last_train + H + 1, spec.lags, H, 1)
+    Xw, ref = windows(spec, A, F, train, n_targets)
+    # fancy indexing and concatenate both copy, so Yw may be normalised in place
+    Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy == "direct" else \
+        np.concatenate([Yraw[train + 1], A[train + 1, n_targets:]], axis=1)[:, None, :]
+    Yw[..., :n_targets] -= ref[:, None, :]
+    ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
+    return Xw[ok], Yw[ok], train[ok]
+
+
+def forecast(spec, predictor, A, F, pos, n_targets, *, quantiles=False):
+    """Forecasts ``(len(pos), horizon, n_targets)`` (``[..., n_levels]`` with ``quantiles``)
+    from the windows ending at ``pos``; ``F`` must reach ``pos + lead``.
+
+    NaN where a window has missing inputs.
+    """
+    h, lags = spec.horizon, spec.lags
+    m = len(pos)
+    if spec.strategy == "direct":
+        Xw, ref = windows(spec, A, F, pos, n_targets)
+        bad = np.isnan(Xw).any(axis=(1, 2))
+        Xw[bad] = 0.0
+        if quantiles:
+            Q = predictor.predict_quantiles(Xw).reshape(m, h, n_targets, -1)
+            out = Q + ref[:, None, :, None]
+        else:
+            out = predictor.predict(Xw).reshape(m, h, n_targets) + ref[:, None, :]
+        out[bad] = np.nan
+        return out
+    C1 = A.shape[1]
+    buf = np.empty((m, lags + h, C1))
+    buf[:, :lags] = A[pos[:, None] + np.arange(-lags + 1, 1)]
+    bad = np.isnan(buf[:, :lags]).any(axis=(1, 2))
+    if F.shape[1]:
+        bad |= np.isnan(F[pos[:, None] + np.arange(-lags + 2, h + 1)]).any(axis=(1, 2))
+    buf[bad] = 0.0
+    steps = np.arange(lags)
+    for j in range(h):
+        win = buf[:, j:j + lags].copy()
+        ref = normalise(spec, win, n_targets)
+        if F.shape[1]:
+            fut = np.nan_to_num(F[pos[:, None] - lags + 2 + j + steps])
+            win = np.concatenate([win, fut], axis=2)
+        step = predictor.predict(win).reshape(m, C1)
+        step[:, :n_targets] += ref
+        buf[:, lags + j] = step
+    out = buf[:, lags:, :n_targets].copy()
+    out[bad] = np.nan
+    return out
+
+
+def residuals(spec, predictor, A, F, Yraw, cal, n_targets):
+    """Actual minus forecast at the calibration origins ``cal`` (None without any)."""
+    if not len(cal):
+        return None
+    return Yraw[cal[:, None] + np.arange(1, spec.horizon + 1)] - \
+        forecast(spec, predictor, A, F, cal, n_targets)
+
+
+def half_width(residuals, coverage):
+    """Split-conformal half-width per step and target: the ``ceil((n + 1) coverage)``-th
+    smallest absolute calibration residual (NaN residuals do not count)."""
+    scores = np.abs(residuals)
+    n = (~np.isnan(scores)).sum(axis=0)
+    k = np.ceil((n + 1) * coverage).astype(int)
+    if np.any(k > n):
+        need = math.ceil(round(coverage / (1 - coverage), 6))  # n >= c / (1 - c)
+        raise ValueError(
+            f"`coverage`={coverage} needs at least {need} calibration windows per step; there "
+            f"are {int(n.min())}. Lower the coverage or raise `calibration_fraction`."
+        )
+    ordered = np.sort(scores, axis=0)  # NaN sort last
+    return np.take_along_axis(ordered, (k - 1)[None], axis=0)[0]

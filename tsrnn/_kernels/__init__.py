@@ -1,1 +1,0 @@
-"""Numba kernels: pure numeric functions, no pandas, no scikit-learn."""
