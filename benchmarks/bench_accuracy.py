@@ -86,7 +86,8 @@ def main():
         for cell in ("lstm", "gru", "rnn"):
             runs = []
             for seed in range(args.seeds):
-                fc = RNNForecaster(horizon=horizon, cell=cell, random_state=seed)
+                fc = RNNForecaster(horizon=horizon, random_state=seed,
+                                   estimator=RNNForecaster.default_estimator(cell=cell))
                 r = backtest(fc, y, initial=INITIAL, m=m, coverage=0.9)
                 runs.append((r.summary.loc["mase", "forecaster"], r.fit_time, r.predict_time,
                              r.summary.loc["coverage", "forecaster"]))

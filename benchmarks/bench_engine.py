@@ -277,7 +277,7 @@ def make_torch(torch, cell, C, H, dt):
 
 
 def run_config(torch, cell, H, T, C, B, dtn, threads, budget, max_repeats):
-    from tsrnn._optim import Adam
+    from tsrnn._engine.optim import Adam
     from tsrnn.nn import Network
 
     dt = DTYPES[dtn]

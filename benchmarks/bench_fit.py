@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from tsrnn import RNNRegressor
-from tsrnn._jit import num_threads
-from tsrnn._optim import Adam
+from tsrnn._engine import threads as engine_threads
+from tsrnn._engine.network import Workspace
+from tsrnn._engine.optim import Adam
 from tsrnn._resources import data_file
 from tsrnn.nn import Network
 
@@ -72,14 +73,16 @@ def run_engine(cell, H, epochs, Xtr, ytr, Xte, yte, threads):
     opt = Adam(net.n_params, learning_rate=3e-3, decay_mask=net.weight_mask, dtype=np.float32)
     rng = np.random.RandomState(0)
     qs = np.empty(0, np.float32)
+    work = Workspace()  # the trainer's scratch, reused batch after batch
     t = time.perf_counter()
-    with num_threads(threads):
+    with engine_threads.blas_single_thread():
         for _ in range(epochs):
             order = rng.permutation(len(X))
             for s in range(0, len(X), 32):
                 idx = order[s:s + 32]
                 _, g, _ = net._kernel_loss_grad(X[idx], Y[idx], np.ones(len(idx), np.float32),
-                                                0, qs, 1.0, False, X.shape[1])
+                                                0, qs, 1.0, False, X.shape[1],
+                                                n_threads=threads, workspace=work)
                 opt.step(net.params, g)
     elapsed = time.perf_counter() - t
     pred = net.forward(((Xte - mx) / sx).astype(np.float32))[:, 0] * sy + my

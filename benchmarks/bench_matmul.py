@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 try:  # the engine's fastmath flags, so hand loops compile as they would there
-    from tsrnn._jit import FASTMATH
+    from tsrnn._engine.jit import FASTMATH
 except ImportError:  # pragma: no cover
     FASTMATH = {"contract", "nsz", "arcp"}
 

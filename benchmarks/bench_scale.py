@@ -3,7 +3,8 @@
 Two workloads, each timed with ``time.perf_counter`` (best of ``--repeats``):
 
 1. **One model per series.** ``fit_many(RNNForecaster(lags=24, horizon=7,
-   hidden_size=16, max_iter=30, random_state=0), panel)`` on a synthetic wide
+   estimator=RNNForecaster.default_estimator(hidden_size=16, max_iter=30), random_state=0),
+   panel)`` on a synthetic wide
    panel (``--series`` columns, default 200, of ``--obs`` daily observations:
    AR(2) noise plus weekly and yearly seasonality, with a random level, scale
    and phase per series), run
@@ -119,7 +120,8 @@ def warm():
     from tsrnn import RNNForecaster, RNNRegressor
 
     y = make_panel(1, 80, seed=1)["s000"]
-    fc = RNNForecaster(lags=24, horizon=7, hidden_size=4, max_iter=2, random_state=0).fit(y)
+    fc = RNNForecaster(lags=24, horizon=7, random_state=0, estimator=RNNForecaster.default_estimator(
+        hidden_size=4, max_iter=2)).fit(y)
     fc.predict()
     rng = np.random.RandomState(0)
     X = rng.standard_normal((64, 14))
@@ -131,7 +133,7 @@ def warm():
 
 def kernel_stats():
     """This process's Numba cache hits and misses (for ``client.run``)."""
-    from tsrnn._jit import compile_stats
+    from tsrnn._engine.jit import compile_stats
 
     return compile_stats()
 
@@ -382,8 +384,8 @@ def main(argv=None):
               machine_info(), ""]
     ok = True
     if "many" not in args.skip:
-        forecaster = RNNForecaster(lags=24, horizon=7, hidden_size=16, max_iter=args.max_iter,
-                                   random_state=0)
+        network = RNNForecaster.default_estimator(hidden_size=16, max_iter=args.max_iter)
+        forecaster = RNNForecaster(lags=24, horizon=7, estimator=network, random_state=0)
         panel = make_panel(args.series, args.obs, seed=0)
         report += bench_many(args, forecaster, panel, clusters=(1, 2))
     if "search" not in args.skip:

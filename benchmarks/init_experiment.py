@@ -35,7 +35,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from tsrnn._optim import Adam
+from tsrnn._engine.optim import Adam
 from tsrnn.nn import Network
 
 COLUMNS = ["precipitation", "temp_max", "temp_min", "wind"]

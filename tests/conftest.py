@@ -289,3 +289,14 @@ def forecaster(cls=None, **params):
     if network:
         fc["estimator"] = RNNForecaster.default_estimator(**network)
     return cls(**fc)
+
+
+def subprocess_env(**extra):
+    """The environment for a test's Python subprocess: this checkout first on its path
+    (pytest's ``pythonpath`` setting reaches only pytest's own process), and ``extra``."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env

@@ -58,6 +58,21 @@ def test_quiet_by_default_and_progress_bar_when_verbose(capsys):
     assert "tsrnn fit" in err and "15/15" in err
 
 
+def test_a_verbose_fit_says_once_that_it_compiles(capsys, monkeypatch):
+    import tsrnn._engine.training as training
+
+    X, y = _data()
+    RNNRegressor(**FAST, verbose=True).fit(X, y)  # compiled: no word about it
+    assert "compiling" not in capsys.readouterr().err
+    monkeypatch.setattr(training, "is_compiled", lambda kernel, dtype: False)
+    RNNRegressor(**FAST, verbose=True, cell="gru").fit(X, y)
+    err = capsys.readouterr().err
+    assert err.count("tsrnn: compiling the GRU kernels (float32) for first use") == 1
+    assert err.index("compiling") < err.index("tsrnn fit")  # before the bar
+    RNNRegressor(**FAST).fit(X, y)  # quiet fits say nothing either way
+    assert capsys.readouterr().err == ""
+
+
 def test_fit_writes_no_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     X, y = _data()

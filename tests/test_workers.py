@@ -74,34 +74,90 @@ def test_positive_n_jobs_honoured_in_threads():
 def test_run_ranges_covers_every_chunk_once_and_uses_the_pool():
     seen, names = [], set()
 
-    def call(j, c0, c1):
+    def call(j, c0, c1, signal):
         seen.extend(range(c0, c1))
         names.add(threading.current_thread().name)
+        return threads.post(signal)
 
-    threads.run_ranges(7, 3, call)
-    assert sorted(seen) == list(range(7))
+    for _ in range(3):
+        seen.clear()
+        threads.run_ranges(7, 2, call)
+        assert sorted(seen) == list(range(7))
     assert threading.current_thread().name in names and any(n.startswith("tsrnn") for n in names)
     seen.clear()
-    threads.run_ranges(2, 8, call)  # never more ranges than chunks
-    assert sorted(seen) == [0, 1]
+    threads.run_ranges(1, 8, call)  # never more ranges than chunks
+    assert seen == [0]
 
 
 def test_run_ranges_raises_a_range_error_after_all_ranges_finish():
     done = []
 
-    def call(j, c0, c1):
+    def call(j, c0, c1, signal):
+        threads.post(signal)
         if j == 1:
             raise ValueError("range 1 failed")
         done.append(j)
 
     with pytest.raises(ValueError, match="range 1 failed"):
-        threads.run_ranges(3, 3, call)
-    assert sorted(done) == [0, 2]
+        threads.run_ranges(2, 2, call)
+    assert done == [0]
+
+    def caller_fails(j, c0, c1, signal):  # before posting: the workers must not hang
+        if j == 0:
+            raise KeyError("caller")
+        done.append(j)
+
+    done.clear()
+    with pytest.raises(KeyError, match="caller"):
+        threads.run_ranges(2, 2, caller_fails)
+    assert done == [1]
+
+
+def test_run_ranges_after_the_workers_fell_asleep_and_with_slow_workers(monkeypatch):
+    """The blocking paths: a worker asleep after a long idle, a caller that gives up
+    spinning while a worker is still busy."""
+    import time
+
+    monkeypatch.setattr(threads, "WORKER_SPINS", 10)
+    monkeypatch.setattr(threads, "CALLER_SPINS", 10)
+    pool = threads._get_pool()
+    out = []
+
+    def call(j, c0, c1, signal):
+        if j:
+            time.sleep(0.05)  # longer than the caller spins
+        out.append(j)
+        return threads.post(signal)
+
+    threads.run_ranges(2, 2, call)  # the worker may spin out its (tiny) budget and sleep
+    deadline = time.time() + 5
+    while not any(pool.sleeping) and time.time() < deadline:
+        time.sleep(0.01)
+    assert any(pool.sleeping)
+    out.clear()
+    threads.run_ranges(2, 2, call)
+    assert sorted(out) == [0, 1]
+
+
+def test_networks_pick_serial_or_pool_by_time_and_agree():
+    """Small calls settle on serial, large ones on the pool; results agree bit for bit."""
+    from tsrnn.nn import Network
+
+    rng = np.random.default_rng(0)
+    for H, n, expect in ((4, 32, False), (64, 512, True)):
+        net = Network("lstm", input_size=2, hidden_size=H, random_state=0)
+        X = rng.normal(size=(n, 24, 2))
+        ref = net.forward(X)
+        for _ in range(12):
+            np.testing.assert_array_equal(net.forward(X, n_jobs=2), ref)
+        (key, choice), = net._speed.items()
+        if threads.cpu_count() > 1:
+            assert choice is expect, (H, n, key, choice)
 
 
 @contextlib.contextmanager
 def _held_by_another_thread():
-    """Another thread inside ``num_threads(1)`` until the block ends, or until it calls
+    """Another thread inside ``blas_single_thread()`` until the block ends, or until it calls
     the ``stop`` it is given."""
     inside, release = threading.Event(), threading.Event()
 
@@ -234,12 +290,11 @@ def test_forked_child_resets_settings_held_by_other_threads(monkeypatch):
     monkeypatch.setattr(threads, "_blas", lambda: fake)
     with _held_by_another_thread():
         assert fake.threads == 1
-        users, lock, pool = threads._users, threads._state_lock, threads._executor()
+        users, lock, pool = threads._users, threads._state_lock, threads._get_pool()
         threads._reset_in_child()  # as os.register_at_fork runs it in a child
         assert threads._users == 0 and fake.threads == 2 and threads._state_lock is not lock
-        assert threads._executor() is not pool
+        assert threads._pool is None  # a fresh pool when next needed
         # give the parent's state back to the holding thread
-        threads._executor().shutdown()
         threads._users, threads._state_lock, threads._pool = users, lock, pool
         threads._blas_limiter = fake.limit(1)
     assert threads._users == 0

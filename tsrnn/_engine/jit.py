@@ -36,6 +36,8 @@ import pathlib
 
 import numba
 import numpy as np
+from numba.core import cgutils
+from numba.extending import intrinsic
 from numba.extending import overload  # noqa: F401  (re-exported for the kernels)
 
 FASTMATH = {"contract", "nsz", "arcp"}
@@ -132,3 +134,34 @@ def _first_arg(sig):
     if isinstance(first, numba.types.BaseTuple):  # an entry point's *args
         first = first.types[0]
     return str(first)
+
+
+@intrinsic
+def atomic_load(typingctx, array, index):
+    """``array[index]`` read with acquire ordering: a spin loop sees another thread's store
+    (a plain load may be hoisted out of the loop)."""
+    sig = array.dtype(array, index)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", aryty.dtype.bitwidth // 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_store(typingctx, array, index, value):
+    """``array[index] = value`` with release ordering (see :func:`atomic_load`)."""
+    sig = numba.types.void(array, index, value)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        val = context.cast(builder, args[2], signature.args[2], aryty.dtype)
+        builder.store_atomic(val, ptr, "release", aryty.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return sig, codegen

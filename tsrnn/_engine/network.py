@@ -9,6 +9,9 @@ through time, over fixed chunks of the batch (see
 
 from __future__ import annotations
 
+import functools
+import time
+
 import numpy as np
 
 from tsrnn._engine import threads
@@ -43,6 +46,9 @@ INITS = ("pytorch", "orthogonal")
 # See benchmarks/RESULTS.md.
 _MIN_CHUNK = 16
 _PREDICT_CHUNK = 64
+_TRIALS = 5  # timed calls each way before a kind of call settles on serial or threaded
+_POOL_FLOOR = 150e-6  # calls faster than this (seconds, serially) never try the pool
+_POOL_CEILING = 1e-3  # calls slower than this always use it
 _MAX_TRAIN_CHUNKS = 8
 
 
@@ -82,12 +88,16 @@ def _fresh(name, shape, dtype):  # noqa: ARG001 - the Workspace.get signature, n
     return np.empty(shape, dtype)
 
 
+@functools.lru_cache(maxsize=None)
 def _no_training(dtype, seq):
     """The training arguments of a prediction: empty arrays of the training types, so
     that predicting and training share one compiled kernel per cell and dtype."""
     return (np.empty((0, 1, 1), dtype), np.empty(0, dtype), np.empty((0, 0, 0, 0), dtype),
             bool(seq), 1, 0, np.empty(0, dtype), 1.0, 1.0, np.empty((0, 0), dtype),
             np.empty(0, np.float64), np.empty((0, 1, 1), dtype), np.empty(0, dtype))
+
+
+_NO_SIGNAL = (np.empty(0, np.int64), 0, 0)
 
 
 def _no_output(dtype):
@@ -194,6 +204,7 @@ class Network:
             raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
                              f"{embedding_dim} must both be positive (an embedding) or both 0.")
         self._build_layout()
+        self._speed = {}  # serial or threaded, per kind of call (see _dispatch)
         self.params = np.empty(self.n_params, self.dtype)
         self.reset_parameters(random_state)
 
@@ -486,15 +497,65 @@ class Network:
         relu = self.activation == "relu"
         k = min(n_threads, chunks)
 
-        def run(j, c0, c1, mode=mode):
+        def launch(kmode, j, c0, c1, signal):
+            flags, value, n_wait = _NO_SIGNAL if signal is None else signal
             return kernel((X, E, groups, Y, sw, self.params, self._offs, self.num_layers,
                            self.hidden_size, relu, masks, seq, trunc, code, qs, delta, scale,
-                           chunks, c0, c1, work[j], gbuf, lbuf, dX, grad, out, mode))
+                           chunks, c0, c1, work[j], gbuf, lbuf, dX, grad, out, kmode, flags,
+                           value, n_wait))
+
+        summed = [False, 0.0]  # whether the chunks' gradients were added up, and the loss
+
+        def run(j, c0, c1, signal):
+            # the caller's range sums the chunks: after its own chunks when it has all of
+            # them, or after waiting (inside its kernel) for the pool's workers
+            n_wait = 0 if signal is None else signal[2]
+            sums = mode == _k.TRAIN and j == 0 and (n_wait > 0 or (c0 == 0 and c1 == chunks))
+            total, waited = launch(_k.TRAIN_REDUCE if sums else mode, j, c0, c1, signal)
+            if sums and waited:
+                summed[:] = [True, total]
+            return waited and n_wait > 0
 
         if k == 1:
-            return run(0, 0, chunks, _k.TRAIN_REDUCE if mode == _k.TRAIN else mode)
-        threads.run_ranges(chunks, k, run)
-        return run(0, 0, 0, _k.REDUCE) if mode == _k.TRAIN else 0.0
+            run(0, 0, chunks, None)
+        else:
+            self._dispatch((mode, X.shape[0], X.shape[1], seq, k),
+                           lambda: run(0, 0, chunks, None),
+                           lambda: threads.run_ranges(chunks, k, run))
+        if mode == _k.TRAIN and not summed[0]:  # the workers took long: the pool waited
+            summed[1] = launch(_k.REDUCE, 0, 0, 0, None)[0]
+        return summed[1]
+
+    def _dispatch(self, key, serial, threaded):
+        """Run a call serially or on the pool, whichever is faster for its kind.
+
+        The choice never changes a result (the chunks are the same), only the time:
+        below a fraction of a millisecond of work per call the pool's hand-offs cost
+        more than the second thread saves (measured: Elman cells at hidden 16 lose up
+        to 30 % on two threads).  So the first calls of each kind (``key``: mode,
+        shape, threads) are timed, after an untimed one that may compile: a call
+        faster than ``_POOL_FLOOR`` seconds stays serial, one slower than
+        ``_POOL_CEILING`` goes to the pool (it always paid, measured); in between,
+        ``_TRIALS`` serial calls and then as many pooled ones are timed, and the way
+        with the better best time is kept.
+        """
+        state = self._speed.get(key)
+        if isinstance(state, bool):
+            (threaded if state else serial)()
+            return
+        if state is None:  # the first call may compile: not timed
+            serial()
+            self._speed[key] = ([], [])
+            return
+        ser, par = state
+        pool = len(ser) == _TRIALS
+        t0 = time.perf_counter()
+        (threaded if pool else serial)()
+        (par if pool else ser).append(time.perf_counter() - t0)
+        if len(ser) == 1 and not _POOL_FLOOR <= ser[0] <= _POOL_CEILING:
+            self._speed[key] = ser[0] > _POOL_CEILING
+        elif len(par) == _TRIALS:
+            self._speed[key] = min(par) < min(ser)
 
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the

@@ -7,13 +7,15 @@ the GIL, write each chunk's results to its own buffers, and the caller adds
 them up in chunk order afterwards.  So results are bitwise identical for any
 ``n_jobs``.
 
-The pool is a plain :class:`~concurrent.futures.ThreadPoolExecutor`, shared by
-the process and created on first use; Numba's ``parallel=True`` layer is not
-used (its ``workqueue`` layer aborts when two threads launch kernels at once,
-GNU OpenMP aborts in a forked child).  The calling thread runs the first range
-itself, so one thread never waits on the pool.  Pool tasks only run kernels
-and never submit tasks, so any number of callers (user threads, joblib's
-threading backend, Dask worker threads) can share the pool without deadlock.
+The pool (:class:`_Pool`) is a few daemon threads, shared by the process and
+created on first use; Numba's ``parallel=True`` layer is not used (its
+``workqueue`` layer aborts when two threads launch kernels at once, GNU OpenMP
+aborts in a forked child).  Waking a blocked thread costs tens of
+microseconds, as much as a small minibatch, so the workers and the caller
+spin briefly without the GIL (``kernels/sync.py``) before they block, and the
+caller's own kernel posts the call as it starts.  The calling thread runs the
+first range itself.  One caller uses the pool at a time; another thread that
+finds it busy runs its chunks itself, with the same result.
 
 Inside a worker of a parallel backend (:func:`worker_context`), ``n_jobs < 0``
 ("all cores") means one thread: every worker asking for all cores would
@@ -29,11 +31,13 @@ change in the last bits with its thread count.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 
 def cpu_count() -> int:
@@ -90,44 +94,155 @@ def resolve_n_jobs(n_jobs) -> int:
 
 
 # ------------------------------------------------------------------- the pool
+# Spin budgets, in iterations of an atomic load (0.7 ns each here): a worker stays awake
+# about 3 ms after a task (the next minibatch comes within tens of microseconds, and a
+# serially run call of up to a millisecond must not put it to sleep), the caller waits
+# about 1.5 ms for the workers before it blocks.
+WORKER_SPINS = 4_000_000
+CALLER_SPINS = 2_000_000
+
+
+class _Pool:
+    """Worker threads that run one range of chunks each per call, and their flags.
+
+    ``flags[0]`` is the number of the latest call, posted by the caller's own kernel
+    as it starts (without the GIL, so that a worker that sees it never waits for a
+    GIL the caller holds); ``flags[1 + w]`` is the call worker ``w`` last finished,
+    stored as it goes back to spinning (again without the GIL).  A worker that has
+    spun for ``WORKER_SPINS`` without news blocks on its event; a caller announces
+    each call under the lock first, so that no worker can fall asleep on it.
+    """
+
+    def __init__(self, n_workers):
+        self.n = n_workers
+        self.flags = np.zeros(1 + n_workers, np.int64)
+        self.seq = 0
+        self.announced = 0
+        self.tasks = [None] * n_workers
+        self.errors = [None] * n_workers
+        self.finished = [0] * n_workers
+        self.sleeping = [False] * n_workers
+        self.wake = [threading.Event() for _ in range(n_workers)]
+        self.done = threading.Event()
+        self.waiting = False
+        self.lock = threading.Lock()        # the fields above
+        self.busy = threading.Lock()        # one caller at a time
+        for w in range(n_workers):
+            threading.Thread(target=self._loop, args=(w,), daemon=True,
+                             name=f"tsrnn-worker-{w}").start()
+
+    def _loop(self, w):
+        from tsrnn._engine.kernels.sync import idle_until_posted
+
+        seen = 0
+        while True:
+            if not idle_until_posted(self.flags, 0, seen, 1 + w, WORKER_SPINS):
+                with self.lock:
+                    if self.announced == seen:
+                        self.sleeping[w] = True
+                        self.wake[w].clear()
+                if self.sleeping[w]:
+                    self.wake[w].wait()
+                continue
+            seen = int(self.flags[0])
+            task, self.tasks[w] = self.tasks[w], None
+            if task is not None:
+                call, bounds = task
+                try:
+                    call(*bounds, None)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self.errors[w] = exc
+            with self.lock:
+                self.finished[w] = seen
+                if self.waiting:
+                    self.done.set()
+
+    def run(self, bounds, call):
+        """Ranges ``bounds[1:]`` on workers 0.., ``bounds[0]`` here; the first error raised."""
+        from tsrnn._engine.kernels.sync import wait_until
+
+        self.seq += 1
+        seq = self.seq
+        n = len(bounds) - 1
+        for w in range(n):
+            self.tasks[w] = (call, bounds[w + 1])
+            self.errors[w] = None
+        with self.lock:
+            self.announced = seq
+            for w in range(n):
+                if self.sleeping[w]:
+                    self.sleeping[w] = False
+                    self.wake[w].set()
+        error, waited = None, False
+        try:
+            # its kernel posts the call, and may wait for the workers itself
+            waited = call(*bounds[0], (self.flags, seq, n)) is True
+        except BaseException as exc:  # noqa: BLE001 - raised after the workers are done
+            error = exc
+        if int(self.flags[0]) != seq:  # it failed before posting
+            self.flags[0] = seq
+        if not waited:
+            for w in range(n):
+                if wait_until(self.flags, 1 + w, seq, CALLER_SPINS):
+                    continue
+                while True:
+                    with self.lock:
+                        if self.finished[w] == seq:
+                            self.waiting = False
+                            break
+                        self.waiting = True
+                        self.done.clear()
+                    self.done.wait()
+        if error is None:
+            error = next((e for e in self.errors[:n] if e is not None), None)
+        if error is not None:
+            raise error
+
+
 _pool = None
 _pool_lock = threading.Lock()
 
 
-def _executor():
+def _get_pool():
     global _pool
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=max(1, cpu_count() - 1),
-                                           thread_name_prefix="tsrnn")
+                _pool = _Pool(max(1, cpu_count() - 1))
     return _pool
 
 
-def run_ranges(n_chunks, n_threads, call):
-    """Run ``call(j, c0, c1)`` for ``min(n_threads, n_chunks)`` contiguous ranges of chunks.
+def post(signal):
+    """For a ``call`` of :func:`run_ranges` that does not start a kernel: post the call
+    that ``signal`` ``(flags, value, n_workers)`` announces (a kernel does this itself).
+    Returns False: the pool still has to wait for the workers."""
+    if signal is not None:
+        flags, value, _ = signal
+        flags[0] = value
+    return False
 
-    Range ``j`` covers chunks ``c0 .. c1 - 1``; the calling thread runs range 0
-    and the pool the others.  Returns when all are done; the first error of
-    any range is raised.
+
+def run_ranges(n_chunks, n_threads, call):
+    """Run ``call(j, c0, c1, signal)`` for ``min(n_threads, n_chunks)`` contiguous ranges.
+
+    Range ``j`` covers chunks ``c0 .. c1 - 1``; the calling thread runs range 0, with
+    ``signal`` ``(flags, value, n_workers)``: the kernel it starts stores ``value``
+    in ``flags[0]`` first, which sets the workers going (see :func:`post`), and it
+    may wait for them itself (``flags[1 + w] == value``) and return True; the pool's
+    workers run the others (``signal`` None).  Returns when all are done; the first
+    error of any range is raised.  When another thread is using the pool,
+    everything runs here.
     """
     k = max(1, min(n_threads, n_chunks))
-    if k == 1:
-        call(0, 0, n_chunks)
+    pool = _get_pool() if k > 1 else None
+    if pool is None or not pool.busy.acquire(blocking=False):
+        call(0, 0, n_chunks, None)
         return
-    bounds = [(j, j * n_chunks // k, (j + 1) * n_chunks // k) for j in range(k)]
-    futures = [_executor().submit(call, *b) for b in bounds[1:]]
     try:
-        call(*bounds[0])
+        k = min(k, pool.n + 1)
+        pool.run([(j, j * n_chunks // k, (j + 1) * n_chunks // k) for j in range(k)], call)
     finally:
-        errors = []
-        for f in futures:
-            try:
-                f.result()
-            except BaseException as exc:  # noqa: BLE001 - collected, the first re-raised
-                errors.append(exc)
-    if errors:
-        raise errors[0]
+        pool.busy.release()
 
 
 # --------------------------------------------------------------- BLAS threads
@@ -141,6 +256,9 @@ def _blas():
     """threadpoolctl handle on the BLAS libraries (created once: it scans loaded libraries)."""
     global _blas_controller
     if _blas_controller is None:
+        # the BLAS that the kernels' np.dot calls (Numba binds SciPy's): loaded before the
+        # scan, or a process that has not imported SciPy yet would leave it unlimited
+        import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _blas_controller = ThreadpoolController().select(user_api="blas")

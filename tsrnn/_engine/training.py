@@ -169,10 +169,18 @@ class Trainer:
         code = LOSS_CODES[cfg.loss]
         trunc = cfg.bptt_steps or T
         total = 0.0
+        work = self._workspace
         for start in range(0, n, cfg.batch_size):
             stop = start + cfg.batch_size
-            idx = slice(start, stop) if order is None else order[start:stop]
-            xb, yb, wb = X[idx], Y[idx], sw[idx]
+            if order is None:
+                idx = slice(start, stop)
+                xb, yb, wb = X[idx], Y[idx], sw[idx]
+            else:  # gathered into the fit's own buffers: no allocation per minibatch
+                idx = order[start:stop]
+                m = len(idx)
+                xb = np.take(X, idx, axis=0, out=work.get("xb", (m,) + X.shape[1:], X.dtype))
+                yb = np.take(Y, idx, axis=0, out=work.get("yb", (m,) + Y.shape[1:], Y.dtype))
+                wb = np.take(sw, idx, out=work.get("wb", (m,), sw.dtype))
             wsum = float(wb.sum(dtype=np.float64))
             if wsum <= 0:
                 continue

@@ -3,7 +3,7 @@
 Modules: ``rnn``, ``lstm``, ``gru`` (one layer of each cell, its equations in
 its docstring), ``common`` (activations, projections, the BPTT carry),
 ``losses``, ``optim`` (fused optimizer steps), ``drivers`` (the network over
-batch chunks).
+batch chunks), ``sync`` (the thread pool's spin-waits).
 
 Legend of the drivers' arguments
 --------------------------------
@@ -11,7 +11,7 @@ One entry point per cell, ``<cell>_run(args)`` (``drivers.RUN``), for
 training and prediction alike, so that each cell and dtype compiles once;
 ``args`` is the tuple ``(X, E, groups, Y, sw, theta, offs, L, H, relu, masks,
 seq, trunc, code, qs, delta, scale, n_chunks, c0, c1, work, gbuf, lbuf, dX,
-grad, out, mode)``:
+grad, out, mode, post, post_value)``:
 
 =========  ==================================================================
 X          (n, T, C) inputs, C-contiguous, the parameters' dtype.
@@ -44,6 +44,9 @@ mode       ``PREDICT`` (forward and head into ``out``; the training arrays
            are empty), ``TRAIN`` (loss and gradient of the chunks),
            ``TRAIN_REDUCE`` (the same, then the sum; returns the loss sum) or
            ``REDUCE`` (only the sum, after threads ran the chunks).
+post       (k,) int64: the thread pool's flags, ``post[0] = post_value`` stored
+           first (the call that sets the pool's workers going; see
+           ``threads.py``); empty for none.
 =========  ==================================================================
 
 Calling convention of a cell's layer functions

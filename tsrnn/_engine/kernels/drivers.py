@@ -25,10 +25,11 @@ zeroed.
 
 import numpy as np
 
-from tsrnn._engine.jit import njit
+from tsrnn._engine.jit import atomic_store, njit
 from tsrnn._engine.kernels import gru, lstm, rnn
 from tsrnn._engine.kernels.common import input_weight_grad
 from tsrnn._engine.kernels.losses import loss_rows
+from tsrnn._engine.kernels.sync import wait_until
 
 # Gates per hidden unit, and whether the recurrent-side gate gradient differs from the
 # input side (the GRU's reset gate multiplies only the recurrent candidate term).
@@ -39,6 +40,9 @@ _ALIGN = 16  # scratch pieces start on multiples of 16 elements (64 bytes in flo
 # BPTT of its chunks; the same and then the chunk-order sum of all chunks (one thread);
 # only that sum (after threads ran the chunks).
 PREDICT, TRAIN, TRAIN_REDUCE, REDUCE = 0, 1, 2, 3
+# How long the caller's kernel waits for the pool's workers before it hands the waiting back
+# to Python (which blocks): about a couple of milliseconds.
+WAIT_SPINS = 2_000_000
 
 
 def scratch_size(m, T, C, L, H, G, O, K, seq, dropout, train, want_dx):
@@ -294,7 +298,10 @@ def _drivers(forward, backward, separate_dgh):
     @njit(inline=True)
     def run(args):
         (X, E, groups, Y, sw, theta, offs, L, H, relu, masks, seq, trunc, code, qs, delta,
-         scale, n_chunks, c0, c1, work, gbuf, lbuf, dX, grad, out, mode) = args
+         scale, n_chunks, c0, c1, work, gbuf, lbuf, dX, grad, out, mode, sync, sync_value,
+         n_wait) = args
+        if sync.shape[0]:  # set the pool's workers going, now that the GIL is released
+            atomic_store(sync, 0, sync_value)
         n = X.shape[0]
         O = offs[4 * L + 2] - offs[4 * L + 1]  # the head bias
         for c in range(c0, c1 if mode != REDUCE else c0):
@@ -311,8 +318,11 @@ def _drivers(forward, backward, separate_dgh):
                 lbuf[c] = chunk_loss_grad(X, Y, sw, a, b, theta, offs, L, H, relu, masks, seq,
                                           trunc, code, qs, delta, scale, work, gbuf[c], dX,
                                           xin0, xdrop, gates, hs, cs, aux, P, p)
+        for w in range(n_wait):  # the pool's workers, waited for without the GIL
+            if not wait_until(sync, 1 + w, sync_value, WAIT_SPINS):
+                return 0.0, False
         if mode < TRAIN_REDUCE:
-            return 0.0
+            return 0.0, True
         # the chunks' results added in chunk order (fixed, whatever the threads)
         loss = 0.0
         for k in range(grad.shape[0]):
@@ -322,7 +332,7 @@ def _drivers(forward, backward, separate_dgh):
             if c > 0:
                 for k in range(grad.shape[0]):
                     grad[k] += gbuf[c, k]
-        return loss
+        return loss, True
 
     return run
 
