@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import pathlib
+import platform
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.extending import overload  # noqa: F401  (re-exported for the kernels)
@@ -162,6 +164,27 @@ def atomic_store(typingctx, array, index, value):
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
         val = context.cast(builder, args[2], signature.args[2], aryty.dtype)
         builder.store_atomic(val, ptr, "release", aryty.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# The CPU's spin-loop hint, as an LLVM intrinsic (Numba's LLVM has no inline assembler).
+_RELAX = {"x86_64": "llvm.x86.sse2.pause", "amd64": "llvm.x86.sse2.pause",
+          "i686": "llvm.x86.sse2.pause"}.get(platform.machine().lower())
+
+
+@intrinsic
+def cpu_relax(typingctx):
+    """Tell the CPU that this is a spin loop (x86 ``pause``: it spins gently, without
+    flooding a pipeline a hyperthread sibling shares); nothing on other machines."""
+    sig = numba.types.void()
+
+    def codegen(context, builder, signature, args):
+        if _RELAX:
+            fn = cgutils.get_or_insert_function(builder.module,
+                                                ir.FunctionType(ir.VoidType(), []), _RELAX)
+            builder.call(fn, [])
         return context.get_dummy_value()
 
     return sig, codegen

@@ -41,8 +41,8 @@ _ALIGN = 16  # scratch pieces start on multiples of 16 elements (64 bytes in flo
 # only that sum (after threads ran the chunks).
 PREDICT, TRAIN, TRAIN_REDUCE, REDUCE = 0, 1, 2, 3
 # How long the caller's kernel waits for the pool's workers before it hands the waiting back
-# to Python (which blocks): about a couple of milliseconds.
-WAIT_SPINS = 2_000_000
+# to Python (which blocks): about 1.5 ms (see threads.py's spin budgets).
+WAIT_SPINS = 100_000
 
 
 def scratch_size(m, T, C, L, H, G, O, K, seq, dropout, train, want_dx):

@@ -4,10 +4,11 @@ Waking a blocked thread takes tens of microseconds (measured 40 us per wake on
 the project's machine), as long as a small training batch; so the pool's
 threads spin here, without the GIL, for a short while before they block (as
 OpenMP's runtimes do).  The flags are int64 counters read and written with
-acquire/release ordering.
+acquire/release ordering; every turn of a loop gives the CPU its spin-loop
+hint (``pause``), so that a spinning thread leaves a hyperthread sibling alone.
 """
 
-from tsrnn._engine.jit import atomic_load, atomic_store, njit
+from tsrnn._engine.jit import atomic_load, atomic_store, cpu_relax, njit
 
 
 @njit
@@ -16,6 +17,7 @@ def wait_while(flags, index, value, spins):
     for _ in range(spins):
         if atomic_load(flags, index) != value:
             return True
+        cpu_relax()
     return atomic_load(flags, index) != value
 
 
@@ -33,4 +35,5 @@ def wait_until(flags, index, value, spins):
     for _ in range(spins):
         if atomic_load(flags, index) == value:
             return True
+        cpu_relax()
     return atomic_load(flags, index) == value
