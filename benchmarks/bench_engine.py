@@ -19,7 +19,8 @@ PyTorch module; the first-batch losses are compared as a check), use the same
 thread count ``k`` (``torch.set_num_threads(k)``, tsrnn ``n_jobs=k`` and the
 BLAS thread pools limited to ``k``), are warmed up with an untimed batch, and
 are timed as the best of a few repeats (fewer for long configurations, one for
-the biggest).
+the biggest).  Before each library's timings the other's threads get ``SETTLE``
+seconds to go idle (both spin for a few milliseconds after their last task).
 
 Throughput is reported against the machine's measured GEMM peak: the matrix
 multiply FLOPs of an epoch are about ``6 N T G H (C + H)`` (forward, input and
@@ -58,6 +59,7 @@ import numpy as np
 
 N_WINDOWS = 4096
 NOISY = 0.2  # background CPU share above which a row is flagged as noisy
+SETTLE = 0.05  # seconds between one library's timings and the other's
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -331,6 +333,10 @@ def run_config(torch, cell, H, T, C, B, dtn, threads, budget, max_repeats):
            "threads": threads, "n": N_WINDOWS, "parity_rel_loss_diff": parity}
     for phase, fo, ft in (("train", ours_train, torch_train), ("infer", ours_infer, torch_infer)):
         for lib, fn in (("tsrnn", fo), ("torch", ft)):
+            # let the other library's threads go idle first: PyTorch's OpenMP threads and
+            # tsrnn's pool spin for a few milliseconds after their last task, and a
+            # spinning thread would take a core from the library being timed
+            time.sleep(SETTLE)
             fn(1)  # warm-up: one untimed batch (compiles tsrnn on first use)
             with CpuMeter() as meter:
                 t, reps = best_time(fn, budget, max_repeats)

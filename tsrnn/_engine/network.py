@@ -10,7 +10,6 @@ through time, over fixed chunks of the batch (see
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 
@@ -46,9 +45,12 @@ INITS = ("pytorch", "orthogonal")
 # See benchmarks/RESULTS.md.
 _MIN_CHUNK = 16
 _PREDICT_CHUNK = 64
-_TRIALS = 5  # timed calls each way before a kind of call settles on serial or threaded
-_POOL_FLOOR = 150e-6  # calls faster than this (seconds, serially) never try the pool
-_POOL_CEILING = 1e-3  # calls slower than this always use it
+# Below this many multiply-adds per step and thread (see Network._step_work) a call runs on
+# one thread whatever n_jobs says: the pool's hand-off (about 10 us) then costs more than the
+# second thread saves.  Measured on two cores: Elman cells at hidden 16 and batch 32 (4-6
+# thousand) lost 5-30 % on two threads, GRUs and LSTMs at hidden 16 (13-25 thousand) gained
+# 13-50 %.  The choice changes no result, only the time.
+_POOL_MIN_WORK = 10_000
 _MAX_TRAIN_CHUNKS = 8
 
 
@@ -204,7 +206,6 @@ class Network:
             raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
                              f"{embedding_dim} must both be positive (an embedding) or both 0.")
         self._build_layout()
-        self._speed = {}  # serial or threaded, per kind of call (see _dispatch)
         self.params = np.empty(self.n_params, self.dtype)
         self.reset_parameters(random_state)
 
@@ -496,6 +497,8 @@ class Network:
         kernel = _k.RUN[self.cell]
         relu = self.activation == "relu"
         k = min(n_threads, chunks)
+        if k > 1 and self._step_work(-(-X.shape[0] // k)) < _POOL_MIN_WORK:
+            k = 1  # too little work per step for a second thread to pay for its hand-off
 
         def launch(kmode, j, c0, c1, signal):
             flags, value, n_wait = _NO_SIGNAL if signal is None else signal
@@ -519,43 +522,16 @@ class Network:
         if k == 1:
             run(0, 0, chunks, None)
         else:
-            self._dispatch((mode, X.shape[0], X.shape[1], seq, k),
-                           lambda: run(0, 0, chunks, None),
-                           lambda: threads.run_ranges(chunks, k, run))
+            threads.run_ranges(chunks, k, run)
         if mode == _k.TRAIN and not summed[0]:  # the workers took long: the pool waited
             summed[1] = launch(_k.REDUCE, 0, 0, 0, None)[0]
         return summed[1]
 
-    def _dispatch(self, key, serial, threaded):
-        """Run a call serially or on the pool, whichever is faster for its kind.
-
-        The choice never changes a result (the chunks are the same), only the time:
-        below a fraction of a millisecond of work per call the pool's hand-offs cost
-        more than the second thread saves (measured: Elman cells at hidden 16 lose up
-        to 30 % on two threads).  So the first calls of each kind (``key``: mode,
-        shape, threads) are timed, after an untimed one that may compile: a call
-        faster than ``_POOL_FLOOR`` seconds stays serial, one slower than
-        ``_POOL_CEILING`` goes to the pool (it always paid, measured); in between,
-        ``_TRIALS`` serial calls and then as many pooled ones are timed, and the way
-        with the better best time is kept.
-        """
-        state = self._speed.get(key)
-        if isinstance(state, bool):
-            (threaded if state else serial)()
-            return
-        if state is None:  # the first call may compile: not timed
-            serial()
-            self._speed[key] = ([], [])
-            return
-        ser, par = state
-        pool = len(ser) == _TRIALS
-        t0 = time.perf_counter()
-        (threaded if pool else serial)()
-        (par if pool else ser).append(time.perf_counter() - t0)
-        if len(ser) == 1 and not _POOL_FLOOR <= ser[0] <= _POOL_CEILING:
-            self._speed[key] = ser[0] > _POOL_CEILING
-        elif len(par) == _TRIALS:
-            self._speed[key] = min(par) < min(ser)
+    def _step_work(self, rows):
+        """Multiply-adds of one step's recurrent and input projections for ``rows``
+        samples of the first layer: what a thread's share of a call costs per step."""
+        G = _k.N_GATES[self.cell] * self.hidden_size
+        return rows * G * (self.input_size + self.embedding_dim + self.hidden_size)
 
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
