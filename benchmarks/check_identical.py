@@ -2,7 +2,10 @@
 
 Fits a set of forecasters on the bundled datasets (default networks, full
 training, the same seeds) and records their point forecasts, conformal
-intervals, quantiles, and backtest summaries and forecasts.  ``--save`` writes
+intervals, quantiles, and backtest summaries and forecasts; and, for the engine
+alone, ``Network`` forward passes and gradients of 192 configurations (every
+cell and dtype, one and two layers, dropout, truncated BPTT, many-to-many, one
+and two threads).  ``--save`` writes
 them to a file; ``--compare`` recomputes them and reports every entry that is
 not bitwise equal (NaN equal to NaN).
 
@@ -97,10 +100,48 @@ def _frame(obj):
             "columns": [str(c) for c in obj.columns]}
 
 
+def _networks():
+    """The engine alone: forward passes and gradients of ``tsrnn.nn.Network`` for every cell,
+    dtype, depth, dropout, truncation, many-to-many, batch size and thread count."""
+    from tsrnn.nn import Network
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for cell, act in [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]:
+        for dt in (np.float32, np.float64):
+            for L in (1, 2):
+                for C in (1, 3):
+                    for n in (5, 40, 100):
+                        net = Network(cell, input_size=C, hidden_size=7, num_layers=L,
+                                      output_size=2, activation=act, dtype=dt, random_state=1)
+                        X = rng.normal(size=(n, 9, C))
+                        Y = rng.normal(size=(n, 2))
+                        Ys = rng.normal(size=(n, 9, 2))
+                        masks = (rng.random((L - 1, n, 9, 7)) > 0.3) / 0.7 if L > 1 else None
+                        for nj in (1, 2):
+                            l1, g1 = net.loss_grad(X, Y, "squared_error", n_jobs=nj,
+                                                   input_grad=True, dropout_masks=masks,
+                                                   bptt_steps=4)
+                            l2, g2 = net.loss_grad(X, Ys, "huber", return_sequences=True,
+                                                   n_jobs=nj)
+                            res = {"loss": {"values": np.array([l1, l2]), "index": [],
+                                            "columns": []}}
+                            for tag, grads in (("grad", g1), ("grad_seq", g2)):
+                                for k, v in grads.items():
+                                    res[f"{tag}:{k}"] = {"values": v, "index": [], "columns": []}
+                            for tag, f in (("forward", net.forward(X, n_jobs=nj)),
+                                           ("forward_seq", net.forward(X, return_sequences=True,
+                                                                       n_jobs=nj))):
+                                res[tag] = {"values": f, "index": [], "columns": []}
+                            out[f"network {cell}-{act} {np.dtype(dt).name} L{L} C{C} n{n} "
+                                f"jobs{nj}"] = res
+    return out
+
+
 def compute(only=None):
     from tsrnn.model_selection import backtest
 
-    out = {}
+    out = {} if only and "networks" not in only else _networks()
     for name, (fcp, netp, y, X, bt, extras) in _cases().items():
         if only and name not in only:
             continue
@@ -164,7 +205,7 @@ def main(argv=None):
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--save", help="write the results to this file")
     g.add_argument("--compare", help="compare against results saved by --save")
-    ap.add_argument("--only", nargs="*", help="case names to run")
+    ap.add_argument("--only", nargs="*", help="case names to run ('networks': the engine's)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     import tsrnn
@@ -179,7 +220,8 @@ def main(argv=None):
     with open(args.compare, "rb") as f:
         ref = pickle.load(f)
     if args.only:
-        ref = {k: v for k, v in ref.items() if k in args.only}
+        ref = {k: v for k, v in ref.items() if k in args.only or
+               ("networks" in args.only and k.startswith("network "))}
     bad = compare(ref, results)
     n = sum(len(v) for v in ref.values())
     if bad:
