@@ -15,7 +15,10 @@ The two checkouts must both offer ``tsrnn.nn.Network._loss_grad`` and Adam as
 Usage::
 
     python benchmarks/compare_engines.py /path/to/old/checkout /path/to/new/checkout \\
-        --out compare.md --json compare.json [--rounds 2] [--quick] [--cache-a DIR --cache-b DIR]
+        --out compare.md --json compare.json [--rounds 2] [--quick | --steps 24] \\
+        [--cache-a DIR --cache-b DIR]
+    # then time the configurations that looked slower again, with more turns
+    python benchmarks/compare_engines.py OLD NEW --recheck compare.json --rounds 5 ...
 
 The first timing of each cell and dtype compiles (not timed: every timing
 starts with an untimed batch); warm caches save that time.
@@ -96,8 +99,14 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=2, help="A B turns per configuration")
     ap.add_argument("--budget", type=float, default=1.5, help="seconds of repeats per timing")
     ap.add_argument("--quick", action="store_true", help="float32, hidden 16/256, T 24, C 1")
+    ap.add_argument("--steps", type=int, nargs="+", default=[24, 96],
+                    help="sequence lengths T of the full grid")
     ap.add_argument("--cache-a", help="NUMBA_CACHE_DIR for A (default: a fresh one)")
     ap.add_argument("--cache-b", help="NUMBA_CACHE_DIR for B (default: a fresh one)")
+    ap.add_argument("--recheck", metavar="JSON",
+                    help="time again only the configurations of an earlier --json run whose "
+                         "train or infer ratio exceeded --over")
+    ap.add_argument("--over", type=float, default=1.05)
     ap.add_argument("--out")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
@@ -105,8 +114,13 @@ def main(argv=None):
         grid = list(itertools.product(["rnn", "lstm", "gru"], [16, 256], [24], [1], [32, 256],
                                       ["float32"]))
     else:
-        grid = list(itertools.product(["rnn", "lstm", "gru"], [16, 64, 256], [24, 96], [1, 8],
+        grid = list(itertools.product(["rnn", "lstm", "gru"], [16, 64, 256], args.steps, [1, 8],
                                       [32, 256], ["float32", "float64"]))
+    if args.recheck:
+        with open(args.recheck) as f:
+            grid = [(r["cell"], r["hidden"], r["T"], r["C"], r["batch"], r["dtype"])
+                    for r in json.load(f)
+                    if max(r["train_ratio"], r["infer_ratio"]) > args.over]
     caches = {side: getattr(args, f"cache_{side}") or tempfile.mkdtemp(prefix=f"tsrnn_cmp_{side}_")
               for side in "ab"}
     rows = []

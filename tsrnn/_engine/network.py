@@ -45,12 +45,18 @@ INITS = ("pytorch", "orthogonal")
 # See benchmarks/RESULTS.md.
 _MIN_CHUNK = 16
 _PREDICT_CHUNK = 64
-# Below this many multiply-adds per step and thread (see Network._step_work) a call runs on
-# one thread whatever n_jobs says: the pool's hand-off (about 10 us) then costs more than the
-# second thread saves.  Measured on two cores: Elman cells at hidden 16 and batch 32 (4-6
-# thousand) lost 5-30 % on two threads, GRUs and LSTMs at hidden 16 (13-25 thousand) gained
-# 13-50 %.  The choice changes no result, only the time.
+# Below this much work per step and thread (see Network._step_work) a call runs on one
+# thread whatever n_jobs says: the pool's hand-off (about 10 us) then costs more than the
+# second thread saves.  Measured on two cores (training and inference at batch 32, serial
+# against pooled, every cell, H 16/64, T 24/96, C 1/8): only float32 Elman cells at hidden
+# 16 (5-7 thousand multiply-add equivalents) ran faster on one thread (by 3-22 %); float32
+# GRUs at hidden 16 (13-19 thousand) and everything in float64 gained 1-86 % on two.  The
+# choice changes no result, only the time.
 _POOL_MIN_WORK = 10_000
+# A gate unit's elementwise work in multiply-add equivalents: float32 nonlinearities are
+# vectorised rational approximations, float64 ones scalar libm calls (7.8 ns against 0.12 ns
+# per element, benchmarks/RESULTS.md), so in float64 the gates cost more than the products.
+_ELEMENTWISE_WORK = {np.dtype(np.float32): 4, np.dtype(np.float64): 64}
 _MAX_TRAIN_CHUNKS = 8
 
 
@@ -528,10 +534,12 @@ class Network:
         return summed[1]
 
     def _step_work(self, rows):
-        """Multiply-adds of one step's recurrent and input projections for ``rows``
-        samples of the first layer: what a thread's share of a call costs per step."""
+        """Work of one step of the first layer for ``rows`` samples, in multiply-adds: the
+        recurrent and input projections plus the gates' elementwise work (what a thread's
+        share of a call costs per step)."""
         G = _k.N_GATES[self.cell] * self.hidden_size
-        return rows * G * (self.input_size + self.embedding_dim + self.hidden_size)
+        return rows * G * (self.input_size + self.embedding_dim + self.hidden_size
+                           + _ELEMENTWISE_WORK[self.params.dtype])
 
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
