@@ -306,8 +306,10 @@ def test_global_new_series_without_encoding(stocks):
 def test_global_errors_name_the_series(stocks):
     short = stocks[["IBM", "MSFT"]].copy()
     short.loc[short.index[:-10], "MSFT"] = np.nan
-    with pytest.raises(ValueError, match=r"series 'MSFT': the series has 10 observations"):
-        forecaster(**GLOBAL).fit(short)
+    # a short series is padded, not refused; one without a training window is named
+    with pytest.warns(UserWarning, match=r"1 series are too short.*\['MSFT'\]"):
+        fc = forecaster(**GLOBAL).fit(short)
+    assert fc.padded_series_ == ["MSFT"] and np.isfinite(fc.predict().to_numpy()).all()
     two_targets = {"a": stocks[["IBM", "MSFT"]]}
     with pytest.raises(ValueError, match="series 'a': a global model forecasts one target"):
         forecaster(**GLOBAL).fit(two_targets)
@@ -449,7 +451,7 @@ def test_failed_refit_leaves_the_model_usable():
     fc = forecaster(**GLOBAL, series_encoding="onehot").fit(panel)
     before = fc.predict()
     bad = synthetic_panel(4, 60)
-    bad.iloc[:-5, 3] = np.nan
+    bad.iloc[7, 3] = np.inf
     with pytest.raises(ValueError, match="series 's003'"):
         fc.fit(bad)
     pd.testing.assert_frame_equal(fc.predict(), before)

@@ -8,6 +8,8 @@ RNNForecaster
     pandas Series/DataFrame in, forecasts at the future timestamps out (with intervals);
     its network is an ``estimator`` (an RNNRegressor by default, any regressor works), and
     ``global_model=True`` trains one model across the series of a panel.
+RNNEnsembleForecaster
+    several forecasters differing in seed, input window and loss, combined by their median.
 save, load
     Model files without pickle (JSON + NumPy arrays), checked on load.
 
@@ -40,21 +42,25 @@ _NAMES = {
     "DivergenceWarning": "tsrnn._engine.training",
     "Network": "tsrnn.nn",
     "RNNClassifier": "tsrnn.estimators",
+    "RNNEnsembleForecaster": "tsrnn.ensemble",
     "RNNForecaster": "tsrnn.forecasting",
     "RNNRegressor": "tsrnn.estimators",
     "load": "tsrnn.persistence",
     "save": "tsrnn.persistence",
 }
-_SUBMODULES = {"datasets", "metrics", "model_selection", "nn", "panel", "plotting", "windowing"}
+_SUBMODULES = {"datasets", "ensemble", "metrics", "model_selection", "nn", "panel", "plotting",
+               "windowing"}
 
 __all__ = [
     "DivergenceWarning",
     "Network",
     "RNNClassifier",
+    "RNNEnsembleForecaster",
     "RNNForecaster",
     "RNNRegressor",
     "__version__",
     "datasets",
+    "ensemble",
     "load",
     "metrics",
     "model_selection",

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn._forecast import global_model, regressor, single
+from tsrnn._forecast import global_model, regressor, single, windows
 from tsrnn._validation import check_choice, check_float, check_int, check_quantiles, naming
 from tsrnn.windowing import as_names
 
@@ -44,11 +44,32 @@ class RNNForecaster(BaseEstimator):
         calendar such as ``CustomBusinessDay(holidays=...)`` for exchange
         holidays, or an int step for an integer index. On a regular
         frequency, missing timestamps become missing values.
-    window_norm : {"last", None}, default="last"
-        ``"last"``: express every window's targets, and the values to forecast,
-        relative to the last observed value, so that trends and level shifts
-        never leave the range seen in training (an output of zero is the naive
-        forecast). ``None``: absolute values.
+    window_norm : {"last", "season", "auto", None}, default="last"
+        What each window is expressed relative to, so that trends and level
+        shifts never leave the range seen in training. ``"last"``: its targets
+        and the values to forecast relative to the last observed value (an
+        output of zero is the naive forecast). ``"season"``: the inputs as
+        with ``"last"``, each value to forecast relative to the value one
+        season before it (an output of zero is the seasonal naive forecast;
+        needs ``lags`` >= the season length). ``"auto"``: per series,
+        ``"season"`` when it passes the seasonality test of the M4
+        competition's benchmarks (autocorrelation at the season lag above its
+        90 % limit, on at least three seasons of training data, with ``lags``
+        >= the season length), else ``"last"``. ``None``: absolute values.
+    log_scale : bool or "auto", default=False
+        Model the targets on a log scale, so that each window's level is
+        divided out rather than subtracted (the network sees relative changes;
+        forecasts are the exponential of its outputs, intervals are mapped
+        from the log scale). ``True`` needs positive training values (a series
+        with zeros or negative values is modelled on its own scale, with a
+        warning); ``"auto"``: per series, whenever its training values are all
+        positive. Later values below the smallest training value are read as
+        that value.
+    season_length : int, optional
+        Observations per season for ``window_norm="season"``/``"auto"``. By
+        default from the step: 12 (monthly), 4 (quarterly), 52 (weekly), 7
+        (daily), 5 (business days), a day over the step for sub-daily steps,
+        1 otherwise (yearly data, integer indexes).
     missing : {"ffill", "drop", "raise"}, default="ffill"
         Missing values (NaN or missing timestamps). ``"ffill"``: inputs carry
         the last observation forward (causal: never a later value); windows
@@ -141,7 +162,8 @@ class RNNForecaster(BaseEstimator):
     """
 
     def __init__(self, *, lags=24, horizon=1, strategy="direct", past_covariates=None, freq=None,
-                 window_norm="last", missing="ffill", calibration_fraction=0.1,
+                 window_norm="last", log_scale=False, season_length=None, missing="ffill",
+                 calibration_fraction=0.1,
                  global_model=False, series_id=None, series_encoding=None, embedding_dim=None,
                  estimator=None, random_state=None):
         self.lags = lags
@@ -150,6 +172,8 @@ class RNNForecaster(BaseEstimator):
         self.past_covariates = past_covariates
         self.freq = freq
         self.window_norm = window_norm
+        self.log_scale = log_scale
+        self.season_length = season_length
         self.missing = missing
         self.calibration_fraction = calibration_fraction
         self.estimator = estimator
@@ -193,7 +217,10 @@ class RNNForecaster(BaseEstimator):
         check_int("horizon", self.horizon)
         check_choice("strategy", self.strategy, ("direct", "recursive"))
         if self.window_norm is not None:
-            check_choice("window_norm", self.window_norm, ("last",))
+            check_choice("window_norm", self.window_norm, ("last", "season", "auto"))
+        if not isinstance(self.log_scale, (bool, np.bool_)) and self.log_scale != "auto":
+            raise ValueError(f"`log_scale`={self.log_scale!r} must be True, False or 'auto'.")
+        check_int("season_length", self.season_length, allow_none=True)
         check_choice("missing", self.missing, ("ffill", "drop", "raise"))
         if self.calibration_fraction is not None:
             check_float("calibration_fraction", self.calibration_fraction, low=0, high=0.5,
@@ -214,6 +241,44 @@ class RNNForecaster(BaseEstimator):
     def _model(self):
         """The module that fits and forecasts this kind of forecaster."""
         return global_model if self._is_global else single
+
+    # ------------------------------------- what combining forecasters read of a fitted one
+    def _values(self, what, X=None, y=None, coverage=None):
+        """``{series: (index, values)}`` (series None for a single series), values
+        ``(horizon, n_targets, k)`` in the series' units, as :meth:`predict` (``what``
+        "point") or :meth:`predict_interval` ("interval") or :meth:`predict_quantiles`
+        ("quantiles") would frame them."""
+        return self._model().forecast_values(self, what, X, y, coverage)
+
+    def _frame(self, out, what, levels=None):
+        """The frame :meth:`predict` & co. return, of :meth:`_values`-shaped ``out``."""
+        return self._model().frame_values(self, out, what, levels)
+
+    def _series_scale(self, sid, history=None):
+        """The unit of series ``sid`` in the model (1 for a single series)."""
+        return 1.0 if sid is None else global_model.series_scale(self, sid, history)
+
+    def _half_width(self, coverage):
+        """The conformal half-width per step and target at ``coverage`` (None: None)."""
+        return None if coverage is None else \
+            windows.half_width(self.calibration_residuals_, coverage)
+
+    def _forecast_at(self, A, F, pos, half=None, sid=None):
+        """(point, bounds) forecasts ``(len(pos), horizon, n_targets)`` from the windows of
+        a series' arrays ending at ``pos`` (a backtest's origins); ``sid`` names the series
+        of a global model; bounds (lower, upper) from :meth:`_half_width`'s ``half``, else
+        None."""
+        if sid is None:
+            return single.forecast_at(self, A, F, pos, half)
+        return global_model.forecast_at(self, sid, A, F, pos, half)
+
+    def _template(self):
+        """An unfitted forecaster that prepares data as this one does (for backtests)."""
+        from sklearn.base import clone
+
+        template = clone(self)
+        template._check_params()
+        return template
 
     # -------------------------------------------------------------------- fit
     def fit(self, y, X=None):

@@ -41,7 +41,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from tsrnn import metrics as _metrics
-from tsrnn._forecast import global_model, single, windows
+from tsrnn._forecast import global_model
 from tsrnn._forecast.series import prepare
 from tsrnn._many import fit_many, predict_many
 from tsrnn._validation import check_float, check_int
@@ -144,7 +144,8 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     -------
     BacktestResult
     """
-    h = check_int("horizon", forecaster.horizon)
+    template = forecaster._template()
+    h = check_int("horizon", template.horizon)
     step = h if step is None else check_int("step", step)
     m = check_int("m", m)
     if isinstance(refit, (bool, np.bool_)):
@@ -157,11 +158,9 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         raise ValueError(f"`metrics` has unknown names {unknown}; choose from {list(_METRICS)}.")
     if coverage is not None:
         coverage = check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
-        if forecaster.calibration_fraction is None:
+        if template.calibration_fraction is None:
             raise ValueError("`coverage` needs intervals, but the forecaster has "
                              "`calibration_fraction`=None.")
-    template = clone(forecaster)
-    template._check_params()
     run = _backtest_panel if template._is_global else _backtest_series
     return run(forecaster, template, y, X, initial, step, every, m, names, coverage)
 
@@ -184,11 +183,11 @@ def _fit_first(forecaster, y_fit, X_fit, first, initial):
 
 
 def _backtest_series(forecaster, template, y, X, initial, step, every, m, names, coverage):
-    h = forecaster.horizon
+    h = template.horizon
     prep = prepare(template, y, X)
     data, past, future = prep.data, prep.past, prep.future
     n, n_t = len(data.raw), data.n_targets
-    initial = _resolve_initial(initial, n, forecaster.lags + h + 1)
+    initial = _resolve_initial(initial, n, template.lags + h + 1)
     origins = np.arange(initial - 1, n - h, step)
     if not len(origins):
         raise ValueError(f"No origin leaves `horizon`={h} steps after `initial`={initial} in the "
@@ -208,11 +207,11 @@ def _backtest_series(forecaster, template, y, X, initial, step, every, m, names,
         t0 = time.perf_counter()
         fc = _fit_first(forecaster, y_fit, X_fit, block is blocks[0], initial)
         t1 = time.perf_counter()
-        preds.append(single.forecast_at(fc, A, F, block))
-        if coverage is not None:
-            half = windows.half_width(fc.calibration_residuals_, coverage)
-            lows.append(preds[-1] - half)
-            highs.append(preds[-1] + half)
+        point, bounds = fc._forecast_at(A, F, block, fc._half_width(coverage))
+        preds.append(point)
+        if bounds is not None:
+            lows.append(bounds[0])
+            highs.append(bounds[1])
         predict_time += time.perf_counter() - t1
         fit_time += t1 - t0
 
@@ -251,7 +250,7 @@ def _frame(data, origins, pred, bounds, h, m):
 
 def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, coverage):
     """Rolling origins in time over a panel, for a global model."""
-    h, lags = forecaster.horizon, forecaster.lags
+    h, lags = template.horizon, template.lags
     panel = global_model.panel_series(template, y)
     ids = list(panel)
     covariates = split_covariates(X, ids, template.series_id)
@@ -275,16 +274,17 @@ def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, 
     for sid in ids:
         index = prepared[sid].data.raw.index
         pos = index.get_indexer(origin_times)
-        positions[sid] = np.where((pos >= lags - 1) & (pos + h <= len(index) - 1), pos, -1)
+        positions[sid] = np.where((pos >= 0) & (pos + h <= len(index) - 1), pos, -1)
     blocks = _blocks(np.arange(len(origin_times)), every)
     preds = {sid: [] for sid in ids}
     fit_time = predict_time = 0.0
     for block in blocks:
         t_fit = origin_times[block[0]]
         train = {sid: prepared[sid].data.raw.loc[:t_fit] for sid in ids}
-        short = [sid for sid in ids if len(train[sid]) < lags + h]
-        keep = [sid for sid in ids if sid not in short]
-        if not keep:
+        # a series without observations yet joins the panel at a later refit; a short
+        # one is padded by the global model like any short series
+        keep = [sid for sid in ids if len(train[sid])]
+        if not any(len(train[sid]) >= lags + h for sid in keep):
             raise ValueError(f"No series has `lags` + `horizon` = {lags + h} observations up to "
                              f"the first origin {t_fit}; raise `initial`.")
         y_fit = {sid: train[sid].iloc[:, 0] for sid in keep}
@@ -294,17 +294,15 @@ def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, 
         t0 = time.perf_counter()
         fc = _fit_first(forecaster, y_fit, X_fit, block is blocks[0], initial)
         t1 = time.perf_counter()
-        half = windows.half_width(fc.calibration_residuals_, coverage) \
-            if coverage is not None else None
+        half = fc._half_width(coverage)
         for sid in keep:
             pos = positions[sid][block]
             ok = pos >= 0
             if not ok.any():
                 continue
             A, F, _ = prepared[sid].data.arrays()
-            point = global_model.forecast_at(fc, sid, A, F, pos[ok])
-            width = None if half is None else half * fc._states[sid].scale
-            preds[sid].append((block[ok], point, width))
+            point, bounds = fc._forecast_at(A, F, pos[ok], half, sid)
+            preds[sid].append((block[ok], point, bounds))
         predict_time += time.perf_counter() - t1
         fit_time += t1 - t0
     frames, tables = [], []
@@ -315,8 +313,8 @@ def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, 
         pred = np.concatenate([p for _, p, _ in preds[sid]])
         bounds = None
         if coverage is not None:
-            bounds = (np.concatenate([p - w for _, p, w in preds[sid]]),
-                      np.concatenate([p + w for _, p, w in preds[sid]]))
+            bounds = (np.concatenate([b[0] for _, _, b in preds[sid]]),
+                      np.concatenate([b[1] for _, _, b in preds[sid]]))
         data = prepared[sid].data
         frame, arrays = _frame(data, positions[sid][which], pred, bounds, h, m)
         frame.insert(0, "series", sid)

@@ -28,6 +28,7 @@ from tsrnn._engine.network import Network
 from tsrnn._forecast.series import SeriesState
 from tsrnn._forecast.timeaxis import TimeAxis
 from tsrnn._version import __version__
+from tsrnn.ensemble import RNNEnsembleForecaster
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.forecasting import RNNForecaster
 
@@ -36,7 +37,8 @@ __all__ = ["load", "save"]
 FORMAT = "tsrnn-model"
 FORMAT_VERSION = 1
 _MAX_BYTES = 1 << 30  # uncompressed content; a zip bomb is refused before it is inflated
-_CLASSES = {c.__name__: c for c in (RNNRegressor, RNNClassifier, RNNForecaster)}
+_CLASSES = {c.__name__: c for c in (RNNRegressor, RNNClassifier, RNNForecaster,
+                                    RNNEnsembleForecaster)}
 # Plain records of fitted state that may be stored (built from their fields, nothing else).
 _RECORDS = {c.__name__: c for c in (SeriesState,)}
 # Runtime helpers rebuilt on load instead of stored (optimizer moments restart).
@@ -219,9 +221,13 @@ class _Reader:
         cls = _RECORDS.get(name)
         if cls is None:
             raise ValueError(f"unknown record {name!r}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        if not isinstance(values, dict) or sorted(values) != sorted(names):
-            raise ValueError(f"record {name!r} must have exactly the fields {names}")
+        fields = dataclasses.fields(cls)
+        names = [f.name for f in fields]
+        # fields added later have defaults: a file written before them still loads
+        required = {f.name for f in fields if f.default is dataclasses.MISSING}
+        if not isinstance(values, dict) or not required <= set(values) <= set(names):
+            raise ValueError(f"record {name!r} must have the fields {sorted(required)} and no "
+                             f"others than {names}")
         return cls(**{k: self.decode(v) for k, v in values.items()})
 
     def estimator(self, x):
@@ -287,7 +293,7 @@ def save(model, path) -> None:
 
     Parameters
     ----------
-    model : RNNRegressor, RNNClassifier or RNNForecaster
+    model : RNNRegressor, RNNClassifier, RNNForecaster or RNNEnsembleForecaster
     path : str or os.PathLike
         Conventionally ending in ``.tsrnn``; overwritten if it exists.
 

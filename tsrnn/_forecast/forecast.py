@@ -16,6 +16,28 @@ from tsrnn._forecast import windows
 WHATS = ("point", "interval", "quantiles")
 
 
+def in_units(spec, state, predictor, A, F, pos, n_targets, *, quantiles=False):
+    """Forecasts ``(len(pos), horizon, n_targets[, levels])`` of one series in the model's
+    units, from its arrays ``A``/``F`` (targets in the series' own units)."""
+    if not state.linear:
+        A = A.copy()
+        A[:, :n_targets] = state.to_units(A[:, :n_targets])
+    return windows.forecast(spec, predictor, A, F, pos, n_targets, state.window_norm,
+                            quantiles=quantiles)
+
+
+def bounds(state, units, half):
+    """(lower, upper) in the series' own units around forecasts ``units`` (model units),
+    from the conformal half-width ``half`` (model units)."""
+    if state.log:
+        # built where the residuals were measured (the log scale) and mapped back: a
+        # monotone map keeps the interval's coverage
+        return state.from_units(units - half), state.from_units(units + half)
+    point = state.from_units(units)
+    width = half if state.scale == 1.0 else half * state.scale
+    return point - width, point + width
+
+
 def series_forecast(spec, state, predictor, A, F, pos, n_targets, what, half=None):
     """Forecast values ``(len(pos), horizon, n_targets, k)`` of one series in its own units.
 
@@ -23,17 +45,21 @@ def series_forecast(spec, state, predictor, A, F, pos, n_targets, what, half=Non
     "point" (k = 1), "interval" (k = 2: lower, upper from the conformal
     half-width ``half``, given in the model's units) or "quantiles" (k = levels).
     """
-    if state.loc != 0.0 or state.scale != 1.0:
-        A = A.copy()
-        A[:, :n_targets] = state.to_units(A[:, :n_targets])
+    units = in_units(spec, state, predictor, A, F, pos, n_targets,
+                     quantiles=what == "quantiles")
     if what == "quantiles":
-        return state.from_units(windows.forecast(spec, predictor, A, F, pos, n_targets,
-                                                 quantiles=True))
-    point = state.from_units(windows.forecast(spec, predictor, A, F, pos, n_targets))
-    if what == "point":
-        return point[..., None]
-    width = half if state.scale == 1.0 else half * state.scale
-    return np.stack([point - width, point + width], axis=3)
+        return state.from_units(units)
+    if what == "interval":
+        return np.stack(bounds(state, units, half), axis=3)
+    return state.from_units(units)[..., None]
+
+
+def forecast_at(spec, state, predictor, A, F, pos, n_targets, half=None):
+    """(point, bounds) forecasts ``(len(pos), horizon, n_targets)`` of one series from the
+    windows ending at the positions ``pos`` (a backtest's origins); ``bounds`` is
+    (lower, upper) from the half-width ``half``, or None without it."""
+    units = in_units(spec, state, predictor, A, F, pos, n_targets)
+    return state.from_units(units), None if half is None else bounds(state, units, half)
 
 
 def frame(state, targets, values, index, labels, level_name=None):

@@ -12,14 +12,21 @@ forecasts of each state, scaled back.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from tsrnn._forecast import regressor, single, windows
+from tsrnn._forecast import forecast, regressor, single, windows
 from tsrnn._forecast.forecast import labels, series_forecast
-from tsrnn._forecast.series import SeriesState, check_length, forecast_inputs, prepare
+from tsrnn._forecast.series import (
+    check_covariate_lags,
+    forecast_inputs,
+    pad_start,
+    prepare,
+)
 from tsrnn._validation import NoTrainingSamplesError, check_random_state
 from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
 from tsrnn.windowing import window_positions
@@ -31,10 +38,11 @@ def _time_kind(index):
     return "integer steps"
 
 
-def _spread(values, window_norm):
-    """(loc, scale) of one series' target: first differences' spread with ``window_norm``."""
+def _spread(values, norm):
+    """(loc, scale) of one series' target (model units before scaling): its first
+    differences' spread when windows are normalised (``norm``), else its levels'."""
     values = values[np.isfinite(values)]
-    if window_norm == "last":
+    if norm is not None:
         loc, spread = 0.0, np.std(np.diff(values)) if len(values) > 2 else 0.0
     else:
         loc, spread = float(np.mean(values)), float(np.std(values))
@@ -63,15 +71,29 @@ def _target_name(fc, panel):
     return "y"
 
 
-def _prepare_series(fc, sid, y, X):
-    """One series through the single-series preparation, with its forecast origins."""
+def _prepare_series(fc, sid, y, X, axis=None):
+    """One series through the single-series preparation, with its padding (see
+    :func:`_padding`) and its forecast origins (positions in the padded arrays) and
+    their times.  ``axis``: the panel's time axis, for a series too short to show
+    its own frequency."""
     try:
-        prep = prepare(fc, y, X)
-        check_length(fc, prep.data, prep.future, "the series")
+        prep = prepare(fc, y, X, axis=axis if len(y) < 3 and fc.freq is None else None)
+        check_covariate_lags(fc, prep.future)
+        if not len(prep.data.raw):
+            raise ValueError("the series is empty.")
     except (TypeError, ValueError) as err:
         raise series_error(err, sid) from None
-    origins = window_positions(len(prep.data.raw), fc.lags, fc.horizon, 1)
-    return prep, origins, prep.data.raw.index[origins]
+    n = len(prep.data.raw)
+    pad = _padding(fc, n)
+    origins = window_positions(n + pad, fc.lags, fc.horizon, 1)
+    return prep, pad, origins, prep.data.raw.index[origins - pad]
+
+
+def _padding(fc, n):
+    """Rows put in front of a series of ``n`` observations: none when it has ``lags +
+    horizon``; else ``lags - 1``, so that every origin with ``horizon`` targets after it
+    is a window (its start made flat by :func:`~tsrnn._forecast.series.pad_start`)."""
+    return 0 if n >= fc.lags + fc.horizon else fc.lags - 1
 
 
 def _calibration_cut(fc, times):
@@ -141,9 +163,13 @@ def fit(fc, y, X):
     fc.targets_ = [name]
     fc.series_ids_ = ids
     fc._layout = "long" if fc.series_id is not None or isinstance(y, dict) else "wide"
-    prepared = [_prepare_series(fc, sid, panel[sid].rename(name), covariates[sid]) for sid in ids]
+    # the panel's time axis, from its first series long enough to show it
+    longest = next((sid for sid in ids if len(panel[sid]) >= 3), ids[0])
+    axis = _prepare_series(fc, longest, panel[longest].rename(name), covariates[longest])[0].axis
+    prepared = [_prepare_series(fc, sid, panel[sid].rename(name), covariates[sid], axis)
+                for sid in ids]
     first = prepared[0][0]
-    for sid, (prep, _, _) in zip(ids, prepared):
+    for sid, (prep, _, _, _) in zip(ids, prepared):
         if _time_kind(prep.data.raw.index) != _time_kind(first.data.raw.index):
             raise TypeError(
                 f"series {sid!r}: its time index ({_time_kind(prep.data.raw.index)}) "
@@ -154,26 +180,44 @@ def fit(fc, y, X):
     onehot = [f"series[{sid}]" for sid in ids] if fc.series_encoding == "onehot" else []
     fc._columns = regressor.window_columns(fc, [name] + first.past, first.future + onehot,
                                            windows.train_steps(fc))
-    cut = _calibration_cut(fc, [times for _, _, times in prepared])
+    cut = _calibration_cut(fc, [times for _, _, _, times in prepared])
     table = _initial_embedding(fc, len(ids)) if fc.series_encoding == "embedding" else None
     fc._states = {}
-    parts, origin_times, residual_parts, codes = [], [], [], []
-    for code, (sid, (prep, origins, times)) in enumerate(zip(ids, prepared)):
+    parts, origin_times, residual_parts, codes, logless, untrained = [], [], [], [], [], []
+    for code, (sid, (prep, pad, origins, times)) in enumerate(zip(ids, prepared)):
         data = prep.data
         A, F, Yraw = data.arrays()
+        A, F = pad_start(A, pad), pad_start(F, pad)
+        Yraw = np.concatenate([np.full((pad, 1), np.nan), Yraw])
+        own = Yraw
         cal = origins[times >= cut] if cut is not None else origins[:0]
-        loc, scale = _spread(A[:_stats_rows(fc, len(A), cal), 0], fc.window_norm)
-        state = SeriesState(prep.axis, prep.kind, prep.name, data.filled.iloc[-fc.lags:].copy(),
-                            loc, scale, code)
+        rows = _stats_rows(fc, len(A), cal)
+        state, note = _scaled_state(fc, sid, prep, A[pad:max(rows, pad + 1), :1], code)
+        if note:
+            logless.append(sid)
         fc._states[sid] = state
-        A = A.copy()
-        A[:, 0] = state.to_units(A[:, 0])
-        Yraw = state.to_units(Yraw)
-        Xw, Yw, train = windows.training_windows(fc, A, encoded(fc, F, state), Yraw, 1, cal)
+        A, Yraw = single.in_units(state, A, Yraw, 1)
+        Xw, Yw, train = windows.training_windows(fc, A, encoded(fc, F, state), Yraw, 1, cal,
+                                                 state.window_norm)
+        if not len(Xw):
+            untrained.append(sid)
         parts.append((Xw, Yw))
-        origin_times.append(data.raw.index[train].to_numpy())
+        origin_times.append(data.raw.index[train - pad].to_numpy())
         codes.append(np.full(len(Xw), code))
-        residual_parts.append((state, A, F, Yraw, cal))
+        residual_parts.append((state, A, F, Yraw, cal, own, pad, data.raw.index))
+    if logless:
+        warnings.warn(f"`log_scale`=True but {len(logless)} series have zeros or negative "
+                      f"values ({logless[:5]}{'...' if len(logless) > 5 else ''}): they are "
+                      "modelled on their own scale (additive window normalisation).",
+                      UserWarning, stacklevel=3)
+    if untrained:
+        warnings.warn(
+            f"{len(untrained)} series are too short for any training window of `horizon`="
+            f"{fc.horizon} targets before the calibration windows ({untrained[:5]}"
+            f"{'...' if len(untrained) > 5 else ''}): the network, trained on the other "
+            "series, forecasts them from their own (padded) history.", UserWarning,
+            stacklevel=3)
+    fc.padded_series_ = [sid for sid, (_, pad, _, _) in zip(ids, prepared) if pad]
     n_windows = sum(len(Xw) for Xw, _ in parts)
     if n_windows < 2:
         raise ValueError(f"Only {n_windows} complete training windows in the panel of "
@@ -192,11 +236,20 @@ def fit(fc, y, X):
             "so that no validation target is trained on; lower `validation_fraction` or use "
             "early_stopping=False.") from None
     fc.series_embedding_ = None if table is None else fc.estimator_.network_.embedding.copy()
-    residuals = [windows.residuals(fc, predictor(fc, state), A, encoded(fc, F, state), Yraw,
-                                   cal, 1)
-                 for state, A, F, Yraw, cal in residual_parts]
-    residuals = [r for r in residuals if r is not None]
+    residuals, keys, values = [], [], []
+    for state, A, F, Yraw, cal, own, pad, index in residual_parts:
+        r = windows.residuals(fc, predictor(fc, state), A, encoded(fc, F, state), Yraw, cal, 1,
+                              state.window_norm)
+        if r is None:
+            continue
+        residuals.append(r)
+        k, v = single.calibration_record(fc, state, index[cal - pad], cal, own, Yraw, r,
+                                         state.code)
+        keys.append(k)
+        values.append(v)
     fc.calibration_residuals_ = np.concatenate(residuals) if residuals else None
+    fc._cal_keys = np.concatenate(keys) if keys else np.empty((0, 2), np.int64)
+    fc._cal_values = np.concatenate(values) if values else np.empty((0, fc.horizon, 1, 2))
     return fc
 
 
@@ -212,14 +265,20 @@ def _series_state(fc, sid, history):
         raise ValueError(f"series {sid!r} was not seen at fit; a new series can be forecast "
                          "only by a model without covariates.")
     prep = prepare(fc, history, None)
-    loc, scale = _spread(prep.data.arrays()[0][:, 0], fc.window_norm)
-    return SeriesState(prep.axis, prep.kind, prep.name, prep.data.filled.iloc[-fc.lags:],
-                       loc, scale)
+    return _scaled_state(fc, sid, prep, prep.data.arrays()[0][:, :1], -1)[0]
 
 
-def predict(fc, what, X, y, coverage=None, levels=None):
-    """Forecasts of every series (see :data:`tsrnn._forecast.forecast.WHATS`), framed
-    like the fitted panel."""
+def _scaled_state(fc, sid, prep, values, code):
+    """(state, note) of one series of the panel, scaled by its training ``values``."""
+    probe, note = single.scaled_state(fc, prep, values, f"series {sid!r}")
+    units = np.log(values[:, 0]) if probe.log else values[:, 0]
+    loc, scale = _spread(units, probe.norm)
+    return dataclasses.replace(probe, loc=loc, scale=scale, code=code), note
+
+
+def forecast_values(fc, what, X, y, coverage=None):
+    """``{series: (index, values)}`` of every series, values ``(horizon, 1, k)`` (see
+    :data:`tsrnn._forecast.forecast.WHATS`)."""
     name = fc.targets_[0]
     histories = {} if y is None else {sid: s.rename(name)
                                       for sid, s in panel_series(fc, y).items()}
@@ -233,14 +292,31 @@ def predict(fc, what, X, y, coverage=None, levels=None):
             state = _series_state(fc, sid, histories.get(sid))
             A, F, pos, index = forecast_inputs(fc, state, fc.targets_, fc.past_covariates_,
                                                fc.future_covariates_, covariates[sid],
-                                               histories.get(sid))
+                                               histories.get(sid), short_ok=True)
         except (TypeError, ValueError) as err:
             raise series_error(err, sid) from None
         values = series_forecast(fc, state, predictor(fc, state), A, encoded(fc, F, state),
                                  pos, 1, what, half)[0]
-        out[sid] = (index, values[:, 0, :])
+        out[sid] = (index, values)
+    return out
+
+
+def frame_values(fc, out, what, levels=None):
+    """The forecast frame of :func:`forecast_values`' output, laid out like the panel."""
     cols, level = labels(what, levels)
-    return _panel_frame(fc, out, [name] if cols is None else cols, level, what)
+    flat = {sid: (index, values[:, 0, :]) for sid, (index, values) in out.items()}
+    return _panel_frame(fc, flat, [fc.targets_[0]] if cols is None else cols, level, what)
+
+
+def predict(fc, what, X, y, coverage=None, levels=None):
+    """Forecasts of every series (see :data:`tsrnn._forecast.forecast.WHATS`), framed
+    like the fitted panel."""
+    return frame_values(fc, forecast_values(fc, what, X, y, coverage), what, levels)
+
+
+def series_scale(fc, sid, history=None):
+    """The scale of series ``sid`` in the model's units (its conformal widths' unit)."""
+    return _series_state(fc, sid, history).scale
 
 
 def _panel_frame(fc, out, cols, level, what):
@@ -257,9 +333,11 @@ def _panel_frame(fc, out, cols, level, what):
     return wide
 
 
-def forecast_at(fc, sid, A, F, pos):
-    """Forecasts (len(pos), horizon, 1) of series ``sid`` (fitted) from the windows of its
-    arrays ``A``/``F`` (own units) ending at the positions ``pos`` (a backtest's origins)."""
+def forecast_at(fc, sid, A, F, pos, half=None):
+    """(point, bounds) forecasts (len(pos), horizon, 1) of series ``sid`` (fitted) from the
+    windows of its arrays ``A``/``F`` (own units) ending at the positions ``pos`` (a
+    backtest's origins); bounds from the conformal half-width ``half`` (None: none)."""
     state = fc._states[sid]
-    return series_forecast(fc, state, predictor(fc, state), A, encoded(fc, F, state), pos, 1,
-                           "point")[..., 0]
+    k = fc.lags - 1  # origins near the start read a padded (flat) history, as in training
+    return forecast.forecast_at(fc, state, predictor(fc, state), pad_start(A, k),
+                                pad_start(encoded(fc, F, state), k), pos + k, 1, half)

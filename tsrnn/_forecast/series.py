@@ -53,10 +53,19 @@ class SeriesState:
         Its last ``lags`` rows after the missing-value policy: what a forecast
         from the end of the fitted data reads.
     loc, scale : float
-        The target's units inside a many-series model (``(y - loc) / scale``);
-        0 and 1 for a single series.
+        The target's units inside a many-series model (``(y - loc) / scale``,
+        after the log with ``log``); 0 and 1 for a single series.
     code : int
         The series' row in a series encoding (one-hot or embedding); -1 for none.
+    log : bool
+        Whether the targets are modelled on a log scale.
+    norm : {"last", "season", None}
+        What each window is expressed relative to (see :mod:`tsrnn._forecast.scaling`).
+    season : int
+        The season length (observations per cycle).
+    floor : float
+        On a log scale, the smallest value seen in training: a later value below it
+        (a zero, a negative) is read as it, so that the log stays finite.
     """
 
     axis: TimeAxis
@@ -66,18 +75,39 @@ class SeriesState:
     loc: float = 0.0
     scale: float = 1.0
     code: int = -1
+    log: bool = False
+    norm: object = "last"
+    season: int = 1
+    floor: float = 0.0
+
+    @property
+    def linear(self):
+        """Whether the model's units are the target's own (no log, loc 0, scale 1)."""
+        return not self.log and self.loc == 0.0 and self.scale == 1.0
 
     def to_units(self, values):
         """Target values in the model's units."""
+        if self.log:
+            values = np.log(np.maximum(values, self.floor))  # NaN gaps stay NaN
         if self.loc == 0.0 and self.scale == 1.0:
             return values
         return (values - self.loc) / self.scale
 
     def from_units(self, values):
         """Model outputs back in the target's units."""
-        if self.loc == 0.0 and self.scale == 1.0:
-            return values
-        return values * self.scale + self.loc
+        if self.loc != 0.0 or self.scale != 1.0:
+            values = values * self.scale + self.loc
+        if self.log:
+            # a network output beyond float64's exp range is a forecast beyond any value
+            # seen; clip it to the largest finite one rather than return inf
+            with np.errstate(over="ignore"):
+                values = np.minimum(np.exp(values), np.finfo(np.float64).max)
+        return values
+
+    @property
+    def window_norm(self):
+        """``(norm, season)`` as the window functions take it."""
+        return self.norm, self.season
 
 
 class Prepared(NamedTuple):
@@ -138,7 +168,7 @@ def covariate_names(spec, X, targets):
     return past, [c for c in X.columns if c not in past]
 
 
-def prepare(spec, y, X, *, fitted=None, need_rows=None):
+def prepare(spec, y, X, *, fitted=None, need_rows=None, axis=None):
     """Validate ``y``/``X`` and put them on one regular grid with the missing-value policy.
 
     Parameters
@@ -152,6 +182,9 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None):
     need_rows : int, optional
         Covariates must cover only the last rows (predict from a new history);
         by default all of ``y``.
+    axis : TimeAxis, optional
+        At fit: the time axis to use instead of resolving ``y``'s own (a series
+        of a panel too short to show its frequency).
 
     Returns
     -------
@@ -162,7 +195,8 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None):
     check_time_index(frame.index, "y")
     if fitted is None:
         targets = list(frame.columns)
-        axis = resolve_axis(frame.index, spec.freq, "y")
+        if axis is None:
+            axis = resolve_axis(frame.index, spec.freq, "y")
         past, future = covariate_names(spec, X, targets)
     else:
         state, targets, past, future = fitted
@@ -205,13 +239,19 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None):
                     future)
 
 
-def check_length(spec, data, future, what):
-    """Enough observations for one window and its targets (and future covariates that
-    each window can cover)."""
+def check_covariate_lags(spec, future):
+    """Future-known covariates need windows at least as long as the horizon."""
     lags, h = spec.lags, spec.horizon
     if future and spec.strategy == "direct" and lags < h:
         raise ValueError(f"`lags`={lags} must be >= `horizon`={h} with future-known covariates "
                          f"{future}, so that each window covers them over all forecast steps.")
+
+
+def check_length(spec, data, future, what):
+    """Enough observations for one window and its targets (and future covariates that
+    each window can cover)."""
+    lags, h = spec.lags, spec.horizon
+    check_covariate_lags(spec, future)
     n = len(data.raw)
     if n < lags + h:
         raise ValueError(f"{what} has {n} observations ({span(data.raw.index)}); `lags` + "
@@ -234,9 +274,24 @@ def check_predict_X(X, used):
                          f"{list(X.columns)}).")
 
 
-def forecast_inputs(spec, state, targets, past, future, X, y):
+def pad_start(values, k):
+    """``values`` (n, C) with ``k`` rows in front, each column's first finite value (0
+    for a column without any): a history too short for a window, made flat."""
+    if k <= 0:
+        return values
+    first = np.zeros(values.shape[1])
+    for j in range(values.shape[1]):
+        ok = np.flatnonzero(np.isfinite(values[:, j]))
+        if len(ok):
+            first[j] = values[ok[0], j]
+    return np.concatenate([np.broadcast_to(first, (k, values.shape[1])), values])
+
+
+def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False):
     """(A, F, origin, future index) for a forecast of one series from the end of its
-    history: the fitted one in ``state``, or the newer history ``y``."""
+    history: the fitted one in ``state``, or the newer history ``y``.  With
+    ``short_ok`` a history shorter than ``lags`` is padded at its start
+    (:func:`pad_start`) instead of refused."""
     lags, h = spec.lags, spec.horizon
     # a new history needs every covariate; the fitted one only the future-known ones
     if X is not None and not (past or future):
@@ -246,7 +301,7 @@ def forecast_inputs(spec, state, targets, past, future, X, y):
         hist = state.history
     else:
         data = prepare(spec, y, X, fitted=(state, targets, past, future), need_rows=lags).data
-        if len(data.filled) < lags:
+        if len(data.filled) < lags and not short_ok:
             raise ValueError(f"`y` has {len(data.filled)} observations; forecasting needs the "
                              f"last `lags`={lags}.")
         hist = data.filled.iloc[-lags:]
@@ -278,5 +333,7 @@ def forecast_inputs(spec, state, targets, past, future, X, y):
                              f"`lags`={lags} observations.")
         F = np.concatenate([F, Ff])
     else:
-        F = np.zeros((lags + h, 0))
+        F = np.zeros((len(A) + h, 0))
+    if len(A) < lags:
+        A, F = pad_start(A, lags - len(A)), pad_start(F, lags - len(A))
     return A, F, np.array([lags - 1]), future_index

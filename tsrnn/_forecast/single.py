@@ -9,7 +9,11 @@ history of it.
 
 from __future__ import annotations
 
-from tsrnn._forecast import regressor, windows
+import warnings
+
+import numpy as np
+
+from tsrnn._forecast import forecast, regressor, scaling, windows
 from tsrnn._forecast.forecast import frame, labels, series_forecast
 from tsrnn._forecast.series import SeriesState, check_length, forecast_inputs, prepare, span
 
@@ -23,7 +27,13 @@ def fit(fc, y, X):
     targets = list(data.raw.columns[:n_t])
     A, F, Yraw = data.arrays()
     cal = windows.calibration_origins(fc, len(A))
-    Xw, Yw, _ = windows.training_windows(fc, A, F, Yraw, n_t, cal)
+    state, note = scaled_state(fc, prep, A[:training_rows(cal, len(A)), :n_t], "`y`")
+    if note:
+        warnings.warn(f"`log_scale`=True but `y` {note}: it is modelled on its own scale "
+                      "(additive window normalisation).", UserWarning, stacklevel=3)
+    own = Yraw
+    A, Yraw = in_units(state, A, Yraw, n_t)
+    Xw, Yw, _ = windows.training_windows(fc, A, F, Yraw, n_t, cal, state.window_norm)
     if len(Xw) < 2:
         raise ValueError(f"Only {len(Xw)} complete training windows of `lags`={fc.lags} "
                          f"+ {windows.train_steps(fc)} steps in `y` ({span(data.raw.index)}; "
@@ -31,12 +41,66 @@ def fit(fc, y, X):
     fc.targets_ = targets
     fc.past_covariates_, fc.future_covariates_ = prep.past, prep.future
     fc.axis_ = prep.axis
-    fc._state = SeriesState(prep.axis, prep.kind, prep.name, data.filled.iloc[-fc.lags:].copy())
+    fc._state = state
     fc._columns = regressor.window_columns(fc, targets + prep.past, prep.future,
                                            windows.train_steps(fc))
     fit_estimator(fc, Xw, Yw)
-    fc.calibration_residuals_ = windows.residuals(fc, predictor(fc), A, F, Yraw, cal, n_t)
+    fc.calibration_residuals_ = windows.residuals(fc, predictor(fc), A, F, Yraw, cal, n_t,
+                                                  state.window_norm)
+    fc._cal_keys, fc._cal_values = calibration_record(fc, state, data.raw.index[cal], cal, own,
+                                                      Yraw, fc.calibration_residuals_, 0)
     return fc
+
+
+def calibration_record(fc, state, times, cal, own, units, residuals, code):
+    """(keys, values) of a series' calibration windows at positions ``cal`` (origin
+    ``times``), for combining models: keys ``(n_cal, 2)`` int64 (series code, origin time
+    as an integer), values ``(n_cal, horizon, n_targets, 2)`` the actual values and the
+    forecasts in the series' own units (recovered from the residuals in model units)."""
+    steps = cal[:, None] + np.arange(1, fc.horizon + 1)
+    n_t = own.shape[1]
+    if residuals is None or not len(cal):
+        return np.empty((0, 2), np.int64), np.empty((0, fc.horizon, n_t, 2))
+    times = times.as_unit("ns").asi8 if hasattr(times, "as_unit") else \
+        np.asarray(times, dtype=np.int64)
+    keys = np.stack([np.full(len(cal), code, np.int64), times], axis=1)
+    point = state.from_units(units[steps] - residuals)
+    return keys, np.stack([own[steps], point], axis=3)
+
+def training_rows(cal, n):
+    """Rows a series' scaling may look at: those up to its first calibration origin."""
+    return int(cal[0]) + 1 if len(cal) else n
+
+
+def scaled_state(fc, prep, values, what, **fields):
+    """(state, note): the :class:`SeriesState` of a prepared series, with its scaling
+    decided from its training ``values`` (targets in their own units), and why a requested
+    log scale does not apply (None when it does or was not asked for)."""
+    found, note = scaling_of(fc, values, prep.axis, what)
+    floor = float(np.nanmin(values)) if found.log else 0.0
+    state = SeriesState(prep.axis, prep.kind, prep.name, prep.data.filled.iloc[-fc.lags:].copy(),
+                        log=found.log, norm=found.norm, season=found.season, floor=floor,
+                        **fields)
+    return state, note
+
+
+def scaling_of(fc, values, axis, what):
+    """A series' :class:`~tsrnn._forecast.scaling.Scaling`, checked against ``lags``."""
+    m = scaling.season_length(fc, axis)
+    found, note = scaling.resolve(fc, values, m, fc.lags)
+    if found.norm == "season" and fc.lags < m:
+        raise ValueError(f"`window_norm`='season' needs `lags` >= the season length {m} "
+                         f"({what}); `lags`={fc.lags}. Raise `lags` or set `season_length`.")
+    return found, note
+
+
+def in_units(state, A, Yraw, n_targets):
+    """The arrays of a series with its targets in the model's units (copies when changed)."""
+    if state.linear:
+        return A, Yraw
+    A = A.copy()
+    A[:, :n_targets] = state.to_units(A[:, :n_targets])
+    return A, state.to_units(Yraw)
 
 
 def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
@@ -54,20 +118,34 @@ def predictor(fc, group=None):
     return regressor.Predictor(fc.estimator_, fc._columns, group)
 
 
-def predict(fc, what, X, y, coverage=None, levels=None):
-    """The forecast frame of the fitted series (``what``: see
-    :data:`tsrnn._forecast.forecast.WHATS`)."""
+def forecast_values(fc, what, X, y, coverage=None):
+    """``{None: (index, values)}``: the forecast of the fitted series, values ``(horizon,
+    n_targets, k)`` (``what``: see :data:`tsrnn._forecast.forecast.WHATS`)."""
     half = windows.half_width(fc.calibration_residuals_, coverage) if what == "interval" \
         else None
     A, F, pos, index = forecast_inputs(fc, fc._state, fc.targets_, fc.past_covariates_,
                                        fc.future_covariates_, X, y)
     values = series_forecast(fc, fc._state, predictor(fc), A, F, pos, len(fc.targets_), what,
                              half)[0]
+    return {None: (index, values)}
+
+
+def frame_values(fc, out, what, levels=None):
+    """The forecast frame of :func:`forecast_values`' output."""
+    index, values = out[None]
     cols, level = labels(what, levels)
     return frame(fc._state, fc.targets_, values, index, cols, level)
 
 
-def forecast_at(fc, A, F, pos):
-    """Forecasts (len(pos), horizon, n_targets) of the fitted model from the windows of the
-    series' arrays ``A``/``F`` ending at the positions ``pos`` (a backtest's origins)."""
-    return windows.forecast(fc, predictor(fc), A, F, pos, len(fc.targets_))
+def predict(fc, what, X, y, coverage=None, levels=None):
+    """The forecast frame of the fitted series (``what``: see
+    :data:`tsrnn._forecast.forecast.WHATS`)."""
+    return frame_values(fc, forecast_values(fc, what, X, y, coverage), what, levels)
+
+
+def forecast_at(fc, A, F, pos, half=None):
+    """(point, bounds) forecasts (len(pos), horizon, n_targets) of the fitted model from
+    the windows of the series' arrays ``A``/``F`` ending at the positions ``pos`` (a
+    backtest's origins); bounds from the conformal half-width ``half`` (None: none)."""
+    return forecast.forecast_at(fc, fc._state, predictor(fc), A, F, pos, len(fc.targets_),
+                                half)

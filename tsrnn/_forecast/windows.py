@@ -2,9 +2,11 @@
 
 Plain arrays: ``A`` (n, C1) holds the channels known up to each origin (the
 targets first, then past covariates), ``F`` (n + lead, C2) the future-known
-channels, ``Yraw`` (n, n_targets) the targets with gaps as NaN.  ``spec`` is
-the forecaster (``lags``, ``horizon``, ``strategy``, ``window_norm``,
-``calibration_fraction``); ``predictor`` a :class:`~tsrnn._forecast.regressor.Predictor`.
+channels, ``Yraw`` (n, n_targets) the targets with gaps as NaN, all in the
+model's units.  ``spec`` is the forecaster (``lags``, ``horizon``,
+``strategy``, ``calibration_fraction``); ``norm`` a series' ``(window
+reference, season)`` (see :mod:`tsrnn._forecast.scaling`); ``predictor`` a
+:class:`~tsrnn._forecast.regressor.Predictor`.
 """
 
 from __future__ import annotations
@@ -22,20 +24,34 @@ def train_steps(spec):
     return spec.horizon if spec.strategy == "direct" else 1
 
 
-def normalise(spec, Xw, n_targets):
-    """Subtract each window's last target values in place (``window_norm="last"``) and
-    return them, the level to add back to the forecasts."""
-    if spec.window_norm != "last":
-        return np.zeros((len(Xw), n_targets))
-    ref = Xw[:, -1, :n_targets].copy()
-    Xw[..., :n_targets] -= ref[:, None, :]
+def normalise(spec, Xw, n_targets, norm):
+    """Express the windows ``Xw`` relative to their reference, in place, and return what
+    to add back to each target step ``(n, steps, n_targets)``.
+
+    ``norm`` is ``(kind, season)``: ``"last"`` subtracts each window's last target
+    values from its targets; ``"season"`` does the same to the inputs but refers
+    each forecast step to the value one season before it (read from the window,
+    so an output of zero is the seasonal naive forecast); ``None`` leaves the
+    windows as they are.
+    """
+    kind, season = norm
+    steps = train_steps(spec)
+    if kind is None:
+        return np.zeros((len(Xw), steps, n_targets))
+    last = Xw[:, -1, :n_targets].copy()
+    if kind == "season":
+        at = Xw.shape[1] - season + np.arange(steps) % season
+        ref = Xw[:, at, :n_targets].copy()
+    else:
+        ref = last[:, None, :]
+    Xw[..., :n_targets] -= last[:, None, :]
     return ref
 
 
-def windows(spec, A, F, pos, n_targets):
-    """Network inputs at origins ``pos`` (normalised) and the per-window reference level."""
+def windows(spec, A, F, pos, n_targets, norm):
+    """Network inputs at origins ``pos`` (normalised) and the per-step reference."""
     Xw = gather_windows(A, F, pos, spec.lags, train_steps(spec))
-    return Xw, normalise(spec, Xw, n_targets)
+    return Xw, normalise(spec, Xw, n_targets, norm)
 
 
 def calibration_origins(spec, n):
@@ -47,7 +63,7 @@ def calibration_origins(spec, n):
     return origins[len(origins) - n_cal:]
 
 
-def training_windows(spec, A, F, Yraw, n_targets, cal):
+def training_windows(spec, A, F, Yraw, n_targets, cal, norm):
     """Complete training windows ``(Xw, Yw)`` (targets relative to the window's level) and
     their origins, all before the calibration origins ``cal`` (with a gap so that no
     training target is a calibration target)."""
@@ -55,16 +71,16 @@ def training_windows(spec, A, F, Yraw, n_targets, cal):
     n = len(A)
     last_train = (cal[0] - H) if len(cal) else n - 1 - H
     train = window_positions(last_train + H + 1, spec.lags, H, 1)
-    Xw, ref = windows(spec, A, F, train, n_targets)
+    Xw, ref = windows(spec, A, F, train, n_targets, norm)
     # fancy indexing and concatenate both copy, so Yw may be normalised in place
     Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy == "direct" else \
         np.concatenate([Yraw[train + 1], A[train + 1, n_targets:]], axis=1)[:, None, :]
-    Yw[..., :n_targets] -= ref[:, None, :]
+    Yw[..., :n_targets] -= ref
     ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
     return Xw[ok], Yw[ok], train[ok]
 
 
-def forecast(spec, predictor, A, F, pos, n_targets, *, quantiles=False):
+def forecast(spec, predictor, A, F, pos, n_targets, norm, *, quantiles=False):
     """Forecasts ``(len(pos), horizon, n_targets)`` (``[..., n_levels]`` with ``quantiles``)
     from the windows ending at ``pos``; ``F`` must reach ``pos + lead``.
 
@@ -73,14 +89,14 @@ def forecast(spec, predictor, A, F, pos, n_targets, *, quantiles=False):
     h, lags = spec.horizon, spec.lags
     m = len(pos)
     if spec.strategy == "direct":
-        Xw, ref = windows(spec, A, F, pos, n_targets)
+        Xw, ref = windows(spec, A, F, pos, n_targets, norm)
         bad = np.isnan(Xw).any(axis=(1, 2))
         Xw[bad] = 0.0
         if quantiles:
             Q = predictor.predict_quantiles(Xw).reshape(m, h, n_targets, -1)
-            out = Q + ref[:, None, :, None]
+            out = Q + ref[..., None]
         else:
-            out = predictor.predict(Xw).reshape(m, h, n_targets) + ref[:, None, :]
+            out = predictor.predict(Xw).reshape(m, h, n_targets) + ref
         out[bad] = np.nan
         return out
     C1 = A.shape[1]
@@ -93,7 +109,7 @@ def forecast(spec, predictor, A, F, pos, n_targets, *, quantiles=False):
     steps = np.arange(lags)
     for j in range(h):
         win = buf[:, j:j + lags].copy()
-        ref = normalise(spec, win, n_targets)
+        ref = normalise(spec, win, n_targets, norm)[:, 0]
         if F.shape[1]:
             fut = np.nan_to_num(F[pos[:, None] - lags + 2 + j + steps])
             win = np.concatenate([win, fut], axis=2)
@@ -105,12 +121,12 @@ def forecast(spec, predictor, A, F, pos, n_targets, *, quantiles=False):
     return out
 
 
-def residuals(spec, predictor, A, F, Yraw, cal, n_targets):
+def residuals(spec, predictor, A, F, Yraw, cal, n_targets, norm):
     """Actual minus forecast at the calibration origins ``cal`` (None without any)."""
     if not len(cal):
         return None
     return Yraw[cal[:, None] + np.arange(1, spec.horizon + 1)] - \
-        forecast(spec, predictor, A, F, cal, n_targets)
+        forecast(spec, predictor, A, F, cal, n_targets, norm)
 
 
 def half_width(residuals, coverage):

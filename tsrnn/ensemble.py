@@ -1,0 +1,337 @@
+"""Ensembles of forecasters: :class:`RNNEnsembleForecaster`.
+
+Several copies of one forecaster, differing in seed, input window (``lags``)
+and loss, fitted in one call and combined by their median (or mean).  Networks
+that fit in well under a second make an ensemble affordable, and combining
+networks that see different windows and optimise different losses is what made
+N-BEATS and the M4 winners accurate.
+
+The ensemble's intervals are split-conformal like a single forecaster's, but on
+the *combined* forecasts: every member holds out its last calibration windows,
+the ensemble keeps the windows all members held out, and scores the combined
+forecast there.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from tsrnn._forecast import windows
+from tsrnn._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_quantiles,
+    check_random_state,
+    naming,
+)
+from tsrnn.forecasting import RNNForecaster
+
+__all__ = ["RNNEnsembleForecaster"]
+
+_COMBINE = {"median": np.median, "mean": np.mean}
+
+
+class RNNEnsembleForecaster(BaseEstimator):
+    """An ensemble of forecasters that differ in seed, input window and loss.
+
+    Member ``i`` is a clone of ``forecaster`` with ``lags[i % len(lags)]``,
+    loss ``losses[(i // len(lags)) % len(losses)]`` and its own seed, so that
+    ``n_models = len(lags) * len(losses)`` covers every pair once and further
+    members repeat the pairs with other seeds.  Forecasts (points and
+    quantiles) are the members' median (or mean), per step and series.
+
+    Parameters
+    ----------
+    forecaster : RNNForecaster, default=None
+        The member template (``None``: ``RNNForecaster()``). Cloned, never
+        modified; a global model makes every member global.
+    n_models : int, default=5
+        Members.
+    lags : list of int, optional
+        Input windows the members cycle through; default the forecaster's own.
+    losses : list of str, optional
+        Losses of the members' networks (``RNNRegressor``'s ``loss``: e.g.
+        ``["absolute_error", "squared_error", "huber"]``); default the
+        network's own. Needs an ``RNNRegressor`` estimator.
+    combine : {"median", "mean"}, default="median"
+        How member forecasts combine.
+    n_jobs : int, optional
+        Members fitted at once, in threads (the kernels release the GIL; each
+        member's network then runs on one thread). ``None``: one at a time;
+        ``-1``: all cores. Results are identical for any value.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the members: the first gets it as is (so an ensemble of one is
+        the forecaster itself), the others seeds drawn from it. ``None``: the
+        forecaster's own ``random_state``.
+
+    Attributes
+    ----------
+    members_ : list of RNNForecaster
+        The fitted members.
+    member_params_ : list of dict
+        Each member's ``lags``, ``loss`` and ``random_state``.
+    member_fit_seconds_ : ndarray of shape (n_models,)
+        Wall time of each member's fit (the cost of a member).
+    calibration_residuals_ : ndarray of shape (n_calibration, horizon, n_targets) or None
+        Actual minus combined forecast on the calibration windows all members
+        held out, in each series' unit (its scale in a global model).
+
+    Examples
+    --------
+    >>> from tsrnn import RNNForecaster
+    >>> from tsrnn.ensemble import RNNEnsembleForecaster
+    >>> from tsrnn.datasets import load_weather
+    >>> y = load_weather()["temp_max"]
+    >>> base = RNNForecaster(horizon=3, estimator=RNNForecaster.default_estimator(max_iter=3))
+    >>> ens = RNNEnsembleForecaster(base, n_models=2, lags=[14, 28], random_state=0).fit(y)
+    >>> ens.predict().shape
+    (3,)
+    """
+
+    def __init__(self, forecaster=None, *, n_models=5, lags=None, losses=None,
+                 combine="median", n_jobs=None, random_state=None):
+        self.forecaster = forecaster
+        self.n_models = n_models
+        self.lags = lags
+        self.losses = losses
+        self.combine = combine
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _base(self):
+        base = RNNForecaster() if self.forecaster is None else self.forecaster
+        if not isinstance(base, RNNForecaster):
+            raise TypeError(f"`forecaster` must be an RNNForecaster, got "
+                            f"{type(base).__name__}.")
+        return base
+
+    def _member_params(self):
+        """Each member's (lags, loss, random_state) as forecaster parameters."""
+        base = self._base()
+        n = check_int("n_models", self.n_models)
+        check_choice("combine", self.combine, tuple(_COMBINE))
+        lags = [base.lags] if self.lags is None else list(_as_list("lags", self.lags))
+        for v in lags:
+            check_int("lags", v)
+        losses = [None] if self.losses is None else list(_as_list("losses", self.losses))
+        if self.losses is not None:
+            est = base.estimator if base.estimator is not None else base.default_estimator()
+            if "loss" not in est.get_params(deep=False):
+                raise ValueError(f"`losses`={self.losses!r} needs a network estimator with a "
+                                 f"`loss`; the forecaster's estimator is {est!r}.")
+        seed = self.random_state if self.random_state is not None else base.random_state
+        # the first member keeps the seed as given; the others draw theirs from it
+        seeds = [seed] + ([None] * (n - 1) if seed is None else [
+            int(s) for s in check_random_state(seed).randint(np.iinfo(np.int32).max,
+                                                             size=n - 1)])
+        out = []
+        for i in range(n):
+            params = {"lags": lags[i % len(lags)], "random_state": seeds[i]}
+            loss = losses[(i // len(lags)) % len(losses)]
+            if loss is not None:
+                params["estimator__loss"] = loss
+            out.append(params)
+        return out
+
+    @property
+    def horizon(self):
+        """The members' ``horizon``."""
+        return self._base().horizon
+
+    @property
+    def calibration_fraction(self):
+        """The members' ``calibration_fraction``."""
+        return self._base().calibration_fraction
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, y, X=None):
+        """Fit every member on ``y`` (and ``X``), as :meth:`RNNForecaster.fit`.
+
+        Returns
+        -------
+        self
+        """
+        fitted = dict(self.__dict__)
+        try:
+            with naming(self):
+                params = self._member_params()
+                base = self._base()
+                members = [clone(base).set_params(**p) for p in params]
+                runs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                    delayed(_fit_member)(m, y, X) for m in members)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(fitted)
+            raise
+        self.members_ = [m for m, _ in runs]
+        self.member_fit_seconds_ = np.array([t for _, t in runs])
+        self.member_params_ = [{"lags": p["lags"], "loss": p.get("estimator__loss"),
+                                "random_state": p["random_state"]} for p in params]
+        self._calibrate()
+        return self
+
+    def _calibrate(self):
+        """The combined forecast's residuals on the calibration windows every member held
+        out, each in its series' unit (the first member's scale of the series)."""
+        first = self.members_[0]
+        if first.calibration_residuals_ is None:
+            self.calibration_residuals_ = None
+            return
+        common = first._cal_keys
+        for m in self.members_[1:]:
+            common = _common_rows(common, m._cal_keys)
+        values = []
+        for m in self.members_:
+            rows = _rows_of(m._cal_keys, common)
+            values.append(m._cal_values[rows])
+        actual = values[0][..., 0]
+        point = _COMBINE[self.combine]([v[..., 1] for v in values], axis=0)
+        scale = np.array([self._scale(int(code)) for code in common[:, 0]])
+        self._cal_keys = common
+        self._cal_values = np.stack([actual, point], axis=3)
+        self.calibration_residuals_ = (actual - point) / scale[:, None, None]
+
+    def _scale(self, code, history=None):
+        first = self.members_[0]
+        if not first._is_global:
+            return 1.0
+        return first._series_scale(first.series_ids_[code], history)
+
+    # ---------------------------------------------------------------- predict
+    def _combined(self, what, X, y):
+        """Members' ``_values`` combined: ``{series: (index, values)}``."""
+        outs = [m._values(what, X, y) for m in self.members_]
+        combined = {}
+        for sid, (index, _) in outs[0].items():
+            stack = [o[sid][1] for o in outs]
+            values = _COMBINE[self.combine](stack, axis=0)
+            if what == "quantiles":
+                values = np.sort(values, axis=-1)  # combined levels stay ordered
+            combined[sid] = (index, values)
+        return combined
+
+    def predict(self, X=None, y=None):
+        """The members' combined forecast, as :meth:`RNNForecaster.predict`.
+
+        Returns
+        -------
+        Series or DataFrame
+        """
+        check_is_fitted(self, "members_")
+        return self.members_[0]._frame(self._combined("point", X, y), "point")
+
+    def predict_interval(self, coverage=0.9, X=None, y=None):
+        """Split-conformal intervals around the combined forecast (see the module text),
+        framed as :meth:`RNNForecaster.predict_interval`.
+
+        Parameters
+        ----------
+        coverage : float in (0, 1), default=0.9
+        X, y : as :meth:`predict`
+
+        Returns
+        -------
+        DataFrame
+        """
+        coverage = check_float("coverage", coverage, low=0, high=1, low_open=True,
+                               high_open=True)
+        check_is_fitted(self, "members_")
+        if self.calibration_residuals_ is None:
+            raise ValueError("Intervals need calibration windows; fit with "
+                             "`calibration_fraction` set (it is None).")
+        half = self._half_width(coverage)
+        histories = self._histories(y)
+        out = {}
+        for sid, (index, values) in self._combined("point", X, y).items():
+            width = half * self._scale_of(sid, histories)
+            point = values[..., 0]
+            out[sid] = (index, np.stack([point - width, point + width], axis=2))
+        return self.members_[0]._frame(out, "interval")
+
+    def predict_quantiles(self, X=None, y=None):
+        """The members' quantile forecasts, combined per level (and kept ordered), for
+        members whose networks have ``loss="quantile"``.
+
+        Returns
+        -------
+        DataFrame
+        """
+        check_is_fitted(self, "members_")
+        first = self.members_[0]
+        if any(getattr(m.estimator_, "loss", None) != "quantile" for m in self.members_):
+            raise ValueError("predict_quantiles needs loss='quantile' in every member's "
+                             "network; `losses` or the estimator gives others.")
+        if first.strategy != "direct":
+            raise ValueError("predict_quantiles needs strategy='direct': a recursive forecast "
+                             "cannot feed back a quantile.")
+        levels = check_quantiles(first.estimator_.quantiles)
+        return first._frame(self._combined("quantiles", X, y), "quantiles", levels)
+
+    def _histories(self, y):
+        first = self.members_[0]
+        if y is None or not first._is_global:
+            return {}
+        from tsrnn._forecast.global_model import panel_series
+
+        return {sid: s.rename(first.targets_[0]) for sid, s in panel_series(first, y).items()}
+
+    def _scale_of(self, sid, histories):
+        first = self.members_[0]
+        if sid is None:
+            return 1.0
+        return first._series_scale(sid, histories.get(sid))
+
+    # ------------------------------------------------ what backtests read (protocol)
+    def _template(self):
+        base = self._base()
+        params = self._member_params()
+        return clone(base).set_params(lags=max(p["lags"] for p in params))._template()
+
+    def _half_width(self, coverage):
+        return None if coverage is None else \
+            windows.half_width(self.calibration_residuals_, coverage)
+
+    def _forecast_at(self, A, F, pos, half=None, sid=None):
+        points = [m._forecast_at(A, F, pos, None, sid)[0] for m in self.members_]
+        point = _COMBINE[self.combine](points, axis=0)
+        if half is None:
+            return point, None
+        width = half * self._scale_of(sid, {})
+        return point, (point - width, point + width)
+
+
+def _as_list(name, value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"`{name}`={value!r} must be a list.")
+    value = list(value)
+    if not value:
+        raise ValueError(f"`{name}` must not be empty.")
+    return value
+
+
+def _fit_member(member, y, X):
+    t0 = time.perf_counter()
+    member.fit(y, X)
+    return member, time.perf_counter() - t0
+
+
+def _common_rows(a, b):
+    """Rows of key table ``a`` (n, 2) that are also in ``b``, in ``a``'s order."""
+    if not len(a) or not len(b):
+        return a[:0]
+    sb = {tuple(r) for r in b.tolist()}
+    keep = np.array([tuple(r) in sb for r in a.tolist()], dtype=bool)
+    return a[keep]
+
+
+def _rows_of(keys, wanted):
+    """Positions in ``keys`` of each row of ``wanted`` (all present)."""
+    where = {tuple(r): i for i, r in enumerate(keys.tolist())}
+    return np.array([where[tuple(r)] for r in wanted.tolist()], dtype=np.int64)
