@@ -32,6 +32,9 @@ Usage::
     # "estimator" object holds RNNForecaster.default_estimator parameters)
     python benchmarks/bench_mcomp.py --datasets tourism --no-stats \\
         --tsrnn last='{"window_norm": "last", "log_scale": false}'
+    # "lags" may be "<k>h" (k horizons), "<k>m" (k seasons) or a list (their maximum);
+    # "ensemble" wraps the forecaster in RNNEnsembleForecaster with those parameters
+    python benchmarks/bench_mcomp.py --merge run1.json run2.json --out merged.md
 """
 
 from __future__ import annotations
@@ -115,15 +118,38 @@ def run_stats(series, h, m, n_jobs):
     return out
 
 
+def window(spec, h, m):
+    """A window length: an int, ``"<k>h"`` (k horizons), ``"<k>m"`` (k seasons), or a
+    list of those (their maximum)."""
+    if isinstance(spec, list):
+        return max(window(s, h, m) for s in spec)
+    if isinstance(spec, str):
+        k, unit = float(spec[:-1]), spec[-1]
+        return max(1, round(k * {"h": h, "m": m}[unit]))
+    return int(spec)
+
+
 def tsrnn_forecaster(config, h, m, seed):
-    from tsrnn import RNNForecaster
+    """The forecaster of a configuration: RNNForecaster parameters, ``"estimator"``
+    (default_estimator parameters), ``"lags"`` as :func:`window`, and ``"ensemble"``
+    (RNNEnsembleForecaster parameters, its ``lags`` as :func:`window` too)."""
+    from tsrnn import RNNEnsembleForecaster, RNNForecaster
 
     params = dict(config)
     est = params.pop("estimator", None)
+    ens = params.pop("ensemble", None)
     if est is not None:
         params["estimator"] = RNNForecaster.default_estimator(**est)
+    if "lags" in params:
+        params["lags"] = window(params["lags"], h, m)
     params.setdefault("random_state", seed)
-    return RNNForecaster(horizon=h, global_model=True, season_length=m, **params)
+    fc = RNNForecaster(horizon=h, global_model=True, season_length=m, **params)
+    if ens is None:
+        return fc
+    ens = dict(ens)
+    if "lags" in ens:
+        ens["lags"] = [window(v, h, m) for v in ens["lags"]]
+    return RNNEnsembleForecaster(fc, **ens)
 
 
 def run_tsrnn(series, h, m, config, seed):
@@ -165,8 +191,52 @@ def table(rows, metric, models):
     return lines
 
 
+def report(info, configs, rows, overall, models):
+    """The Markdown tables of a run (or of merged runs)."""
+    lines = [info, "", "tsrnn configurations: " + "; ".join(
+        f"`{k}` = `{json.dumps(v)}`" for k, v in configs.items()), "",
+        "sMAPE (lower is better; bold: best in the row):", ""]
+    lines += table(rows + overall, "smape", models)
+    lines += ["", "MASE (lower is better):", ""] + table(rows + overall, "mase", models)
+    lines += ["", "Seconds per series (fit + forecast):", ""]
+    lines += ["| dataset | frequency | " + " | ".join(models) + " |",
+              "|---|---|" + "---|" * len(models)]
+    for r in rows + overall:
+        lines.append(f"| {r['dataset']} | {r['freq']} | " + " | ".join(
+            f"{r['sec_per_series'][k]:.4f}" for k in models) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def merge(paths, out):
+    """Tables of several runs' --json files side by side (same datasets and series)."""
+    runs = []
+    for p in paths:
+        with open(p) as f:
+            runs.append(json.load(f))
+    configs, models, keyed = {}, [], {}
+    for run in runs:
+        configs.update(run["configs"])
+        for r in run["rows"] + run["overall"]:
+            models += [k for k in r["smape"] if k not in models]
+            k = (r["dataset"], r["freq"])
+            if k not in keyed:
+                keyed[k] = {**r, "smape": {}, "mase": {}, "sec_per_series": {}}
+            for metric in ("smape", "mase", "sec_per_series"):
+                keyed[k][metric].update(r[metric])
+    rows = [keyed[(r["dataset"], r["freq"])] for r in runs[0]["rows"]]
+    overall = [keyed[(r["dataset"], r["freq"])] for r in runs[0]["overall"]]
+    info = "Merged runs: " + " / ".join(run["info"] for run in runs)
+    text = report(info, configs, rows, overall, models)
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="print the tables of earlier runs' --json files side by side")
     ap.add_argument("--datasets", nargs="+", default=["m1", "tourism"],
                     choices=["m1", "tourism", "m3"])
     ap.add_argument("--freqs", nargs="+", default=list(FREQS), choices=FREQS)
@@ -180,6 +250,8 @@ def main(argv=None):
     ap.add_argument("--out")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
 
     configs = {}
     for spec in args.tsrnn or ["tsrnn={}"]:
@@ -230,18 +302,7 @@ def main(argv=None):
     info = (f"{platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
             f"tsrnn at {git_rev()}; seed {args.seed}; n_jobs {args.n_jobs}; "
             f"command: `{' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:])}`")
-    lines = [info, "", "tsrnn configurations: " + "; ".join(
-        f"`{k}` = `{json.dumps(v)}`" for k, v in configs.items()), "",
-        "sMAPE (lower is better; bold: best in the row):", ""]
-    lines += table(rows + overall, "smape", models)
-    lines += ["", "MASE (lower is better):", ""] + table(rows + overall, "mase", models)
-    lines += ["", "Seconds per series (fit + forecast):", ""]
-    lines += ["| dataset | frequency | " + " | ".join(models) + " |",
-              "|---|---|" + "---|" * len(models)]
-    for r in rows + overall:
-        lines.append(f"| {r['dataset']} | {r['freq']} | " + " | ".join(
-            f"{r['sec_per_series'][k]:.4f}" for k in models) + " |")
-    text = "\n".join(lines) + "\n"
+    text = report(info, configs, rows, overall, models)
     print(text)
     if args.out:
         with open(args.out, "w") as f:

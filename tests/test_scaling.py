@@ -242,3 +242,26 @@ def test_scaled_model_round_trips_through_a_file(tmp_path):
     assert (back._state.log, back._state.norm, back._state.season, back._state.floor) == \
         (True, "season", 12, fc._state.floor)
     pd.testing.assert_series_equal(back.predict(), fc.predict())
+
+
+class HugeRegressor(ZeroRegressor):
+    """Predicts a change far beyond anything in training."""
+
+    def predict(self, X):
+        return np.full((len(X), self.n_outputs_), 1e6)
+
+
+def test_outputs_are_clipped_to_the_widened_training_range():
+    y = seasonal_series(n=80, m=4, freq="QS")
+    v = y.to_numpy()
+    fc = RNNForecaster(lags=8, horizon=2, estimator=HugeRegressor(), calibration_fraction=None,
+                       clip_outputs=0.5).fit(y)
+    steps = np.arange(7, len(v) - 2)
+    changes = np.stack([v[steps + j] - v[steps] for j in (1, 2)], axis=1)
+    top = changes.max(axis=0) + 0.5 * (changes.max(axis=0) - changes.min(axis=0))
+    np.testing.assert_allclose(fc.predict().to_numpy(), v[-1] + top, rtol=1e-12)
+    free = RNNForecaster(lags=8, horizon=2, estimator=HugeRegressor(),
+                         calibration_fraction=None, clip_outputs=None).fit(y)
+    np.testing.assert_allclose(free.predict().to_numpy(), v[-1] + 1e6)
+    with pytest.raises(ValueError, match="`clip_outputs`=-1"):
+        RNNForecaster(clip_outputs=-1).fit(y)

@@ -70,6 +70,12 @@ class RNNForecaster(BaseEstimator):
         default from the step: 12 (monthly), 4 (quarterly), 52 (weekly), 7
         (daily), 5 (business days), a day over the step for sub-daily steps,
         1 otherwise (yearly data, integer indexes).
+    clip_outputs : float or None, default=None
+        Limit the estimator's normalised outputs to the range of the normalised
+        training targets widened by this fraction of it on each side (e.g.
+        0.5): a window unlike any seen in training then cannot produce a change
+        far beyond every change seen (on a log scale, an explosion). ``None``:
+        no limit.
     missing : {"ffill", "drop", "raise"}, default="ffill"
         Missing values (NaN or missing timestamps). ``"ffill"``: inputs carry
         the last observation forward (causal: never a later value); windows
@@ -162,8 +168,8 @@ class RNNForecaster(BaseEstimator):
     """
 
     def __init__(self, *, lags=24, horizon=1, strategy="direct", past_covariates=None, freq=None,
-                 window_norm="last", log_scale=False, season_length=None, missing="ffill",
-                 calibration_fraction=0.1,
+                 window_norm="last", log_scale=False, season_length=None, clip_outputs=None,
+                 missing="ffill", calibration_fraction=0.1,
                  global_model=False, series_id=None, series_encoding=None, embedding_dim=None,
                  estimator=None, random_state=None):
         self.lags = lags
@@ -174,6 +180,7 @@ class RNNForecaster(BaseEstimator):
         self.window_norm = window_norm
         self.log_scale = log_scale
         self.season_length = season_length
+        self.clip_outputs = clip_outputs
         self.missing = missing
         self.calibration_fraction = calibration_fraction
         self.estimator = estimator
@@ -221,6 +228,8 @@ class RNNForecaster(BaseEstimator):
         if not isinstance(self.log_scale, (bool, np.bool_)) and self.log_scale != "auto":
             raise ValueError(f"`log_scale`={self.log_scale!r} must be True, False or 'auto'.")
         check_int("season_length", self.season_length, allow_none=True)
+        if self.clip_outputs is not None:
+            check_float("clip_outputs", self.clip_outputs, low=0)
         check_choice("missing", self.missing, ("ffill", "drop", "raise"))
         if self.calibration_fraction is not None:
             check_float("calibration_fraction", self.calibration_fraction, low=0, high=0.5,

@@ -82,13 +82,24 @@ class Predictor:
         Names of the flattened window columns (estimators without 3-D input).
     group : int, optional
         The series' embedding row (a network fitted with an embedding).
+    bounds : (ndarray, ndarray), optional
+        Lower and upper limits per output (see :func:`output_bounds`): predictions are
+        clipped to them.
     """
 
-    def __init__(self, estimator, columns=None, group=None):
+    def __init__(self, estimator, columns=None, group=None, bounds=None):
         self.estimator = estimator
         self.columns = columns
         self.group = group
+        self.bounds = bounds
         self.three_d = get_tags(estimator).input_tags.three_d_array
+
+    def _clip(self, out):
+        if self.bounds is None:
+            return out
+        lo, hi = self.bounds
+        shape = (1, -1) + (1,) * (out.ndim - 2)
+        return np.clip(out, lo.reshape(shape), hi.reshape(shape))
 
     def _inputs(self, Xw):
         if self.three_d:
@@ -105,7 +116,7 @@ class Predictor:
             out = self.estimator._predict(Xw, self._groups(len(Xw)))
         else:
             out = self.estimator.predict(self._inputs(Xw))
-        return np.asarray(out).reshape(len(Xw), -1)
+        return self._clip(np.asarray(out).reshape(len(Xw), -1))
 
     def predict_quantiles(self, Xw):
         """Every quantile level, (n, outputs, levels)."""
@@ -118,7 +129,20 @@ class Predictor:
             Q = est._predict_quantiles(Xw, self._groups(len(Xw)))
         else:
             Q = est.predict_quantiles(self._inputs(Xw))
-        return Q.reshape(len(Xw), -1, Q.shape[-1])
+        return self._clip(Q.reshape(len(Xw), -1, Q.shape[-1]))
+
+
+def output_bounds(Yw, margin):
+    """Per-output limits ``(lo, hi)`` of the normalised training targets ``Yw`` (n, steps,
+    K), widened by ``margin`` times their range on each side (None when ``margin`` is None):
+    a network asked about a window unlike any it was trained on cannot then forecast a
+    change far beyond every change it has seen (on a log scale, an explosion)."""
+    if margin is None or not len(Yw):
+        return None
+    Y2 = Yw.reshape(len(Yw), -1)
+    lo, hi = np.nanmin(Y2, axis=0), np.nanmax(Y2, axis=0)
+    span = hi - lo
+    return lo - margin * span, hi + margin * span
 
 
 def fit_estimator(est, Xw, Yw, columns=None, embedding=None):

@@ -112,10 +112,12 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
         est = fc.estimator_.set_params(**est.get_params(deep=False))
     fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding)
     fc.n_windows_ = len(Xw)
+    fc._output_bounds = regressor.output_bounds(Yw, fc.clip_outputs)
 
 
 def predictor(fc, group=None):
-    return regressor.Predictor(fc.estimator_, fc._columns, group)
+    return regressor.Predictor(fc.estimator_, fc._columns, group,
+                               getattr(fc, "_output_bounds", None))
 
 
 def forecast_values(fc, what, X, y, coverage=None):
