@@ -24,7 +24,6 @@ from sklearn.utils.validation import check_is_fitted
 from tsrnn._forecast import windows
 from tsrnn._validation import (
     check_choice,
-    check_float,
     check_int,
     check_quantiles,
     check_random_state,
@@ -240,12 +239,7 @@ class RNNEnsembleForecaster(BaseEstimator):
         -------
         DataFrame
         """
-        coverage = check_float("coverage", coverage, low=0, high=1, low_open=True,
-                               high_open=True)
-        check_is_fitted(self, "members_")
-        if self.calibration_residuals_ is None:
-            raise ValueError("Intervals need calibration windows; fit with "
-                             "`calibration_fraction` set (it is None).")
+        coverage = windows.check_interval(self, coverage, "members_")
         half = self._half_width(coverage)
         histories = self._histories(y)
         out = {}

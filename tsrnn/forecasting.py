@@ -360,11 +360,7 @@ class RNNForecaster(BaseEstimator):
             ``(target, "lower")``, ``(target, "upper")``, indexed like
             :meth:`predict`.
         """
-        coverage = check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
-        check_is_fitted(self, "estimator_")
-        if self.calibration_residuals_ is None:
-            raise ValueError("Intervals need calibration windows; fit with `calibration_fraction`"
-                             " set (it is None).")
+        coverage = windows.check_interval(self, coverage, "estimator_")
         return self._model().predict(self, "interval", X, y, coverage=coverage)
 
     def predict_quantiles(self, X=None, y=None):

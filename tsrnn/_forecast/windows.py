@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
+from tsrnn._validation import check_float
 from tsrnn.windowing import gather_windows, window_positions
 
 
@@ -127,6 +129,16 @@ def residuals(spec, predictor, A, F, Yraw, cal, n_targets, norm):
         return None
     return Yraw[cal[:, None] + np.arange(1, spec.horizon + 1)] - \
         forecast(spec, predictor, A, F, cal, n_targets, norm)
+
+
+def check_interval(model, coverage, fitted_attr):
+    """``coverage`` checked, for a fitted ``model`` with calibration residuals."""
+    coverage = check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
+    check_is_fitted(model, fitted_attr)
+    if model.calibration_residuals_ is None:
+        raise ValueError("Intervals need calibration windows; fit with `calibration_fraction`"
+                         " set (it is None).")
+    return coverage
 
 
 def half_width(residuals, coverage):
