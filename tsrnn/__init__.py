@@ -42,14 +42,13 @@ _NAMES = {
     "DivergenceWarning": "tsrnn._engine.training",
     "Network": "tsrnn.nn",
     "RNNClassifier": "tsrnn.estimators",
-    "RNNEnsembleForecaster": "tsrnn.ensemble",
+    "RNNEnsembleForecaster": "tsrnn._ensemble",
     "RNNForecaster": "tsrnn.forecasting",
     "RNNRegressor": "tsrnn.estimators",
     "load": "tsrnn.persistence",
     "save": "tsrnn.persistence",
 }
-_SUBMODULES = {"datasets", "ensemble", "metrics", "model_selection", "nn", "panel", "plotting",
-               "windowing"}
+_SUBMODULES = {"datasets", "metrics", "model_selection", "nn", "panel", "plotting", "windowing"}
 
 __all__ = [
     "DivergenceWarning",
@@ -60,7 +59,6 @@ __all__ = [
     "RNNRegressor",
     "__version__",
     "datasets",
-    "ensemble",
     "load",
     "metrics",
     "model_selection",

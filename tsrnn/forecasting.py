@@ -10,10 +10,10 @@ the last observation.  Everything about time lives here and in
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn._forecast import global_model, regressor, single, windows
+from tsrnn._forecast import global_model, regressor, scaling, single, windows
 from tsrnn._validation import check_choice, check_float, check_int, check_quantiles, naming
 from tsrnn.windowing import as_names
 
@@ -224,7 +224,7 @@ class RNNForecaster(BaseEstimator):
         check_int("horizon", self.horizon)
         check_choice("strategy", self.strategy, ("direct", "recursive"))
         if self.window_norm is not None:
-            check_choice("window_norm", self.window_norm, ("last", "season", "auto"))
+            check_choice("window_norm", self.window_norm, scaling.WINDOW_NORMS)
         if not isinstance(self.log_scale, (bool, np.bool_)) and self.log_scale != "auto":
             raise ValueError(f"`log_scale`={self.log_scale!r} must be True, False or 'auto'.")
         check_int("season_length", self.season_length, allow_none=True)
@@ -269,8 +269,7 @@ class RNNForecaster(BaseEstimator):
 
     def _half_width(self, coverage):
         """The conformal half-width per step and target at ``coverage`` (None: None)."""
-        return None if coverage is None else \
-            windows.half_width(self.calibration_residuals_, coverage)
+        return windows.half_width(self.calibration_residuals_, coverage)
 
     def _forecast_at(self, A, F, pos, half=None, sid=None):
         """(point, bounds) forecasts ``(len(pos), horizon, n_targets)`` from the windows of
@@ -283,8 +282,6 @@ class RNNForecaster(BaseEstimator):
 
     def _template(self):
         """An unfitted forecaster that prepares data as this one does (for backtests)."""
-        from sklearn.base import clone
-
         template = clone(self)
         template._check_params()
         return template

@@ -25,10 +25,10 @@ from pandas.tseries.offsets import BaseOffset, CustomBusinessDay
 from sklearn.preprocessing import LabelEncoder
 
 from tsrnn._engine.network import Network
+from tsrnn._ensemble import RNNEnsembleForecaster
 from tsrnn._forecast.series import SeriesState
 from tsrnn._forecast.timeaxis import TimeAxis
 from tsrnn._version import __version__
-from tsrnn.ensemble import RNNEnsembleForecaster
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.forecasting import RNNForecaster
 

@@ -39,8 +39,10 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils
-from numba.extending import intrinsic
-from numba.extending import overload  # noqa: F401  (re-exported for the kernels)
+from numba.extending import (
+    intrinsic,
+    overload,  # noqa: F401  (re-exported for the kernels)
+)
 
 FASTMATH = {"contract", "nsz", "arcp"}
 

@@ -31,13 +31,14 @@ change in the last bits with its thread count.
 from __future__ import annotations
 
 import contextlib
-import functools
 import multiprocessing
 import os
 import sys
 import threading
 
 import numpy as np
+
+from tsrnn._engine.kernels.sync import idle_until_posted, wait_until
 
 
 def cpu_count() -> int:
@@ -132,8 +133,6 @@ class _Pool:
                              name=f"tsrnn-worker-{w}").start()
 
     def _loop(self, w):
-        from tsrnn._engine.kernels.sync import idle_until_posted
-
         seen = 0
         while True:
             if not idle_until_posted(self.flags, 0, seen, 1 + w, WORKER_SPINS):
@@ -159,8 +158,6 @@ class _Pool:
 
     def run(self, bounds, call):
         """Ranges ``bounds[1:]`` on workers 0.., ``bounds[0]`` here; the first error raised."""
-        from tsrnn._engine.kernels.sync import wait_until
-
         self.seq += 1
         seq = self.seq
         n = len(bounds) - 1

@@ -16,14 +16,11 @@ from tsrnn._forecast import windows
 WHATS = ("point", "interval", "quantiles")
 
 
-def in_units(spec, state, predictor, A, F, pos, n_targets, *, quantiles=False):
+def units_forecast(spec, state, predictor, A, F, pos, n_targets, *, quantiles=False):
     """Forecasts ``(len(pos), horizon, n_targets[, levels])`` of one series in the model's
     units, from its arrays ``A``/``F`` (targets in the series' own units)."""
-    if not state.linear:
-        A = A.copy()
-        A[:, :n_targets] = state.to_units(A[:, :n_targets])
-    return windows.forecast(spec, predictor, A, F, pos, n_targets, state.window_norm,
-                            quantiles=quantiles)
+    return windows.forecast(spec, predictor, state.targets_to_units(A, n_targets), F, pos,
+                            n_targets, state.window_norm, quantiles=quantiles)
 
 
 def bounds(state, units, half):
@@ -45,8 +42,8 @@ def series_forecast(spec, state, predictor, A, F, pos, n_targets, what, half=Non
     "point" (k = 1), "interval" (k = 2: lower, upper from the conformal
     half-width ``half``, given in the model's units) or "quantiles" (k = levels).
     """
-    units = in_units(spec, state, predictor, A, F, pos, n_targets,
-                     quantiles=what == "quantiles")
+    units = units_forecast(spec, state, predictor, A, F, pos, n_targets,
+                           quantiles=what == "quantiles")
     if what == "quantiles":
         return state.from_units(units)
     if what == "interval":
@@ -58,7 +55,7 @@ def forecast_at(spec, state, predictor, A, F, pos, n_targets, half=None):
     """(point, bounds) forecasts ``(len(pos), horizon, n_targets)`` of one series from the
     windows ending at the positions ``pos`` (a backtest's origins); ``bounds`` is
     (lower, upper) from the half-width ``half``, or None without it."""
-    units = in_units(spec, state, predictor, A, F, pos, n_targets)
+    units = units_forecast(spec, state, predictor, A, F, pos, n_targets)
     return state.from_units(units), None if half is None else bounds(state, units, half)
 
 

@@ -164,10 +164,11 @@ def fit(fc, y, X):
     fc.series_ids_ = ids
     fc._layout = "long" if fc.series_id is not None or isinstance(y, dict) else "wide"
     # the panel's time axis, from its first series long enough to show it
-    longest = next((sid for sid in ids if len(panel[sid]) >= 3), ids[0])
-    axis = _prepare_series(fc, longest, panel[longest].rename(name), covariates[longest])[0].axis
-    prepared = [_prepare_series(fc, sid, panel[sid].rename(name), covariates[sid], axis)
-                for sid in ids]
+    shown = next((sid for sid in ids if len(panel[sid]) >= 3), ids[0])
+    done = {shown: _prepare_series(fc, shown, panel[shown].rename(name), covariates[shown])}
+    axis = done[shown][0].axis
+    prepared = [done.get(sid) or _prepare_series(fc, sid, panel[sid].rename(name),
+                                                 covariates[sid], axis) for sid in ids]
     first = prepared[0][0]
     for sid, (prep, _, _, _) in zip(ids, prepared):
         if _time_kind(prep.data.raw.index) != _time_kind(first.data.raw.index):
@@ -284,8 +285,7 @@ def forecast_values(fc, what, X, y, coverage=None):
                                       for sid, s in panel_series(fc, y).items()}
     ids = list(fc.series_ids_) + [sid for sid in histories if sid not in fc._states]
     covariates = split_covariates(X, ids, fc.series_id)
-    half = windows.half_width(fc.calibration_residuals_, coverage) if what == "interval" \
-        else None
+    half = windows.half_width(fc.calibration_residuals_, coverage)
     out = {}
     for sid in ids:
         try:
@@ -338,6 +338,8 @@ def forecast_at(fc, sid, A, F, pos, half=None):
     windows of its arrays ``A``/``F`` (own units) ending at the positions ``pos`` (a
     backtest's origins); bounds from the conformal half-width ``half`` (None: none)."""
     state = fc._states[sid]
-    k = fc.lags - 1  # origins near the start read a padded (flat) history, as in training
+    F = encoded(fc, F, state)
+    # origins near the start read a padded (flat) history, as in training
+    k = max(0, fc.lags - 1 - int(pos.min())) if len(pos) else 0
     return forecast.forecast_at(fc, state, predictor(fc, state), pad_start(A, k),
-                                pad_start(encoded(fc, F, state), k), pos + k, 1, half)
+                                pad_start(F, k), pos + k, 1, half)

@@ -27,8 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from pandas.tseries import offsets
 
-NORMS = ("last", "season")
-LOG_SCALES = (False, True, "auto")
+WINDOW_NORMS = ("last", "season", "auto")  # or None: absolute values
 
 
 class Scaling(NamedTuple):

@@ -104,6 +104,16 @@ class SeriesState:
                 values = np.minimum(np.exp(values), np.finfo(np.float64).max)
         return values
 
+    def targets_to_units(self, A, n_targets):
+        """A series' known-up-to-origin channels ``A`` with the targets (its first
+        ``n_targets`` columns) in the model's units: a copy, or ``A`` itself when the
+        units are the target's own."""
+        if self.linear:
+            return A
+        A = A.copy()
+        A[:, :n_targets] = self.to_units(A[:, :n_targets])
+        return A
+
     @property
     def window_norm(self):
         """``(norm, season)`` as the window functions take it."""

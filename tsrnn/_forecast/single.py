@@ -67,6 +67,7 @@ def calibration_record(fc, state, times, cal, own, units, residuals, code):
     point = state.from_units(units[steps] - residuals)
     return keys, np.stack([own[steps], point], axis=3)
 
+
 def training_rows(cal, n):
     """Rows a series' scaling may look at: those up to its first calibration origin."""
     return int(cal[0]) + 1 if len(cal) else n
@@ -96,11 +97,7 @@ def scaling_of(fc, values, axis, what):
 
 def in_units(state, A, Yraw, n_targets):
     """The arrays of a series with its targets in the model's units (copies when changed)."""
-    if state.linear:
-        return A, Yraw
-    A = A.copy()
-    A[:, :n_targets] = state.to_units(A[:, :n_targets])
-    return A, state.to_units(Yraw)
+    return state.targets_to_units(A, n_targets), state.to_units(Yraw)
 
 
 def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
@@ -123,8 +120,7 @@ def predictor(fc, group=None):
 def forecast_values(fc, what, X, y, coverage=None):
     """``{None: (index, values)}``: the forecast of the fitted series, values ``(horizon,
     n_targets, k)`` (``what``: see :data:`tsrnn._forecast.forecast.WHATS`)."""
-    half = windows.half_width(fc.calibration_residuals_, coverage) if what == "interval" \
-        else None
+    half = windows.half_width(fc.calibration_residuals_, coverage)
     A, F, pos, index = forecast_inputs(fc, fc._state, fc.targets_, fc.past_covariates_,
                                        fc.future_covariates_, X, y)
     values = series_forecast(fc, fc._state, predictor(fc), A, F, pos, len(fc.targets_), what,

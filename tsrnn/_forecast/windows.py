@@ -143,7 +143,10 @@ def check_interval(model, coverage, fitted_attr):
 
 def half_width(residuals, coverage):
     """Split-conformal half-width per step and target: the ``ceil((n + 1) coverage)``-th
-    smallest absolute calibration residual (NaN residuals do not count)."""
+    smallest absolute calibration residual (NaN residuals do not count); None for
+    ``coverage`` None (no interval asked for)."""
+    if coverage is None:
+        return None
     scores = np.abs(residuals)
     n = (~np.isnan(scores)).sum(axis=0)
     k = np.ceil((n + 1) * coverage).astype(int)

@@ -11,7 +11,7 @@ One entry point per cell, ``<cell>_run(args)`` (``drivers.RUN``), for
 training and prediction alike, so that each cell and dtype compiles once;
 ``args`` is the tuple ``(X, E, groups, Y, sw, theta, offs, L, H, relu, masks,
 seq, trunc, code, qs, delta, scale, n_chunks, c0, c1, work, gbuf, lbuf, dX,
-grad, out, mode, post, post_value)``:
+grad, out, mode, sync, sync_value, n_wait)``:
 
 =========  ==================================================================
 X          (n, T, C) inputs, C-contiguous, the parameters' dtype.
@@ -44,9 +44,12 @@ mode       ``PREDICT`` (forward and head into ``out``; the training arrays
            are empty), ``TRAIN`` (loss and gradient of the chunks),
            ``TRAIN_REDUCE`` (the same, then the sum; returns the loss sum) or
            ``REDUCE`` (only the sum, after threads ran the chunks).
-post       (k,) int64: the thread pool's flags, ``post[0] = post_value`` stored
-           first (the call that sets the pool's workers going; see
+sync       (k,) int64: the thread pool's flags; ``sync[0] = sync_value`` is
+           stored first (the call that sets the pool's workers going; see
            ``threads.py``); empty for none.
+n_wait     workers to wait for at the end (``sync[1 + w] == sync_value``)
+           before the sum. Every call returns ``(loss sum or 0.0, True)``, or
+           ``(0.0, False)`` when the workers took too long (Python then waits).
 =========  ==================================================================
 
 Calling convention of a cell's layer functions

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._forecast import windows
+from tsrnn._forecast.global_model import panel_series
 from tsrnn._validation import (
     check_choice,
     check_int,
@@ -83,8 +84,7 @@ class RNNEnsembleForecaster(BaseEstimator):
 
     Examples
     --------
-    >>> from tsrnn import RNNForecaster
-    >>> from tsrnn.ensemble import RNNEnsembleForecaster
+    >>> from tsrnn import RNNEnsembleForecaster, RNNForecaster
     >>> from tsrnn.datasets import load_weather
     >>> y = load_weather()["temp_max"]
     >>> base = RNNForecaster(horizon=3, estimator=RNNForecaster.default_estimator(max_iter=3))
@@ -139,16 +139,6 @@ class RNNEnsembleForecaster(BaseEstimator):
             out.append(params)
         return out
 
-    @property
-    def horizon(self):
-        """The members' ``horizon``."""
-        return self._base().horizon
-
-    @property
-    def calibration_fraction(self):
-        """The members' ``calibration_fraction``."""
-        return self._base().calibration_fraction
-
     # -------------------------------------------------------------------- fit
     def fit(self, y, X=None):
         """Fit every member on ``y`` (and ``X``), as :meth:`RNNForecaster.fit`.
@@ -161,8 +151,7 @@ class RNNEnsembleForecaster(BaseEstimator):
         try:
             with naming(self):
                 params = self._member_params()
-                base = self._base()
-                members = [clone(base).set_params(**p) for p in params]
+                members = [clone(self._base()).set_params(**p) for p in params]
                 runs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                     delayed(_fit_member)(m, y, X) for m in members)
         except BaseException:
@@ -183,25 +172,17 @@ class RNNEnsembleForecaster(BaseEstimator):
         if first.calibration_residuals_ is None:
             self.calibration_residuals_ = None
             return
-        common = first._cal_keys
-        for m in self.members_[1:]:
-            common = _common_rows(common, m._cal_keys)
-        values = []
-        for m in self.members_:
-            rows = _rows_of(m._cal_keys, common)
-            values.append(m._cal_values[rows])
+        # each member's row of every (series, origin) key; the keys all members have
+        rows = [{key: i for i, key in enumerate(map(tuple, m._cal_keys.tolist()))}
+                for m in self.members_]
+        common = [key for key in rows[0] if all(key in r for r in rows[1:])]
+        values = [m._cal_values[[r[key] for key in common]]
+                  for m, r in zip(self.members_, rows)]
         actual = values[0][..., 0]
         point = _COMBINE[self.combine]([v[..., 1] for v in values], axis=0)
-        scale = np.array([self._scale(int(code)) for code in common[:, 0]])
-        self._cal_keys = common
-        self._cal_values = np.stack([actual, point], axis=3)
-        self.calibration_residuals_ = (actual - point) / scale[:, None, None]
-
-    def _scale(self, code, history=None):
-        first = self.members_[0]
-        if not first._is_global:
-            return 1.0
-        return first._series_scale(first.series_ids_[code], history)
+        sids = [first.series_ids_[code] if first._is_global else None for code, _ in common]
+        scale = np.array([self._scale_of(sid) for sid in sids]).reshape(-1, 1, 1)
+        self.calibration_residuals_ = (actual - point) / scale
 
     # ---------------------------------------------------------------- predict
     def _combined(self, what, X, y):
@@ -272,15 +253,11 @@ class RNNEnsembleForecaster(BaseEstimator):
         first = self.members_[0]
         if y is None or not first._is_global:
             return {}
-        from tsrnn._forecast.global_model import panel_series
-
         return {sid: s.rename(first.targets_[0]) for sid, s in panel_series(first, y).items()}
 
-    def _scale_of(self, sid, histories):
-        first = self.members_[0]
-        if sid is None:
-            return 1.0
-        return first._series_scale(sid, histories.get(sid))
+    def _scale_of(self, sid, histories=None):
+        """The unit of series ``sid`` in the first member (1 for a single series)."""
+        return self.members_[0]._series_scale(sid, (histories or {}).get(sid))
 
     # ------------------------------------------------ what backtests read (protocol)
     def _template(self):
@@ -289,15 +266,14 @@ class RNNEnsembleForecaster(BaseEstimator):
         return clone(base).set_params(lags=max(p["lags"] for p in params))._template()
 
     def _half_width(self, coverage):
-        return None if coverage is None else \
-            windows.half_width(self.calibration_residuals_, coverage)
+        return windows.half_width(self.calibration_residuals_, coverage)
 
     def _forecast_at(self, A, F, pos, half=None, sid=None):
         points = [m._forecast_at(A, F, pos, None, sid)[0] for m in self.members_]
         point = _COMBINE[self.combine](points, axis=0)
         if half is None:
             return point, None
-        width = half * self._scale_of(sid, {})
+        width = half * self._scale_of(sid)
         return point, (point - width, point + width)
 
 
@@ -314,18 +290,3 @@ def _fit_member(member, y, X):
     t0 = time.perf_counter()
     member.fit(y, X)
     return member, time.perf_counter() - t0
-
-
-def _common_rows(a, b):
-    """Rows of key table ``a`` (n, 2) that are also in ``b``, in ``a``'s order."""
-    if not len(a) or not len(b):
-        return a[:0]
-    sb = {tuple(r) for r in b.tolist()}
-    keep = np.array([tuple(r) in sb for r in a.tolist()], dtype=bool)
-    return a[keep]
-
-
-def _rows_of(keys, wanted):
-    """Positions in ``keys`` of each row of ``wanted`` (all present)."""
-    where = {tuple(r): i for i, r in enumerate(keys.tolist())}
-    return np.array([where[tuple(r)] for r in wanted.tolist()], dtype=np.int64)
