@@ -138,12 +138,17 @@ def test_auto_choices_per_series():
         fc = RNNForecaster(lags=12, horizon=3, window_norm="auto", log_scale="auto",
                            estimator=Ridge()).fit(y)
         states[name] = fc._state
-    assert (states["pos"].log, states["pos"].norm, states["pos"].season) == (True, "season", 12)
-    assert (states["neg"].log, states["neg"].norm) == (False, "season")
-    assert (states["noise"].log, states["noise"].norm) == (True, "last")
-    # windows shorter than a season never get the seasonal reference
+    # seasonal series are decomposed (multiplicatively when positive), then windowed
+    # relative to their last adjusted value; the rest only relative to the last value
+    pos_s, neg_s, noise_s = states["pos"], states["neg"], states["noise"]
+    assert (pos_s.log, pos_s.norm, pos_s.season, pos_s.mult) == (True, "last", 12, True)
+    assert pos_s.seasonal.shape == (12, 1)
+    assert (neg_s.log, neg_s.norm, neg_s.mult) == (False, "last", False)
+    assert neg_s.seasonal is not None
+    assert (noise_s.log, noise_s.norm, noise_s.seasonal) == (True, "last", None)
+    # the decomposition does not need windows a season long
     fc = RNNForecaster(lags=6, horizon=3, window_norm="auto", estimator=Ridge()).fit(pos)
-    assert fc._state.norm == "last"
+    assert fc._state.seasonal is not None
 
 
 def test_scaling_reads_only_the_training_part():
@@ -228,7 +233,7 @@ def test_constant_and_short_seasons_forecast_finite_values():
     # a season longer than the series: "auto" keeps the last value as reference
     fc = RNNForecaster(lags=12, horizon=3, window_norm="auto", season_length=52,
                        estimator=Ridge()).fit(seasonal_series(n=40))
-    assert fc._state.norm == "last"
+    assert fc._state.norm == "last" and fc._state.seasonal is None
 
 
 def test_scaled_model_round_trips_through_a_file(tmp_path):

@@ -16,47 +16,52 @@ from tsrnn._forecast import windows
 WHATS = ("point", "interval", "quantiles")
 
 
-def units_forecast(spec, state, predictor, A, F, pos, n_targets, *, quantiles=False):
-    """Forecasts ``(len(pos), horizon, n_targets[, levels])`` of one series in the model's
-    units, from its arrays ``A``/``F`` (targets in the series' own units)."""
-    return windows.forecast(spec, predictor, state.targets_to_units(A, n_targets), F, pos,
-                            n_targets, state.window_norm, quantiles=quantiles)
+def units_forecast(spec, state, predictor, A, F, pos, n_targets, start=0, *, quantiles=False):
+    """(forecasts ``(len(pos), horizon, n_targets[, levels])`` of one series in the
+    model's units, their step numbers ``(len(pos), horizon)``) from its arrays ``A``/``F``
+    (targets in the series' own units; row 0 at step ``start``)."""
+    units = windows.forecast(spec, predictor, state.targets_to_units(A, n_targets, start), F,
+                             pos, n_targets, state.window_norm, quantiles=quantiles)
+    return units, start + pos[:, None] + np.arange(1, spec.horizon + 1)
 
 
-def bounds(state, units, half):
-    """(lower, upper) in the series' own units around forecasts ``units`` (model units),
-    from the conformal half-width ``half`` (model units)."""
-    if state.log:
-        # built where the residuals were measured (the log scale) and mapped back: a
-        # monotone map keeps the interval's coverage
-        return state.from_units(units - half), state.from_units(units + half)
-    point = state.from_units(units)
+def bounds(state, units, half, steps):
+    """(lower, upper) in the series' own units around forecasts ``units`` (model units, at
+    step numbers ``steps``), from the conformal half-width ``half`` (model units)."""
+    if state.log or state.mult:
+        # built where the residuals were measured (the log or seasonally adjusted
+        # scale) and mapped back: a monotone map keeps the interval's coverage
+        return state.from_units(units - half, steps), state.from_units(units + half, steps)
+    point = state.from_units(units, steps)
     width = half if state.scale == 1.0 else half * state.scale
     return point - width, point + width
 
 
-def series_forecast(spec, state, predictor, A, F, pos, n_targets, what, half=None):
+def series_forecast(spec, state, predictor, A, F, pos, n_targets, what, half=None, start=0):
     """Forecast values ``(len(pos), horizon, n_targets, k)`` of one series in its own units.
 
-    ``A``/``F`` are the series' arrays (targets in its own units); ``what`` is
-    "point" (k = 1), "interval" (k = 2: lower, upper from the conformal
-    half-width ``half``, given in the model's units) or "quantiles" (k = levels).
+    ``A``/``F`` are the series' arrays (targets in its own units, row 0 at step
+    ``start``); ``what`` is "point" (k = 1), "interval" (k = 2: lower, upper
+    from the conformal half-width ``half``, given in the model's units) or
+    "quantiles" (k = levels).
     """
-    units = units_forecast(spec, state, predictor, A, F, pos, n_targets,
-                           quantiles=what == "quantiles")
+    units, steps = units_forecast(spec, state, predictor, A, F, pos, n_targets, start,
+                                  quantiles=what == "quantiles")
     if what == "quantiles":
-        return state.from_units(units)
+        return state.from_units(units, steps)
     if what == "interval":
-        return np.stack(bounds(state, units, half), axis=3)
-    return state.from_units(units)[..., None]
+        return np.stack(bounds(state, units, half, steps), axis=3)
+    return state.from_units(units, steps)[..., None]
 
 
-def forecast_at(spec, state, predictor, A, F, pos, n_targets, half=None):
+def forecast_at(spec, state, predictor, A, F, pos, n_targets, half=None, start=0):
     """(point, bounds) forecasts ``(len(pos), horizon, n_targets)`` of one series from the
-    windows ending at the positions ``pos`` (a backtest's origins); ``bounds`` is
-    (lower, upper) from the half-width ``half``, or None without it."""
-    units = units_forecast(spec, state, predictor, A, F, pos, n_targets)
-    return state.from_units(units), None if half is None else bounds(state, units, half)
+    windows ending at the positions ``pos`` (a backtest's origins; row 0 of ``A`` at
+    step ``start``); ``bounds`` is (lower, upper) from the half-width ``half``, or None
+    without it."""
+    units, steps = units_forecast(spec, state, predictor, A, F, pos, n_targets, start)
+    return (state.from_units(units, steps),
+            None if half is None else bounds(state, units, half, steps))
 
 
 def frame(state, targets, values, index, labels, level_name=None):

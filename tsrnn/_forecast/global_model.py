@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from tsrnn._forecast import forecast, regressor, single, windows
+from tsrnn._forecast import forecast, regressor, scaling, single, windows
 from tsrnn._forecast.forecast import labels, series_forecast
 from tsrnn._forecast.series import (
     check_covariate_lags,
@@ -184,7 +184,8 @@ def fit(fc, y, X):
     cut = _calibration_cut(fc, [times for _, _, _, times in prepared])
     table = _initial_embedding(fc, len(ids)) if fc.series_encoding == "embedding" else None
     fc._states = {}
-    parts, origin_times, residual_parts, codes, logless, untrained = [], [], [], [], [], []
+    parts, origin_times, residual_parts, codes, untrained = [], [], [], [], []
+    fallen = {param: [] for param in scaling.FALLBACKS}
     for code, (sid, (prep, pad, origins, times)) in enumerate(zip(ids, prepared)):
         data = prep.data
         A, F, Yraw = data.arrays()
@@ -193,11 +194,12 @@ def fit(fc, y, X):
         own = Yraw
         cal = origins[times >= cut] if cut is not None else origins[:0]
         rows = _stats_rows(fc, len(A), cal)
-        state, note = _scaled_state(fc, sid, prep, A[pad:max(rows, pad + 1), :1], code)
-        if note:
-            logless.append(sid)
+        state, notes = _scaled_state(fc, sid, prep, A[pad:max(rows, pad + 1), :1], code,
+                                     A[pad:, :1])
+        for param in notes:
+            fallen[param].append(sid)
         fc._states[sid] = state
-        A, Yraw = single.in_units(state, A, Yraw, 1)
+        A, Yraw = single.in_units(state, A, Yraw, 1, -pad)
         Xw, Yw, train = windows.training_windows(fc, A, encoded(fc, F, state), Yraw, 1, cal,
                                                  state.window_norm)
         if not len(Xw):
@@ -206,11 +208,15 @@ def fit(fc, y, X):
         origin_times.append(data.raw.index[train - pad].to_numpy())
         codes.append(np.full(len(Xw), code))
         residual_parts.append((state, A, F, Yraw, cal, own, pad, data.raw.index))
-    if logless:
-        warnings.warn(f"`log_scale`=True but {len(logless)} series have zeros or negative "
-                      f"values ({logless[:5]}{'...' if len(logless) > 5 else ''}): they are "
-                      "modelled on their own scale (additive window normalisation).",
-                      UserWarning, stacklevel=3)
+    for param, sids in fallen.items():
+        if sids:
+            why = {"log_scale": "have zeros or negative values",
+                   "window_norm": "cannot be decomposed (fewer than two seasons or an "
+                                  "unobserved phase)"}[param]
+            warnings.warn(f"`{param}`={getattr(fc, param)!r} but {len(sids)} series {why} "
+                          f"({sids[:5]}{'...' if len(sids) > 5 else ''}): they are "
+                          f"{scaling.FALLBACKS[param].replace('its', 'their')}.",
+                          UserWarning, stacklevel=3)
     if untrained:
         warnings.warn(
             f"{len(untrained)} series are too short for any training window of `horizon`="
@@ -245,7 +251,7 @@ def fit(fc, y, X):
             continue
         residuals.append(r)
         k, v = single.calibration_record(fc, state, index[cal - pad], cal, own, Yraw, r,
-                                         state.code)
+                                         state.code, -pad)
         keys.append(k)
         values.append(v)
     fc.calibration_residuals_ = np.concatenate(residuals) if residuals else None
@@ -269,12 +275,12 @@ def _series_state(fc, sid, history):
     return _scaled_state(fc, sid, prep, prep.data.arrays()[0][:, :1], -1)[0]
 
 
-def _scaled_state(fc, sid, prep, values, code):
-    """(state, note) of one series of the panel, scaled by its training ``values``."""
-    probe, note = single.scaled_state(fc, prep, values, f"series {sid!r}")
-    units = np.log(values[:, 0]) if probe.log else values[:, 0]
-    loc, scale = _spread(units, probe.norm)
-    return dataclasses.replace(probe, loc=loc, scale=scale, code=code), note
+def _scaled_state(fc, sid, prep, values, code, whole=None):
+    """(state, notes) of one series of the panel, scaled by its training ``values`` and
+    its ``whole`` fitted targets (the decomposition)."""
+    probe, notes = single.scaled_state(fc, prep, values, f"series {sid!r}", whole)
+    loc, scale = _spread(probe.to_units(values[:, 0], np.arange(len(values))), probe.norm)
+    return dataclasses.replace(probe, loc=loc, scale=scale, code=code), notes
 
 
 def forecast_values(fc, what, X, y, coverage=None):
@@ -290,13 +296,13 @@ def forecast_values(fc, what, X, y, coverage=None):
     for sid in ids:
         try:
             state = _series_state(fc, sid, histories.get(sid))
-            A, F, pos, index = forecast_inputs(fc, state, fc.targets_, fc.past_covariates_,
-                                               fc.future_covariates_, covariates[sid],
-                                               histories.get(sid), short_ok=True)
+            A, F, pos, index, start = forecast_inputs(
+                fc, state, fc.targets_, fc.past_covariates_, fc.future_covariates_,
+                covariates[sid], histories.get(sid), short_ok=True)
         except (TypeError, ValueError) as err:
             raise series_error(err, sid) from None
         values = series_forecast(fc, state, predictor(fc, state), A, encoded(fc, F, state),
-                                 pos, 1, what, half)[0]
+                                 pos, 1, what, half, start)[0]
         out[sid] = (index, values)
     return out
 
@@ -342,4 +348,4 @@ def forecast_at(fc, sid, A, F, pos, half=None):
     # origins near the start read a padded (flat) history, as in training
     k = max(0, fc.lags - 1 - int(pos.min())) if len(pos) else 0
     return forecast.forecast_at(fc, state, predictor(fc, state), pad_start(A, k),
-                                pad_start(F, k), pos + k, 1, half)
+                                pad_start(F, k), pos + k, 1, half, -k)

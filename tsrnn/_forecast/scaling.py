@@ -1,7 +1,8 @@
 """How a series is put into the network's units: log scale, window reference, season.
 
-Each series a forecaster fits gets a :class:`Scaling`, decided once from its
-training part (never from the values it is calibrated or tested on):
+Each series a forecaster fits gets a :class:`Scaling`, decided once at fit: the
+log scale from its training part (never from the values it is calibrated on),
+the decomposition from every fitted value (see :func:`resolve`):
 
 - ``log``: the targets are forecast on a log scale (positive series only), so
   that every window's level is divided out instead of subtracted and the
@@ -10,14 +11,23 @@ training part (never from the values it is calibrated or tested on):
   observed value (an output of zero is the naive forecast).  ``"season"``:
   inputs relative to the last value as well, targets relative to the value
   one season before each of them (an output of zero is the seasonal naive
-  forecast).  ``None``: absolute values;
-- ``season``: the season length (observations per cycle).
+  forecast).  ``"decompose"``: the series is first seasonally adjusted by a classical
+  decomposition (as the M4 competition's benchmarks do), multiplicative for a
+  positive series and additive otherwise, and its windows are then relative to
+  their last adjusted value; forecasts are re-seasonalised.  ``None``: absolute
+  values;
+- ``season``: the season length (observations per cycle);
+- ``seasonal``: the decomposition's seasonal indices, one per phase of the
+  season (counted from the series' first observation), and ``mult`` whether
+  they divide (multiplicative) or subtract (additive).
 
 ``"auto"`` choices follow a documented rule: the log scale for series whose
-training values are all positive; the seasonal reference when the series has a
-season (``season > 1``), at least three full seasons, windows at least a season
-long, and passes the seasonality test of the M4 competition's benchmarks (the
-autocorrelation at lag ``season`` above its 90 % limit).
+training values are all positive; the classical decomposition when the series
+has a season (``season > 1``), at least three full seasons and passes the
+seasonality test of the M4 competition's benchmarks (the autocorrelation at lag
+``season`` above its 90 % limit), else windows relative to their last value.
+The rule was chosen on the M1 and Tourism competitions (``benchmarks/RESULTS.md``):
+the decomposition beat the previous-season reference in every seasonal frequency.
 """
 
 from __future__ import annotations
@@ -27,15 +37,19 @@ from typing import NamedTuple
 import numpy as np
 from pandas.tseries import offsets
 
-WINDOW_NORMS = ("last", "season", "auto")  # or None: absolute values
+WINDOW_NORMS = ("last", "season", "decompose", "auto")  # or None: absolute values
 
 
 class Scaling(NamedTuple):
-    """One series' normalisation: ``log`` scale, window reference ``norm``, ``season``."""
+    """One series' normalisation: ``log`` scale, window reference ``norm``, ``season``, and
+    a classical decomposition's ``seasonal`` indices ``(season, n_targets)`` (None: none)
+    that divide (``mult``) or are subtracted from the series."""
 
     log: bool = False
     norm: object = "last"
     season: int = 1
+    seasonal: object = None
+    mult: bool = False
 
 
 def season_from_axis(axis) -> int:
@@ -104,27 +118,90 @@ def positive(values) -> bool:
     return bool(len(x)) and bool(np.all(x > 0))
 
 
-def resolve(spec, values, season, lags) -> tuple[Scaling, str | None]:
-    """One series' :class:`Scaling` from its training values ``(n, n_targets)`` and why a
-    requested log scale was not applied (None when it was, or was not asked for).
+def seasonal_indices(values, season):
+    """(indices ``(season, n_targets)``, mult) of a classical decomposition of ``values``
+    ``(n, n_targets)``, phase ``k`` being the rows ``k, k + season, ...``; None when the
+    series cannot be decomposed (fewer than two seasons, or a phase never observed).
 
-    ``spec`` gives ``log_scale`` and ``window_norm``; ``season`` is the season
-    length and ``lags`` the window length.
+    The trend is the centred moving average over one season (a 2 x ``season``
+    average for an even season); the indices are the average ratio to it
+    (multiplicative, when every value is positive and every ratio finite) or the
+    average difference from it (additive), normalised to mean 1 or 0, as in
+    the M4 competition's benchmarks.  Missing values are skipped.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if season < 2 or n < 2 * season:
+        return None
+    w = np.r_[0.5, np.ones(season - 1), 0.5] / season if season % 2 == 0 else \
+        np.ones(season) / season
+    off = (len(w) - 1) // 2
+    inner = n - len(w) + 1
+    trend = np.stack([np.convolve(x[:, j], w, mode="valid") for j in range(x.shape[1])], 1)
+    middle = x[off:off + inner]
+    phase = np.arange(off, off + inner) % season
+    for mult in ((True, False) if all(positive(x[:, j]) for j in range(x.shape[1]))
+                 else (False,)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            detrended = middle / trend if mult else middle - trend
+        detrended[~np.isfinite(detrended)] = np.nan
+        seen = np.stack([np.isfinite(detrended[phase == k]).any(axis=0)
+                         for k in range(season)])
+        if not seen.all():
+            return None
+        idx = np.stack([np.nanmean(detrended[phase == k], axis=0) for k in range(season)])
+        idx = idx / idx.mean(axis=0) if mult else idx - idx.mean(axis=0)
+        if np.isfinite(idx).all() and (not mult or (idx > 0).all()):
+            return idx, mult
+    return None
+
+
+# what a series falls back to when a requested normalisation does not apply to it
+FALLBACKS = {"log_scale": "modelled on its own scale (additive window normalisation)",
+             "window_norm": "not decomposed (windows relative to their last value)"}
+
+
+def resolve(spec, values, season, whole=None) -> tuple[Scaling, dict]:
+    """One series' :class:`Scaling` and, for each parameter whose explicit request does
+    not apply to it, why (``{"log_scale": reason, "window_norm": reason}``; see
+    :data:`FALLBACKS` for what is done instead).
+
+    ``spec`` gives ``log_scale`` and ``window_norm``; ``values`` ``(n, n_targets)``
+    are the series' training values (before its calibration windows), which decide
+    the log scale; ``whole`` (default ``values``) every fitted value, which the
+    decomposition is estimated on, as the M4 benchmarks do: on the M1 and Tourism
+    competitions the latest seasons mattered (``benchmarks/RESULTS.md``).  The
+    calibration windows' residuals are then in-sample for the seasonal indices.
+    ``season`` is the season length.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
-    note = None
+    whole = values if whole is None else np.asarray(whole, dtype=np.float64).reshape(
+        len(whole), -1)
+    notes = {}
     log = False
     asked = spec.log_scale
     if isinstance(asked, str) or bool(asked):
         log = all(positive(values[:, j]) for j in range(values.shape[1]))
         if not log and not isinstance(asked, str):
-            note = "it has zeros or negative values"
+            notes["log_scale"] = "it has zeros or negative values"
     norm = spec.window_norm
+    found = None
     if norm == "auto":
-        scaled = np.log(values) if log else values
-        seasonal = season > 1 and lags >= season and all(
-            is_seasonal(scaled[:, j], season) for j in range(scaled.shape[1]))
-        norm = "season" if seasonal else "last"
-    return Scaling(log, norm, season), note
+        seasonal = season > 1 and all(is_seasonal(whole[:, j], season)
+                                      for j in range(whole.shape[1]))
+        norm = "decompose"
+        found = seasonal_indices(whole, season) if seasonal else None
+    elif norm == "decompose":
+        found = seasonal_indices(whole, season)
+        if found is None:
+            notes["window_norm"] = (
+                f"it has fewer than two seasons of {season} values or a phase of the "
+                "season never observed" if season > 1 else
+                "its season length is 1 (set `season_length`)")
+    if norm == "decompose":
+        norm = "last"
+    if found is not None:
+        return Scaling(log, norm, season, found[0], found[1]), notes
+    return Scaling(log, norm, season), notes

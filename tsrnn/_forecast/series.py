@@ -66,6 +66,17 @@ class SeriesState:
     floor : float
         On a log scale, the smallest value seen in training: a later value below it
         (a zero, a negative) is read as it, so that the log stays finite.
+    seasonal : ndarray of shape (season, n_targets) or None
+        A classical decomposition's seasonal indices (None: not decomposed); phase
+        ``k`` holds the steps ``k, k + season, ...`` counted from ``anchor``.
+    mult : bool
+        Whether the indices divide the series (else they are subtracted).
+    anchor : Index or None
+        The label of the series' first observation (step 0 of the season), as a
+        one-label index.
+
+    Conversions between the target's units and the model's take each row's step
+    number (counted from ``anchor``) when the series is decomposed.
     """
 
     axis: TimeAxis
@@ -79,22 +90,43 @@ class SeriesState:
     norm: object = "last"
     season: int = 1
     floor: float = 0.0
+    seasonal: object = None
+    mult: bool = False
+    anchor: object = None
 
     @property
     def linear(self):
-        """Whether the model's units are the target's own (no log, loc 0, scale 1)."""
-        return not self.log and self.loc == 0.0 and self.scale == 1.0
+        """Whether the model's units are the target's own (no log, loc 0, scale 1, no
+        decomposition)."""
+        return not self.log and self.loc == 0.0 and self.scale == 1.0 and self.seasonal is None
 
-    def to_units(self, values):
-        """Target values in the model's units."""
+    def start_of(self, label):
+        """The step number of ``label`` (counted from the first observation); 0 when the
+        series is not decomposed (the number is then never used)."""
+        return 0 if self.seasonal is None else self.axis.steps(self.anchor[0], label)
+
+    def _indices(self, values, steps):
+        """The seasonal indices for ``values`` whose leading axes are the step numbers
+        ``steps``, broadcastable against ``values``."""
+        steps = np.asarray(steps)
+        idx = self.seasonal[steps % self.season]  # steps.shape + (n_targets,)
+        idx = idx[..., :values.shape[steps.ndim]] if values.ndim > steps.ndim else idx[..., 0]
+        return idx.reshape(idx.shape + (1,) * (values.ndim - idx.ndim))
+
+    def to_units(self, values, steps=None):
+        """Target values in the model's units; ``steps``: the step numbers of the leading
+        axes of ``values`` (needed when the series is decomposed)."""
+        if self.seasonal is not None:
+            idx = self._indices(values, steps)
+            values = values / idx if self.mult else values - idx
         if self.log:
             values = np.log(np.maximum(values, self.floor))  # NaN gaps stay NaN
         if self.loc == 0.0 and self.scale == 1.0:
             return values
         return (values - self.loc) / self.scale
 
-    def from_units(self, values):
-        """Model outputs back in the target's units."""
+    def from_units(self, values, steps=None):
+        """Model outputs back in the target's units (``steps`` as in :meth:`to_units`)."""
         if self.loc != 0.0 or self.scale != 1.0:
             values = values * self.scale + self.loc
         if self.log:
@@ -102,16 +134,21 @@ class SeriesState:
             # seen; clip it to the largest finite one rather than return inf
             with np.errstate(over="ignore"):
                 values = np.minimum(np.exp(values), np.finfo(np.float64).max)
+        if self.seasonal is not None:
+            idx = self._indices(values, steps)
+            with np.errstate(over="ignore"):
+                values = values * idx if self.mult else values + idx
+            values = np.clip(values, -np.finfo(np.float64).max, np.finfo(np.float64).max)
         return values
 
-    def targets_to_units(self, A, n_targets):
-        """A series' known-up-to-origin channels ``A`` with the targets (its first
-        ``n_targets`` columns) in the model's units: a copy, or ``A`` itself when the
-        units are the target's own."""
+    def targets_to_units(self, A, n_targets, start=0):
+        """A series' known-up-to-origin channels ``A`` (row 0 at step ``start``) with the
+        targets (its first ``n_targets`` columns) in the model's units: a copy, or ``A``
+        itself when the units are the target's own."""
         if self.linear:
             return A
         A = A.copy()
-        A[:, :n_targets] = self.to_units(A[:, :n_targets])
+        A[:, :n_targets] = self.to_units(A[:, :n_targets], start + np.arange(len(A)))
         return A
 
     @property
@@ -298,10 +335,11 @@ def pad_start(values, k):
 
 
 def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False):
-    """(A, F, origin, future index) for a forecast of one series from the end of its
-    history: the fitted one in ``state``, or the newer history ``y``.  With
-    ``short_ok`` a history shorter than ``lags`` is padded at its start
-    (:func:`pad_start`) instead of refused."""
+    """(A, F, origin, future index, start) for a forecast of one series from the end of
+    its history: the fitted one in ``state``, or the newer history ``y``; ``start`` is
+    the step number of A's first row (see :class:`SeriesState`).  With ``short_ok`` a
+    history shorter than ``lags`` is padded at its start (:func:`pad_start`) instead of
+    refused."""
     lags, h = spec.lags, spec.horizon
     # a new history needs every covariate; the fitted one only the future-known ones
     if X is not None and not (past or future):
@@ -344,6 +382,8 @@ def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False)
         F = np.concatenate([F, Ff])
     else:
         F = np.zeros((len(A) + h, 0))
+    start = state.start_of(hist.index[0])
     if len(A) < lags:
+        start -= lags - len(A)
         A, F = pad_start(A, lags - len(A)), pad_start(F, lags - len(A))
-    return A, F, np.array([lags - 1]), future_index
+    return A, F, np.array([lags - 1]), future_index, start

@@ -9,6 +9,7 @@ history of it.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -27,10 +28,11 @@ def fit(fc, y, X):
     targets = list(data.raw.columns[:n_t])
     A, F, Yraw = data.arrays()
     cal = windows.calibration_origins(fc, len(A))
-    state, note = scaled_state(fc, prep, A[:training_rows(cal, len(A)), :n_t], "`y`")
-    if note:
-        warnings.warn(f"`log_scale`=True but `y` {note}: it is modelled on its own scale "
-                      "(additive window normalisation).", UserWarning, stacklevel=3)
+    state, notes = scaled_state(fc, prep, A[:training_rows(cal, len(A)), :n_t], "`y`",
+                                A[:, :n_t])
+    for param, why in notes.items():
+        warnings.warn(f"`{param}`={getattr(fc, param)!r} but `y` {why}: it is "
+                      f"{scaling.FALLBACKS[param]}.", UserWarning, stacklevel=3)
     own = Yraw
     A, Yraw = in_units(state, A, Yraw, n_t)
     Xw, Yw, _ = windows.training_windows(fc, A, F, Yraw, n_t, cal, state.window_norm)
@@ -52,9 +54,9 @@ def fit(fc, y, X):
     return fc
 
 
-def calibration_record(fc, state, times, cal, own, units, residuals, code):
+def calibration_record(fc, state, times, cal, own, units, residuals, code, start=0):
     """(keys, values) of a series' calibration windows at positions ``cal`` (origin
-    ``times``), for combining models: keys ``(n_cal, 2)`` int64 (series code, origin time
+    ``times``; row 0 of the arrays at step ``start``), for combining models: keys ``(n_cal, 2)`` int64 (series code, origin time
     as an integer), values ``(n_cal, horizon, n_targets, 2)`` the actual values and the
     forecasts in the series' own units (recovered from the residuals in model units)."""
     steps = cal[:, None] + np.arange(1, fc.horizon + 1)
@@ -64,7 +66,7 @@ def calibration_record(fc, state, times, cal, own, units, residuals, code):
     times = times.as_unit("ns").asi8 if hasattr(times, "as_unit") else \
         np.asarray(times, dtype=np.int64)
     keys = np.stack([np.full(len(cal), code, np.int64), times], axis=1)
-    point = state.from_units(units[steps] - residuals)
+    point = state.from_units(units[steps] - residuals, steps + start)
     return keys, np.stack([own[steps], point], axis=3)
 
 
@@ -73,31 +75,39 @@ def training_rows(cal, n):
     return int(cal[0]) + 1 if len(cal) else n
 
 
-def scaled_state(fc, prep, values, what, **fields):
-    """(state, note): the :class:`SeriesState` of a prepared series, with its scaling
-    decided from its training ``values`` (targets in their own units), and why a requested
-    log scale does not apply (None when it does or was not asked for)."""
-    found, note = scaling_of(fc, values, prep.axis, what)
-    floor = float(np.nanmin(values)) if found.log else 0.0
-    state = SeriesState(prep.axis, prep.kind, prep.name, prep.data.filled.iloc[-fc.lags:].copy(),
-                        log=found.log, norm=found.norm, season=found.season, floor=floor,
+def scaled_state(fc, prep, values, what, whole=None, **fields):
+    """(state, notes): the :class:`SeriesState` of a prepared series, with its scaling
+    decided from its training ``values`` and its ``whole`` fitted targets (own units,
+    from its first observation; see :func:`tsrnn._forecast.scaling.resolve`), and why
+    requested normalisations do not apply."""
+    found, notes = scaling_of(fc, values, prep.axis, what, whole)
+    filled = prep.data.filled
+    state = SeriesState(prep.axis, prep.kind, prep.name, filled.iloc[-fc.lags:].copy(),
+                        norm=found.norm, season=found.season, seasonal=found.seasonal,
+                        mult=found.mult, anchor=filled.index[:1],
                         **fields)
-    return state, note
+    if found.log:
+        # the log applies to the seasonally adjusted values
+        adjusted = state.to_units(values, np.arange(len(values)))
+        state = dataclasses.replace(state, log=True, floor=float(np.nanmin(adjusted)))
+    return state, notes
 
 
-def scaling_of(fc, values, axis, what):
+def scaling_of(fc, values, axis, what, whole=None):
     """A series' :class:`~tsrnn._forecast.scaling.Scaling`, checked against ``lags``."""
     m = scaling.season_length(fc, axis)
-    found, note = scaling.resolve(fc, values, m, fc.lags)
+    found, notes = scaling.resolve(fc, values, m, whole)
     if found.norm == "season" and fc.lags < m:
         raise ValueError(f"`window_norm`='season' needs `lags` >= the season length {m} "
                          f"({what}); `lags`={fc.lags}. Raise `lags` or set `season_length`.")
-    return found, note
+    return found, notes
 
 
-def in_units(state, A, Yraw, n_targets):
-    """The arrays of a series with its targets in the model's units (copies when changed)."""
-    return state.targets_to_units(A, n_targets), state.to_units(Yraw)
+def in_units(state, A, Yraw, n_targets, start=0):
+    """The arrays of a series (row 0 at step ``start``) with its targets in the model's
+    units (copies when changed)."""
+    return (state.targets_to_units(A, n_targets, start),
+            state.to_units(Yraw, start + np.arange(len(Yraw))))
 
 
 def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
@@ -121,10 +131,10 @@ def forecast_values(fc, what, X, y, coverage=None):
     """``{None: (index, values)}``: the forecast of the fitted series, values ``(horizon,
     n_targets, k)`` (``what``: see :data:`tsrnn._forecast.forecast.WHATS`)."""
     half = windows.half_width(fc.calibration_residuals_, coverage)
-    A, F, pos, index = forecast_inputs(fc, fc._state, fc.targets_, fc.past_covariates_,
-                                       fc.future_covariates_, X, y)
+    A, F, pos, index, start = forecast_inputs(fc, fc._state, fc.targets_, fc.past_covariates_,
+                                              fc.future_covariates_, X, y)
     values = series_forecast(fc, fc._state, predictor(fc), A, F, pos, len(fc.targets_), what,
-                             half)[0]
+                             half, start)[0]
     return {None: (index, values)}
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import BusinessDay, CustomBusinessDay, DateOffset
+from pandas.tseries.offsets import BusinessDay, CustomBusinessDay, DateOffset, Tick
 
 _CALENDARS = (BusinessDay, CustomBusinessDay)
 
@@ -40,6 +40,20 @@ class TimeAxis:
             return pd.DatetimeIndex(idx, freq=self.offset)
         except ValueError:  # e.g. an anchored offset that `last` was not on
             return idx
+
+    def steps(self, first, last) -> int:
+        """How many steps of the axis lead from the label ``first`` to ``last`` (negative
+        when ``last`` is earlier).  A calendar offset counts the sessions it knows of
+        (its own holidays), not the ones a series happened to observe."""
+        if isinstance(self.offset, int):
+            return (int(last) - int(first)) // self.offset
+        first, last = pd.Timestamp(first), pd.Timestamp(last)
+        sign = 1
+        if last < first:
+            first, last, sign = last, first, -1
+        if isinstance(self.offset, Tick):
+            return sign * int(round((last - first) / pd.Timedelta(self.offset)))
+        return sign * (len(pd.date_range(first, last, freq=self.offset)) - 1)
 
     def regularise(self, frame: pd.DataFrame, what: str) -> pd.DataFrame:
         """Reindex onto the full grid so that a gap becomes missing rows, not a bridged step.
