@@ -128,9 +128,9 @@ def run_torch(cell, H, epochs, Xtr, ytr, Xte, yte, threads):
 
 
 def run_mlp(H, epochs, Xtr, ytr, Xte, yte):
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import make_pipeline
-    from sklearn.compose import TransformedTargetRegressor
     from sklearn.preprocessing import StandardScaler
 
     mlp = TransformedTargetRegressor(

@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, Ridge
+from test_scaling import ZeroRegressor, seasonal_series
 
 from tsrnn import RNNEnsembleForecaster, RNNForecaster
 from tsrnn._forecast import scaling
 from tsrnn.model_selection import backtest
 from tsrnn.persistence import load, save
-
-from test_scaling import ZeroRegressor, seasonal_series
 
 PATTERN = np.array([0.8, 0.9, 1.0, 1.1, 1.3, 1.2, 1.0, 0.9, 0.95, 1.05, 0.85, 0.95])
 
