@@ -181,3 +181,18 @@ def test_decomposed_model_round_trips_through_a_file(tmp_path):
         back = load(path)
         np.testing.assert_array_equal(back._state.seasonal, fc._state.seasonal)
         pd.testing.assert_series_equal(back.predict(y=y.iloc[:80]), fc.predict(y=y.iloc[:80]))
+
+
+def test_training_never_sees_calibration_values_but_forecasts_use_them():
+    """The network trains and calibrates on the training part's decomposition; forecasts
+    read it re-estimated on every fitted value."""
+    y = seasonal_series(n=120, m=12)
+    moved = y.copy()
+    moved.iloc[-3] *= 1.5  # a calibration target only
+    net = RNNForecaster.default_estimator(hidden_size=4, max_iter=3)
+    a, b = (RNNForecaster(horizon=3, window_norm="decompose", estimator=net,
+                          random_state=0).fit(v) for v in (y, moved))
+    np.testing.assert_array_equal(a._state.trained_seasonal, b._state.trained_seasonal)
+    np.testing.assert_array_equal(a.estimator_.network_.params, b.estimator_.network_.params)
+    assert not np.array_equal(a._state.seasonal, b._state.seasonal)
+    assert not np.array_equal(a.calibration_residuals_, b.calibration_residuals_)

@@ -93,7 +93,7 @@ def test_zero_output_is_the_reference_forecast(strategy, log):
     expect = values[len(values) - m + np.arange(h) % m]
     np.testing.assert_allclose(season.predict().to_numpy(), expect, rtol=1e-13)
     last = RNNForecaster(lags=8, horizon=h, strategy=strategy, log_scale=log,
-                         estimator=ZeroRegressor()).fit(y)
+                         window_norm="last", estimator=ZeroRegressor()).fit(y)
     np.testing.assert_allclose(last.predict().to_numpy(), np.full(h, values[-1]), rtol=1e-13)
     if not log:  # additive: exact
         np.testing.assert_array_equal(last.predict().to_numpy(), np.full(h, values[-1]))
@@ -260,12 +260,12 @@ def test_outputs_are_clipped_to_the_widened_training_range():
     y = seasonal_series(n=80, m=4, freq="QS")
     v = y.to_numpy()
     fc = RNNForecaster(lags=8, horizon=2, estimator=HugeRegressor(), calibration_fraction=None,
-                       clip_outputs=0.5).fit(y)
+                       window_norm="last", clip_outputs=0.5).fit(y)
     steps = np.arange(7, len(v) - 2)
     changes = np.stack([v[steps + j] - v[steps] for j in (1, 2)], axis=1)
     top = changes.max(axis=0) + 0.5 * (changes.max(axis=0) - changes.min(axis=0))
     np.testing.assert_allclose(fc.predict().to_numpy(), v[-1] + top, rtol=1e-12)
-    free = RNNForecaster(lags=8, horizon=2, estimator=HugeRegressor(),
+    free = RNNForecaster(lags=8, horizon=2, estimator=HugeRegressor(), window_norm="last",
                          calibration_fraction=None, clip_outputs=None).fit(y)
     np.testing.assert_allclose(free.predict().to_numpy(), v[-1] + 1e6)
     with pytest.raises(ValueError, match="`clip_outputs`=-1"):

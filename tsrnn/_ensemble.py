@@ -9,7 +9,8 @@ N-BEATS and the M4 winners accurate.
 The ensemble's intervals are split-conformal like a single forecaster's, but on
 the *combined* forecasts: every member holds out its last calibration windows,
 the ensemble keeps the windows all members held out, and scores the combined
-forecast there.
+forecast there, in the first member's units (its series' scale, log scale and
+seasonal decomposition), so that its intervals are built as a member's.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn._forecast import windows
+from tsrnn._forecast import forecast, windows
 from tsrnn._forecast.global_model import panel_series
 from tsrnn._validation import (
     check_choice,
@@ -53,7 +55,7 @@ class RNNEnsembleForecaster(BaseEstimator):
         modified; a global model makes every member global.
     n_models : int, default=5
         Members.
-    lags : list of int, optional
+    lags : list of int or "auto", optional
         Input windows the members cycle through; default the forecaster's own.
     losses : list of str, optional
         Losses of the members' networks (``RNNRegressor``'s ``loss``: e.g.
@@ -118,7 +120,8 @@ class RNNEnsembleForecaster(BaseEstimator):
         check_choice("combine", self.combine, tuple(_COMBINE))
         lags = [base.lags] if self.lags is None else list(_as_list("lags", self.lags))
         for v in lags:
-            check_int("lags", v)
+            if v != "auto":
+                check_int("lags", v)
         losses = [None] if self.losses is None else list(_as_list("losses", self.losses))
         if self.losses is not None:
             est = base.estimator if base.estimator is not None else base.default_estimator()
@@ -167,7 +170,8 @@ class RNNEnsembleForecaster(BaseEstimator):
 
     def _calibrate(self):
         """The combined forecast's residuals on the calibration windows every member held
-        out, each in its series' unit (the first member's scale of the series)."""
+        out, in the model units of the first member (its series' scale, log and
+        seasonal decomposition), so that intervals are built as a member builds its own."""
         first = self.members_[0]
         if first.calibration_residuals_ is None:
             self.calibration_residuals_ = None
@@ -180,9 +184,13 @@ class RNNEnsembleForecaster(BaseEstimator):
                   for m, r in zip(self.members_, rows)]
         actual = values[0][..., 0]
         point = _COMBINE[self.combine]([v[..., 1] for v in values], axis=0)
-        sids = [first.series_ids_[code] if first._is_global else None for code, _ in common]
-        scale = np.array([self._scale_of(sid) for sid in sids]).reshape(-1, 1, 1)
-        self.calibration_residuals_ = (actual - point) / scale
+        residuals = np.empty_like(actual)
+        for i, (code, time) in enumerate(common):
+            state = first._series_state(
+                first.series_ids_[code] if first._is_global else None).as_trained()
+            steps = state.start_of(_label(state, time)) + np.arange(1, first.horizon + 1)
+            residuals[i] = state.to_units(actual[i], steps) - state.to_units(point[i], steps)
+        self.calibration_residuals_ = residuals
 
     # ---------------------------------------------------------------- predict
     def _combined(self, what, X, y):
@@ -225,9 +233,9 @@ class RNNEnsembleForecaster(BaseEstimator):
         histories = self._histories(y)
         out = {}
         for sid, (index, values) in self._combined("point", X, y).items():
-            width = half * self._scale_of(sid, histories)
-            point = values[..., 0]
-            out[sid] = (index, np.stack([point - width, point + width], axis=2))
+            state = self.members_[0]._series_state(sid, histories.get(sid))
+            steps = state.start_of(index[0]) + np.arange(len(index))
+            out[sid] = (index, np.stack(_bounds(state, values[..., 0], half, steps), axis=2))
         return self.members_[0]._frame(out, "interval")
 
     def predict_quantiles(self, X=None, y=None):
@@ -255,15 +263,14 @@ class RNNEnsembleForecaster(BaseEstimator):
             return {}
         return {sid: s.rename(first.targets_[0]) for sid, s in panel_series(first, y).items()}
 
-    def _scale_of(self, sid, histories=None):
-        """The unit of series ``sid`` in the first member (1 for a single series)."""
-        return self.members_[0]._series_scale(sid, (histories or {}).get(sid))
-
     # ------------------------------------------------ what backtests read (protocol)
     def _template(self):
         base = self._base()
         params = self._member_params()
-        return clone(base).set_params(lags=max(p["lags"] for p in params))._template()
+        lags = [p["lags"] for p in params]
+        # the longest window decides how early a backtest may start
+        return clone(base).set_params(
+            lags="auto" if "auto" in lags else max(lags))._template()
 
     def _half_width(self, coverage):
         return windows.half_width(self.calibration_residuals_, coverage)
@@ -273,8 +280,24 @@ class RNNEnsembleForecaster(BaseEstimator):
         point = _COMBINE[self.combine](points, axis=0)
         if half is None:
             return point, None
-        width = half * self._scale_of(sid)
-        return point, (point - width, point + width)
+        # the arrays start at the series' first observation (step 0)
+        state = self.members_[0]._series_state(sid)
+        return point, _bounds(state, point, half, pos[:, None] + np.arange(1, point.shape[1] + 1))
+
+
+def _bounds(state, point, half, steps):
+    """(lower, upper) around forecasts ``point`` (own units, at step numbers ``steps``) as
+    a member builds them from the conformal half-width ``half`` (model units)."""
+    return forecast.bounds(state, state.to_units(point, steps), half, steps)
+
+
+def _label(state, time):
+    """The index label of a calibration key's origin ``time`` (an int; nanoseconds for a
+    DatetimeIndex)."""
+    anchor = state.anchor
+    if isinstance(anchor, pd.DatetimeIndex):
+        return pd.Timestamp(int(time), tz=anchor.tz)
+    return int(time)
 
 
 def _as_list(name, value):

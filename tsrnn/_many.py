@@ -144,7 +144,8 @@ def _run_joblib(calls, ids, n_jobs, action):
 
 
 def _check_lengths(forecaster, panel):
-    need = forecaster.lags + forecaster.horizon
+    # "auto" lags fit any series with two observations beyond the horizon
+    need = forecaster.horizon + (2 if forecaster.lags == "auto" else forecaster.lags)
     for sid, s in panel.items():
         if len(s) < need:
             raise ValueError(f"series {sid!r}: {len(s)} observations; `lags` + `horizon` = "

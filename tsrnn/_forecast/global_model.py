@@ -72,20 +72,27 @@ def _target_name(fc, panel):
 
 
 def _prepare_series(fc, sid, y, X, axis=None):
-    """One series through the single-series preparation, with its padding (see
-    :func:`_padding`) and its forecast origins (positions in the padded arrays) and
-    their times.  ``axis``: the panel's time axis, for a series too short to show
-    its own frequency."""
+    """One series through the single-series preparation.  ``axis``: the panel's time
+    axis, for a series too short to show its own frequency."""
     try:
         prep = prepare(fc, y, X, axis=axis if len(y) < 3 and fc.freq is None else None)
-        check_covariate_lags(fc, prep.future)
         if not len(prep.data.raw):
             raise ValueError("the series is empty.")
     except (TypeError, ValueError) as err:
         raise series_error(err, sid) from None
+    return prep
+
+
+def _placed(fc, sid, prep):
+    """(prep, padding, forecast origins, their times) of a prepared series: its padding
+    (see :func:`_padding`), its origins as positions in the padded arrays."""
+    try:
+        check_covariate_lags(fc, prep.future)
+    except (TypeError, ValueError) as err:
+        raise series_error(err, sid) from None
     n = len(prep.data.raw)
     pad = _padding(fc, n)
-    origins = window_positions(n + pad, fc.lags, fc.horizon, 1)
+    origins = window_positions(n + pad, fc.lags_, fc.horizon, 1)
     return prep, pad, origins, prep.data.raw.index[origins - pad]
 
 
@@ -93,7 +100,7 @@ def _padding(fc, n):
     """Rows put in front of a series of ``n`` observations: none when it has ``lags +
     horizon``; else ``lags - 1``, so that every origin with ``horizon`` targets after it
     is a window (its start made flat by :func:`~tsrnn._forecast.series.pad_start`)."""
-    return 0 if n >= fc.lags + fc.horizon else fc.lags - 1
+    return 0 if n >= fc.lags_ + fc.horizon else fc.lags_ - 1
 
 
 def _calibration_cut(fc, times):
@@ -114,7 +121,7 @@ def _stats_rows(fc, n, cal):
     est = fc.estimator if fc.estimator is not None else regressor.default_estimator()
     params = est.get_params(deep=False)
     if params.get("early_stopping"):
-        rows = fc.lags + int((rows - fc.lags) * (1 - params.get("validation_fraction", 0.1)))
+        rows = fc.lags_ + int((rows - fc.lags_) * (1 - params.get("validation_fraction", 0.1)))
     return rows if rows >= 3 else n
 
 
@@ -166,9 +173,12 @@ def fit(fc, y, X):
     # the panel's time axis, from its first series long enough to show it
     shown = next((sid for sid in ids if len(panel[sid]) >= 3), ids[0])
     done = {shown: _prepare_series(fc, shown, panel[shown].rename(name), covariates[shown])}
-    axis = done[shown][0].axis
-    prepared = [done.get(sid) or _prepare_series(fc, sid, panel[sid].rename(name),
-                                                 covariates[sid], axis) for sid in ids]
+    axis = done[shown].axis
+    preps = [done.get(sid) or _prepare_series(fc, sid, panel[sid].rename(name),
+                                              covariates[sid], axis) for sid in ids]
+    fc.lags_ = windows.resolve_lags(fc, scaling.season_length(fc, axis),
+                                    max(len(p.data.raw) for p in preps), panel=True)
+    prepared = [_placed(fc, sid, prep) for sid, prep in zip(ids, preps)]
     first = prepared[0][0]
     for sid, (prep, _, _, _) in zip(ids, prepared):
         if _time_kind(prep.data.raw.index) != _time_kind(first.data.raw.index):
@@ -194,8 +204,7 @@ def fit(fc, y, X):
         own = Yraw
         cal = origins[times >= cut] if cut is not None else origins[:0]
         rows = _stats_rows(fc, len(A), cal)
-        state, notes = _scaled_state(fc, sid, prep, A[pad:max(rows, pad + 1), :1], code,
-                                     A[pad:, :1])
+        state, notes = _scaled_state(fc, sid, prep, A[pad:max(rows, pad + 1), :1], code)
         for param in notes:
             fallen[param].append(sid)
         fc._states[sid] = state
@@ -257,6 +266,9 @@ def fit(fc, y, X):
     fc.calibration_residuals_ = np.concatenate(residuals) if residuals else None
     fc._cal_keys = np.concatenate(keys) if keys else np.empty((0, 2), np.int64)
     fc._cal_values = np.concatenate(values) if values else np.empty((0, fc.horizon, 1, 2))
+    # forecasts read each decomposition re-estimated on all the series' fitted values
+    for sid, (prep, _, _, _) in zip(ids, prepared):
+        fc._states[sid] = fc._states[sid].reseasoned(prep.data.arrays()[0][:, :1])
     return fc
 
 
@@ -275,10 +287,9 @@ def _series_state(fc, sid, history):
     return _scaled_state(fc, sid, prep, prep.data.arrays()[0][:, :1], -1)[0]
 
 
-def _scaled_state(fc, sid, prep, values, code, whole=None):
-    """(state, notes) of one series of the panel, scaled by its training ``values`` and
-    its ``whole`` fitted targets (the decomposition)."""
-    probe, notes = single.scaled_state(fc, prep, values, f"series {sid!r}", whole)
+def _scaled_state(fc, sid, prep, values, code):
+    """(state, notes) of one series of the panel, scaled by its training ``values``."""
+    probe, notes = single.scaled_state(fc, prep, values, f"series {sid!r}")
     loc, scale = _spread(probe.to_units(values[:, 0], np.arange(len(values))), probe.norm)
     return dataclasses.replace(probe, loc=loc, scale=scale, code=code), notes
 
@@ -320,9 +331,9 @@ def predict(fc, what, X, y, coverage=None, levels=None):
     return frame_values(fc, forecast_values(fc, what, X, y, coverage), what, levels)
 
 
-def series_scale(fc, sid, history=None):
-    """The scale of series ``sid`` in the model's units (its conformal widths' unit)."""
-    return _series_state(fc, sid, history).scale
+def series_state(fc, sid, history=None):
+    """The state of series ``sid``: fitted, or a new series' own from its ``history``."""
+    return _series_state(fc, sid, history)
 
 
 def _panel_frame(fc, out, cols, level, what):
@@ -346,6 +357,6 @@ def forecast_at(fc, sid, A, F, pos, half=None):
     state = fc._states[sid]
     F = encoded(fc, F, state)
     # origins near the start read a padded (flat) history, as in training
-    k = max(0, fc.lags - 1 - int(pos.min())) if len(pos) else 0
+    k = max(0, fc.lags_ - 1 - int(pos.min())) if len(pos) else 0
     return forecast.forecast_at(fc, state, predictor(fc, state), pad_start(A, k),
                                 pad_start(F, k), pos + k, 1, half, -k)

@@ -20,7 +20,8 @@ from tsrnn.estimators import RNNRegressor
 from tsrnn.windowing import offset_name
 
 # What the forecaster's default network changes from RNNRegressor's defaults.
-FORECASTING_DEFAULTS = {"early_stopping": True, "learning_rate_init": 3e-3}
+FORECASTING_DEFAULTS = {"early_stopping": True, "learning_rate_init": 3e-3,
+                        "loss": "absolute_error"}
 
 
 def default_estimator(**params):
@@ -69,7 +70,7 @@ def window_columns(spec, known, future, lead):
     """Column names of flattened windows: every channel of the oldest step first, each
     named by its offset from the origin (future-known channels read ``lead`` ahead)."""
     return [offset_name(str(c), o + (lead if i >= len(known) else 0))
-            for o in range(-spec.lags + 1, 1) for i, c in enumerate(list(known) + list(future))]
+            for o in range(-spec.lags_ + 1, 1) for i, c in enumerate(list(known) + list(future))]
 
 
 class Predictor:

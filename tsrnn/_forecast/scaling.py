@@ -1,8 +1,8 @@
 """How a series is put into the network's units: log scale, window reference, season.
 
-Each series a forecaster fits gets a :class:`Scaling`, decided once at fit: the
-log scale from its training part (never from the values it is calibrated on),
-the decomposition from every fitted value (see :func:`resolve`):
+Each series a forecaster fits gets a :class:`Scaling`, decided once from its
+training part (never from the values it is calibrated on; a decomposition is
+re-estimated on every fitted value for forecasting, see :func:`resolve`):
 
 - ``log``: the targets are forecast on a log scale (positive series only), so
   that every window's level is divided out instead of subtracted and the
@@ -118,7 +118,7 @@ def positive(values) -> bool:
     return bool(len(x)) and bool(np.all(x > 0))
 
 
-def seasonal_indices(values, season):
+def seasonal_indices(values, season, mult=None):
     """(indices ``(season, n_targets)``, mult) of a classical decomposition of ``values``
     ``(n, n_targets)``, phase ``k`` being the rows ``k, k + season, ...``; None when the
     series cannot be decomposed (fewer than two seasons, or a phase never observed).
@@ -127,7 +127,8 @@ def seasonal_indices(values, season):
     average for an even season); the indices are the average ratio to it
     (multiplicative, when every value is positive and every ratio finite) or the
     average difference from it (additive), normalised to mean 1 or 0, as in
-    the M4 competition's benchmarks.  Missing values are skipped.
+    the M4 competition's benchmarks.  Missing values are skipped.  ``mult``: only that
+    kind (None: multiplicative when it applies, else additive).
     """
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
@@ -140,8 +141,8 @@ def seasonal_indices(values, season):
     trend = np.stack([np.convolve(x[:, j], w, mode="valid") for j in range(x.shape[1])], 1)
     middle = x[off:off + inner]
     phase = np.arange(off, off + inner) % season
-    for mult in ((True, False) if all(positive(x[:, j]) for j in range(x.shape[1]))
-                 else (False,)):
+    kinds = (True, False) if all(positive(x[:, j]) for j in range(x.shape[1])) else (False,)
+    for mult in kinds if mult is None else (mult,):
         with np.errstate(divide="ignore", invalid="ignore"):
             detrended = middle / trend if mult else middle - trend
         detrended[~np.isfinite(detrended)] = np.nan
@@ -161,24 +162,20 @@ FALLBACKS = {"log_scale": "modelled on its own scale (additive window normalisat
              "window_norm": "not decomposed (windows relative to their last value)"}
 
 
-def resolve(spec, values, season, whole=None) -> tuple[Scaling, dict]:
-    """One series' :class:`Scaling` and, for each parameter whose explicit request does
-    not apply to it, why (``{"log_scale": reason, "window_norm": reason}``; see
-    :data:`FALLBACKS` for what is done instead).
+def resolve(spec, values, season) -> tuple[Scaling, dict]:
+    """One series' :class:`Scaling` from its training values ``(n, n_targets)`` (before its
+    calibration windows) and, for each parameter whose explicit request does not apply
+    to it, why (``{"log_scale": reason, "window_norm": reason}``; see :data:`FALLBACKS`
+    for what is done instead).
 
-    ``spec`` gives ``log_scale`` and ``window_norm``; ``values`` ``(n, n_targets)``
-    are the series' training values (before its calibration windows), which decide
-    the log scale; ``whole`` (default ``values``) every fitted value, which the
-    decomposition is estimated on, as the M4 benchmarks do: on the M1 and Tourism
-    competitions the latest seasons mattered (``benchmarks/RESULTS.md``).  The
-    calibration windows' residuals are then in-sample for the seasonal indices.
-    ``season`` is the season length.
+    ``spec`` gives ``log_scale`` and ``window_norm``; ``season`` is the season
+    length.  The decomposition found here is what the network trains and is
+    calibrated on; forecasts then use it re-estimated on every fitted value
+    (:meth:`~tsrnn._forecast.series.SeriesState.reseasoned`).
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
-    whole = values if whole is None else np.asarray(whole, dtype=np.float64).reshape(
-        len(whole), -1)
     notes = {}
     log = False
     asked = spec.log_scale
@@ -189,16 +186,16 @@ def resolve(spec, values, season, whole=None) -> tuple[Scaling, dict]:
     norm = spec.window_norm
     found = None
     if norm == "auto":
-        seasonal = season > 1 and all(is_seasonal(whole[:, j], season)
-                                      for j in range(whole.shape[1]))
+        seasonal = season > 1 and all(is_seasonal(values[:, j], season)
+                                      for j in range(values.shape[1]))
         norm = "decompose"
-        found = seasonal_indices(whole, season) if seasonal else None
+        found = seasonal_indices(values, season) if seasonal else None
     elif norm == "decompose":
-        found = seasonal_indices(whole, season)
+        found = seasonal_indices(values, season)
         if found is None:
             notes["window_norm"] = (
-                f"it has fewer than two seasons of {season} values or a phase of the "
-                "season never observed" if season > 1 else
+                f"it has fewer than two seasons of {season} training values or a phase of "
+                "the season never observed" if season > 1 else
                 "its season length is 1 (set `season_length`)")
     if norm == "decompose":
         norm = "last"

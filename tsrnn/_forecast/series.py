@@ -9,12 +9,14 @@ single-series forecaster keeps one state, the global model one per series.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from tsrnn._forecast.scaling import seasonal_indices
 from tsrnn._forecast.timeaxis import TimeAxis, check_index_kind, resolve_axis
 from tsrnn.windowing import as_names, check_numeric, check_time_index, series_frame
 
@@ -74,6 +76,9 @@ class SeriesState:
     anchor : Index or None
         The label of the series' first observation (step 0 of the season), as a
         one-label index.
+    trained_seasonal : ndarray or None
+        The indices the network was trained and calibrated with, when ``seasonal``
+        was re-estimated on every fitted value for forecasting (:meth:`reseasoned`).
 
     Conversions between the target's units and the model's take each row's step
     number (counted from ``anchor``) when the series is decomposed.
@@ -93,12 +98,32 @@ class SeriesState:
     seasonal: object = None
     mult: bool = False
     anchor: object = None
+    trained_seasonal: object = None
 
     @property
     def linear(self):
         """Whether the model's units are the target's own (no log, loc 0, scale 1, no
         decomposition)."""
         return not self.log and self.loc == 0.0 and self.scale == 1.0 and self.seasonal is None
+
+    def reseasoned(self, values):
+        """This state with its decomposition re-estimated (same kind) on ``values`` (own
+        units, from the first observation): every fitted value, for forecasting, once
+        training and calibration are done.  On the M1 and Tourism competitions the latest
+        seasons mattered (``benchmarks/RESULTS.md``)."""
+        if self.seasonal is None:
+            return self
+        found = seasonal_indices(values, self.season, self.mult)
+        if found is None:
+            return self
+        return dataclasses.replace(self, seasonal=found[0], trained_seasonal=self.seasonal)
+
+    def as_trained(self):
+        """This state with the decomposition the network was trained and calibrated with
+        (what calibration windows are measured in)."""
+        if self.trained_seasonal is None:
+            return self
+        return dataclasses.replace(self, seasonal=self.trained_seasonal, trained_seasonal=None)
 
     def start_of(self, label):
         """The step number of ``label`` (counted from the first observation); 0 when the
@@ -288,7 +313,7 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None, axis=None):
 
 def check_covariate_lags(spec, future):
     """Future-known covariates need windows at least as long as the horizon."""
-    lags, h = spec.lags, spec.horizon
+    lags, h = spec.lags_, spec.horizon
     if future and spec.strategy == "direct" and lags < h:
         raise ValueError(f"`lags`={lags} must be >= `horizon`={h} with future-known covariates "
                          f"{future}, so that each window covers them over all forecast steps.")
@@ -297,7 +322,7 @@ def check_covariate_lags(spec, future):
 def check_length(spec, data, future, what):
     """Enough observations for one window and its targets (and future covariates that
     each window can cover)."""
-    lags, h = spec.lags, spec.horizon
+    lags, h = spec.lags_, spec.horizon
     check_covariate_lags(spec, future)
     n = len(data.raw)
     if n < lags + h:
@@ -340,7 +365,7 @@ def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False)
     the step number of A's first row (see :class:`SeriesState`).  With ``short_ok`` a
     history shorter than ``lags`` is padded at its start (:func:`pad_start`) instead of
     refused."""
-    lags, h = spec.lags, spec.horizon
+    lags, h = spec.lags_, spec.horizon
     # a new history needs every covariate; the fitted one only the future-known ones
     if X is not None and not (past or future):
         raise ValueError("The forecaster was fitted without covariates; `X` must be None.")

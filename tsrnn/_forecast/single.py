@@ -23,13 +23,13 @@ def fit(fc, y, X):
     """Fit the forecaster ``fc`` on one series."""
     prep = prepare(fc, y, X)
     data = prep.data
+    fc.lags_ = windows.resolve_lags(fc, scaling.season_length(fc, prep.axis), len(data.raw))
     check_length(fc, data, prep.future, "`y`")
     n_t = data.n_targets
     targets = list(data.raw.columns[:n_t])
     A, F, Yraw = data.arrays()
     cal = windows.calibration_origins(fc, len(A))
-    state, notes = scaled_state(fc, prep, A[:training_rows(cal, len(A)), :n_t], "`y`",
-                                A[:, :n_t])
+    state, notes = scaled_state(fc, prep, A[:training_rows(cal, len(A)), :n_t], "`y`")
     for param, why in notes.items():
         warnings.warn(f"`{param}`={getattr(fc, param)!r} but `y` {why}: it is "
                       f"{scaling.FALLBACKS[param]}.", UserWarning, stacklevel=3)
@@ -37,7 +37,7 @@ def fit(fc, y, X):
     A, Yraw = in_units(state, A, Yraw, n_t)
     Xw, Yw, _ = windows.training_windows(fc, A, F, Yraw, n_t, cal, state.window_norm)
     if len(Xw) < 2:
-        raise ValueError(f"Only {len(Xw)} complete training windows of `lags`={fc.lags} "
+        raise ValueError(f"Only {len(Xw)} complete training windows of `lags`={fc.lags_} "
                          f"+ {windows.train_steps(fc)} steps in `y` ({span(data.raw.index)}; "
                          f"{len(cal)} windows held out for calibration).")
     fc.targets_ = targets
@@ -51,6 +51,7 @@ def fit(fc, y, X):
                                                   state.window_norm)
     fc._cal_keys, fc._cal_values = calibration_record(fc, state, data.raw.index[cal], cal, own,
                                                       Yraw, fc.calibration_residuals_, 0)
+    fc._state = state.reseasoned(data.arrays()[0][:, :n_t])
     return fc
 
 
@@ -75,14 +76,14 @@ def training_rows(cal, n):
     return int(cal[0]) + 1 if len(cal) else n
 
 
-def scaled_state(fc, prep, values, what, whole=None, **fields):
+def scaled_state(fc, prep, values, what, **fields):
     """(state, notes): the :class:`SeriesState` of a prepared series, with its scaling
-    decided from its training ``values`` and its ``whole`` fitted targets (own units,
-    from its first observation; see :func:`tsrnn._forecast.scaling.resolve`), and why
-    requested normalisations do not apply."""
-    found, notes = scaling_of(fc, values, prep.axis, what, whole)
+    decided from its training ``values`` (targets in their own units, from its first
+    observation), and why requested normalisations do not apply (see
+    :func:`tsrnn._forecast.scaling.resolve`)."""
+    found, notes = scaling_of(fc, values, prep.axis, what)
     filled = prep.data.filled
-    state = SeriesState(prep.axis, prep.kind, prep.name, filled.iloc[-fc.lags:].copy(),
+    state = SeriesState(prep.axis, prep.kind, prep.name, filled.iloc[-fc.lags_:].copy(),
                         norm=found.norm, season=found.season, seasonal=found.seasonal,
                         mult=found.mult, anchor=filled.index[:1],
                         **fields)
@@ -93,13 +94,13 @@ def scaled_state(fc, prep, values, what, whole=None, **fields):
     return state, notes
 
 
-def scaling_of(fc, values, axis, what, whole=None):
+def scaling_of(fc, values, axis, what):
     """A series' :class:`~tsrnn._forecast.scaling.Scaling`, checked against ``lags``."""
     m = scaling.season_length(fc, axis)
-    found, notes = scaling.resolve(fc, values, m, whole)
-    if found.norm == "season" and fc.lags < m:
+    found, notes = scaling.resolve(fc, values, m)
+    if found.norm == "season" and fc.lags_ < m:
         raise ValueError(f"`window_norm`='season' needs `lags` >= the season length {m} "
-                         f"({what}); `lags`={fc.lags}. Raise `lags` or set `season_length`.")
+                         f"({what}); `lags`={fc.lags_}. Raise `lags` or set `season_length`.")
     return found, notes
 
 

@@ -20,6 +20,28 @@ from tsrnn._validation import check_float
 from tsrnn.windowing import gather_windows, window_positions
 
 
+def auto_lags(horizon, season, room):
+    """The window length of ``lags="auto"``: four horizons, at least a season and 8
+    steps, at most ``room`` (at least 1).
+
+    Four horizons were chosen on the M1 and Tourism competitions against two, three,
+    five and six (``benchmarks/RESULTS.md``); the floor of 8 is for one-step
+    forecasts, outside the benchmark's range.
+    """
+    return max(1, min(max(4 * horizon, season, 8), room))
+
+
+def resolve_lags(spec, season, n, panel=False):
+    """``spec.lags`` as an int for ``n`` observations (a panel: its longest series'):
+    ``"auto"`` leaves a single series at least as many windows as steps in a window
+    (``(n - horizon) // 2``), and a panel's longest series one window (shorter ones
+    are padded)."""
+    if spec.lags != "auto":
+        return int(spec.lags)
+    room = n - spec.horizon if panel else (n - spec.horizon) // 2
+    return auto_lags(spec.horizon, season, room)
+
+
 def train_steps(spec):
     """Steps each training window's targets cover, which is also how far ahead its
     future-known channels are read: ``horizon`` (direct) or 1 (recursive)."""
@@ -52,13 +74,13 @@ def normalise(spec, Xw, n_targets, norm):
 
 def windows(spec, A, F, pos, n_targets, norm):
     """Network inputs at origins ``pos`` (normalised) and the per-step reference."""
-    Xw = gather_windows(A, F, pos, spec.lags, train_steps(spec))
+    Xw = gather_windows(A, F, pos, spec.lags_, train_steps(spec))
     return Xw, normalise(spec, Xw, n_targets, norm)
 
 
 def calibration_origins(spec, n):
     """The last ``calibration_fraction`` of a series' forecast origins (none when None)."""
-    origins = window_positions(n, spec.lags, spec.horizon, 1)
+    origins = window_positions(n, spec.lags_, spec.horizon, 1)
     n_cal = 0
     if spec.calibration_fraction is not None:
         n_cal = math.ceil(spec.calibration_fraction * len(origins))
@@ -72,7 +94,7 @@ def training_windows(spec, A, F, Yraw, n_targets, cal, norm):
     H = train_steps(spec)
     n = len(A)
     last_train = (cal[0] - H) if len(cal) else n - 1 - H
-    train = window_positions(last_train + H + 1, spec.lags, H, 1)
+    train = window_positions(last_train + H + 1, spec.lags_, H, 1)
     Xw, ref = windows(spec, A, F, train, n_targets, norm)
     # fancy indexing and concatenate both copy, so Yw may be normalised in place
     Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy == "direct" else \
@@ -88,7 +110,7 @@ def forecast(spec, predictor, A, F, pos, n_targets, norm, *, quantiles=False):
 
     NaN where a window has missing inputs.
     """
-    h, lags = spec.horizon, spec.lags
+    h, lags = spec.horizon, spec.lags_
     m = len(pos)
     if spec.strategy == "direct":
         Xw, ref = windows(spec, A, F, pos, n_targets, norm)
