@@ -185,10 +185,10 @@ class RNNEnsembleForecaster(BaseEstimator):
         actual = values[0][..., 0]
         point = _COMBINE[self.combine]([v[..., 1] for v in values], axis=0)
         residuals = np.empty_like(actual)
-        for i, (code, time) in enumerate(common):
+        for i, (code, origin) in enumerate(common):
             state = first._series_state(
                 first.series_ids_[code] if first._is_global else None).as_trained()
-            steps = state.start_of(_label(state, time)) + np.arange(1, first.horizon + 1)
+            steps = state.start_of(_label(state, origin)) + np.arange(1, first.horizon + 1)
             residuals[i] = state.to_units(actual[i], steps) - state.to_units(point[i], steps)
         self.calibration_residuals_ = residuals
 
@@ -291,13 +291,13 @@ def _bounds(state, point, half, steps):
     return forecast.bounds(state, state.to_units(point, steps), half, steps)
 
 
-def _label(state, time):
-    """The index label of a calibration key's origin ``time`` (an int; nanoseconds for a
+def _label(state, origin):
+    """The index label of a calibration key's ``origin`` (an int; nanoseconds for a
     DatetimeIndex)."""
     anchor = state.anchor
     if isinstance(anchor, pd.DatetimeIndex):
-        return pd.Timestamp(int(time), tz=anchor.tz)
-    return int(time)
+        return pd.Timestamp(int(origin), tz=anchor.tz)
+    return int(origin)
 
 
 def _as_list(name, value):
