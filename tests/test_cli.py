@@ -87,6 +87,8 @@ def test_datasets_and_help():
     (["forecast", "--dataset", "weather", "--target", "temp_max", "--horizon", "0"],
      "argument --horizon: '0' must be >= 1"),
     (["forecast", "--dataset", "mars", "--target", "x"], "argument --dataset: invalid choice"),
+    (["forecast", "--dataset", "weather", "--target", "temp_max", "--lags", "many"],
+     "argument --lags: 'many' is not an integer"),
     (["forecast", "--target", "x"], "give a CSV file or --dataset NAME"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["predict", "--model", "missing.tsrnn", "--dataset", "weather"], "Cannot read model file"),
@@ -184,3 +186,12 @@ def test_closed_pipe_still_writes_outputs(tmp_path):
                          check=False, timeout=600)
     assert res.stdout.split() == ["forecast", "lower", "upper"]
     assert "Error" not in res.stderr and (tmp_path / "m.tsrnn").exists()
+
+
+def test_lags_default_to_auto(capsys, tmp_path):
+    """Without --lags the forecaster reads four horizons (at least a season)."""
+    assert main(["forecast", "--dataset", "weather", "--target", "temp_max", "--horizon", "3",
+                 "--max-iter", "2", "--hidden-size", "4", "-q", "--save",
+                 str(tmp_path / "m.tsrnn")]) == 0
+    from tsrnn.persistence import load
+    assert load(tmp_path / "m.tsrnn").lags_ == 12

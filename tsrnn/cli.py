@@ -307,6 +307,11 @@ def _checked(convert, ok, rule):
 
 
 _positive_int = _checked(int, lambda v: v >= 1, "must be >= 1")
+
+
+def _lags(text):
+    """``--lags``: ``auto`` or a positive integer."""
+    return "auto" if text == "auto" else _positive_int(text)
 _coverage = _checked(float, lambda v: 0 <= v < 1, "must be in [0, 1) (0: no intervals)")
 _fraction_or_count = _checked(float, lambda v: 0 < v < 1e12,
                               "must be a fraction in (0, 1) or a count")
@@ -336,7 +341,9 @@ def build_parser():
     def model_args(p):
         p.add_argument("--target", required=True, help="the column to forecast")
         p.add_argument("--horizon", type=_positive_int, default=7, help="steps (default 7)")
-        p.add_argument("--lags", type=_positive_int, default=24, help="history steps (24)")
+        p.add_argument("--lags", type=_lags, default="auto",
+                       help="history steps, or auto: four horizons, at least a season "
+                            "(default auto)")
         p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
         p.add_argument("--hidden-size", type=_positive_int, default=32)
         p.add_argument("--max-iter", type=_positive_int, default=200, help="epochs (200)")

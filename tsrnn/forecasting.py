@@ -103,9 +103,10 @@ class RNNForecaster(BaseEstimator):
         the same kind (sensors, tickers), and one network is trained on the
         windows of all of them; it forecasts each series from its own past.
         ``False``: the columns are one multivariate series, forecast jointly.
-        Each series is scaled by its own spread (of first differences with
-        ``window_norm="last"``, else of levels), so large and small series
-        weigh alike; conformal residuals are pooled in those units.
+        Each series is scaled by its own spread (of first differences of its
+        seasonally adjusted values when windows are normalised, of levels with
+        ``window_norm=None``), so large and small series weigh alike; conformal
+        residuals are pooled in those units.
     series_id : str, optional
         Read ``y`` as a long table: this column (or index level) names each
         row's series, the other column is the target, time is the index.
