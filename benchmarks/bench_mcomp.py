@@ -207,12 +207,22 @@ def report(info, configs, rows, overall, models):
     return "\n".join(lines) + "\n"
 
 
-def merge(paths, out):
-    """Tables of several runs' --json files side by side (same datasets and series)."""
+def merge(paths, out, rename=(), drop=()):
+    """Tables of several runs' --json files side by side (same datasets and series).
+    ``rename``: ``"<run>:<old>=<new>"`` names (``run`` the position in ``paths``), so that
+    runs of different commits can show the same configuration name; ``drop``:
+    ``"<run>:<name>"`` columns left out."""
     runs = []
     for p in paths:
         with open(p) as f:
             runs.append(json.load(f))
+    for spec in rename:
+        where, _, pair = spec.partition(":")
+        old, _, new = pair.partition("=")
+        _rename(runs[int(where)], old, new)
+    for spec in drop:
+        where, _, name = spec.partition(":")
+        _rename(runs[int(where)], name, None)
     configs, models, keyed = {}, [], {}
     for run in runs:
         configs.update(run["configs"])
@@ -233,10 +243,27 @@ def merge(paths, out):
             f.write(text)
 
 
+def _rename(run, old, new):
+    """Rename (``new`` None: drop) a model of a loaded run."""
+    cfg = run["configs"].pop(old, None)
+    if new is not None and cfg is not None:
+        run["configs"][new] = cfg
+    for r in run["rows"] + run["overall"]:
+        for metric in ("smape", "mase", "sec_per_series"):
+            if old in r[metric]:
+                value = r[metric].pop(old)
+                if new is not None:
+                    r[metric][new] = value
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="print the tables of earlier runs' --json files side by side")
+    ap.add_argument("--rename", nargs="+", default=[], metavar="RUN:OLD=NEW",
+                    help="with --merge: rename a model of run RUN (0-based)")
+    ap.add_argument("--drop", nargs="+", default=[], metavar="RUN:NAME",
+                    help="with --merge: leave out a model of run RUN")
     ap.add_argument("--datasets", nargs="+", default=["m1", "tourism"],
                     choices=["m1", "tourism", "m3"])
     ap.add_argument("--freqs", nargs="+", default=list(FREQS), choices=FREQS)
@@ -251,7 +278,7 @@ def main(argv=None):
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     if args.merge:
-        return merge(args.merge, args.out)
+        return merge(args.merge, args.out, args.rename, args.drop)
 
     configs = {}
     for spec in args.tsrnn or ["tsrnn={}"]:
