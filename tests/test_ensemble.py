@@ -140,3 +140,20 @@ def test_bad_ensemble_parameters():
         RNNEnsembleForecaster(Ridge()).fit(y)
     with pytest.raises(ValueError, match="`losses`=.* needs a network estimator"):
         RNNEnsembleForecaster(RNNForecaster(estimator=Ridge()), losses=["huber"]).fit(y)
+
+
+def test_decomposed_members_on_a_timezone_aware_index():
+    """Calibration keys are placed in the season by their time, also with a timezone."""
+    y = series()
+    y.index = y.index.tz_localize("Europe/Paris")
+    ens = RNNEnsembleForecaster(base(window_norm="decompose"), n_models=2,
+                                random_state=0).fit(y)
+    assert ens.members_[0]._state.mult
+    iv = ens.predict_interval(0.8)
+    point = ens.predict()
+    assert np.isfinite(iv.to_numpy()).all()
+    assert (iv["lower"] < point).all() and (point < iv["upper"]).all()
+    one = RNNEnsembleForecaster(base(window_norm="decompose", random_state=3), n_models=1).fit(y)
+    solo = base(window_norm="decompose", random_state=3).fit(y)
+    np.testing.assert_allclose(one.calibration_residuals_, solo.calibration_residuals_,
+                               rtol=1e-9, atol=1e-12)
