@@ -112,3 +112,21 @@ def test_backtest_over_a_panel_with_short_series():
                      panel, initial=0.6, m=12)
     assert set(r.forecasts["series"]) == {"long", "short"}
     assert np.isfinite(r.forecasts["forecast"]).all()
+
+
+@pytest.mark.parametrize("n, h", [(15, 6), (42, 18), (60, 18)])
+def test_a_short_single_series_gets_auto_lags_and_a_forecast(n, h):
+    """lags="auto" leaves a short series as many training windows as steps in a window;
+    the default network then trains without early stopping, and says so."""
+    y = monthly(n, 0)
+    net = RNNForecaster.default_estimator(hidden_size=4, max_iter=3)
+    with pytest.warns(UserWarning, match="too few for the default network's early stopping"):
+        fc = RNNForecaster(horizon=h, random_state=0).fit(y)
+    assert 1 <= fc.lags_ <= fc.n_windows_
+    assert np.isfinite(fc.predict().to_numpy()).all()
+    # a network the user configured is fitted as configured: the error says why
+    with pytest.raises(ValueError, match="early_stopping leaves no training samples"):
+        RNNForecaster(horizon=h, estimator=net).fit(y)
+    # fixed lags too long for the series are refused with the counts
+    with pytest.raises(ValueError, match=r"`lags` \+ `horizon` = |windows of `lags`=40"):
+        RNNForecaster(lags=40, horizon=h, estimator=Ridge()).fit(y)

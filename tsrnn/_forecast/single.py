@@ -17,6 +17,7 @@ import numpy as np
 from tsrnn._forecast import forecast, regressor, scaling, windows
 from tsrnn._forecast.forecast import frame, labels, series_forecast
 from tsrnn._forecast.series import SeriesState, check_length, forecast_inputs, prepare, span
+from tsrnn._validation import NoTrainingSamplesError
 
 
 def fit(fc, y, X):
@@ -118,7 +119,18 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
                                       random_state=fc.random_state)
     if est.get_params(deep=False).get("warm_start") and hasattr(fc, "estimator_"):
         est = fc.estimator_.set_params(**est.get_params(deep=False))
-    fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding)
+    try:
+        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding)
+    except NoTrainingSamplesError as err:
+        if fc.estimator is not None:
+            raise  # a network the user configured is fitted as configured
+        # the default network on few windows: early stopping's validation windows and
+        # their gap would leave nothing to train on, so train on every window instead
+        warnings.warn(f"{len(Xw)} training windows are too few for the default network's "
+                      f"early stopping ({err}); it trains without it.", UserWarning,
+                      stacklevel=4)
+        est.set_params(early_stopping=False)
+        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding)
     fc.n_windows_ = len(Xw)
     fc._output_bounds = regressor.output_bounds(Yw, fc.clip_outputs)
 

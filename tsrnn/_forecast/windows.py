@@ -33,13 +33,26 @@ def auto_lags(horizon, season, room):
 
 def resolve_lags(spec, season, n, panel=False):
     """``spec.lags`` as an int for ``n`` observations (a panel: its longest series'):
-    ``"auto"`` leaves a single series at least as many windows as steps in a window
-    (``(n - horizon) // 2``), and a panel's longest series one window (shorter ones
-    are padded)."""
+    ``"auto"`` leaves a single series at least as many training windows (after its
+    calibration windows) as steps in a window, and a panel's longest series one
+    window (shorter ones are padded)."""
     if spec.lags != "auto":
         return int(spec.lags)
-    room = n - spec.horizon if panel else (n - spec.horizon) // 2
-    return auto_lags(spec.horizon, season, room)
+    if panel:
+        return auto_lags(spec.horizon, season, n - spec.horizon)
+    lags = auto_lags(spec.horizon, season, n)
+    while lags > 1 and _training_windows(spec, n, lags) < lags:
+        lags -= 1
+    return lags
+
+
+def _training_windows(spec, n, lags):
+    """Training windows of a series of ``n`` observations with windows of ``lags``: its
+    forecast origins less the calibration ones and the gap before them."""
+    origins = max(0, n - lags - spec.horizon + 1)
+    n_cal = 0 if spec.calibration_fraction is None else \
+        math.ceil(spec.calibration_fraction * origins)
+    return origins - n_cal - (train_steps(spec) - 1 if n_cal else 0)
 
 
 def train_steps(spec):
