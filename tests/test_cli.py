@@ -194,4 +194,4 @@ def test_lags_default_to_auto(capsys, tmp_path):
                  "--max-iter", "2", "--hidden-size", "4", "-q", "--save",
                  str(tmp_path / "m.tsrnn")]) == 0
     from tsrnn.persistence import load
-    assert load(tmp_path / "m.tsrnn").lags_ == 12
+    assert load(tmp_path / "m.tsrnn").lags_ == 24

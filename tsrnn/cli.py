@@ -342,8 +342,8 @@ def build_parser():
         p.add_argument("--target", required=True, help="the column to forecast")
         p.add_argument("--horizon", type=_positive_int, default=7, help="steps (default 7)")
         p.add_argument("--lags", type=_lags, default="auto",
-                       help="history steps, or auto: four horizons, at least a season "
-                            "(default auto)")
+                       help="history steps, or auto: four horizons, at least a season and "
+                            "24 (default auto)")
         p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
         p.add_argument("--hidden-size", type=_positive_int, default=32)
         p.add_argument("--max-iter", type=_positive_int, default=200, help="epochs (200)")

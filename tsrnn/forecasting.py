@@ -27,7 +27,7 @@ class RNNForecaster(BaseEstimator):
     ----------
     lags : int or "auto", default="auto"
         Observations the network reads before each forecast origin. ``"auto"``
-        (``lags_`` after fit): four horizons, at least one season and 8 steps;
+        (``lags_`` after fit): four horizons, at least one season and 24 steps;
         for a single series at most ``(n - horizon) // 2`` of its ``n``
         observations (as many windows as steps in a window), for a panel at
         most its longest series' ``n - horizon`` (shorter series are padded).

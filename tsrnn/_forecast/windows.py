@@ -21,14 +21,14 @@ from tsrnn.windowing import gather_windows, window_positions
 
 
 def auto_lags(horizon, season, room):
-    """The window length of ``lags="auto"``: four horizons, at least a season and 8
+    """The window length of ``lags="auto"``: four horizons, at least a season and 24
     steps, at most ``room`` (at least 1).
 
-    Four horizons were chosen on the M1 and Tourism competitions against two, three,
-    five and six (``benchmarks/RESULTS.md``); the floor of 8 is for one-step
-    forecasts, outside the benchmark's range.
+    Chosen on the M1 and Tourism competitions (``benchmarks/RESULTS.md``): four
+    horizons against two, three, five and six; the floor of 24 against 12, 16 and 20
+    on Tourism's yearly series (horizon 4); 24 was also the fixed default before.
     """
-    return max(1, min(max(4 * horizon, season, 8), room))
+    return max(1, min(max(4 * horizon, season, 24), room))
 
 
 def resolve_lags(spec, season, n, panel=False):
