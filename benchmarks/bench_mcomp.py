@@ -284,6 +284,15 @@ def _rename(run, old, new):
                     r[metric][new] = value
 
 
+def parse_configs(specs):
+    """``{name: config}`` of ``--tsrnn NAME=JSON`` options (default: ``tsrnn={}``)."""
+    configs = {}
+    for spec in specs or ["tsrnn={}"]:
+        name, _, text = spec.partition("=")
+        configs[name] = json.loads(text or "{}")
+    return configs
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--merge", nargs="+", metavar="JSON",
@@ -308,10 +317,7 @@ def main(argv=None):
     if args.merge:
         return merge(args.merge, args.out, args.rename, args.drop)
 
-    configs = {}
-    for spec in args.tsrnn or ["tsrnn={}"]:
-        name, _, text = spec.partition("=")
-        configs[name] = json.loads(text or "{}")
+    configs = parse_configs(args.tsrnn)
     models = list(configs) + ([] if args.no_stats else list(STATS))
     rows = []
     for dname in args.datasets:
@@ -357,14 +363,19 @@ def main(argv=None):
     info = (f"{platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
             f"tsrnn at {git_rev()}; seed {args.seed}; n_jobs {args.n_jobs}; "
             f"command: `{' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:])}`")
-    text = report(info, configs, rows, overall, models)
+    write(report(info, configs, rows, overall, models), args.out, args.json,
+          {"info": info, "configs": configs, "rows": rows, "overall": overall})
+
+
+def write(text, out=None, json_path=None, record=None):
+    """Print the Markdown ``text``; write it to ``out`` and ``record`` to ``json_path``."""
     print(text)
-    if args.out:
-        with open(args.out, "w") as f:
+    if out:
+        with open(out, "w") as f:
             f.write(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"info": info, "configs": configs, "rows": rows, "overall": overall}, f)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(record, f, indent=1)
 
 
 if __name__ == "__main__":

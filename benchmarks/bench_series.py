@@ -27,7 +27,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -38,7 +37,14 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_mcomp import STATS, git_rev, mase, tsrnn_forecaster  # noqa: E402
+from bench_mcomp import (  # noqa: E402
+    STATS,
+    git_rev,
+    mase,
+    parse_configs,
+    tsrnn_forecaster,
+    write,
+)
 
 
 def airline():
@@ -119,10 +125,7 @@ def main(argv=None):
     ap.add_argument("--out")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    configs = {}
-    for spec in args.tsrnn or ["tsrnn={}"]:
-        name, _, text = spec.partition("=")
-        configs[name] = json.loads(text or "{}")
+    configs = parse_configs(args.tsrnn)
     models = list(configs) + ([] if args.no_stats else list(STATS))
     rows = []
     for cname, (load, h, m) in cases().items():
@@ -167,14 +170,7 @@ def main(argv=None):
     for r in rows:
         lines.append(f"| {r['case']} | " + " | ".join(f"{r['sec_per_fit'][k]:.3f}"
                                                      for k in models) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"info": info, "rows": rows}, f, indent=1)
+    write("\n".join(lines) + "\n", args.out, args.json, {"info": info, "rows": rows})
 
 
 if __name__ == "__main__":
