@@ -196,3 +196,26 @@ def test_training_never_sees_calibration_values_but_forecasts_use_them():
     np.testing.assert_array_equal(a.estimator_.network_.params, b.estimator_.network_.params)
     assert not np.array_equal(a._state.seasonal, b._state.seasonal)
     assert not np.array_equal(a.calibration_residuals_, b.calibration_residuals_)
+
+
+def test_auto_decomposes_only_seasons_of_whole_steps():
+    """Weekly data's 52-step cycle drifts against the year: "auto" leaves it alone unless
+    the season length is given."""
+    t = np.arange(300)
+    y = pd.Series(100 + 10 * np.sin(2 * np.pi * t / 52.18),
+                  index=pd.date_range("2000-01-01", periods=300, freq="W-SAT"))
+    fc = RNNForecaster(horizon=4, estimator=Ridge()).fit(y)
+    assert fc._state.season == 52 and fc._state.seasonal is None
+    fc = RNNForecaster(horizon=4, season_length=52, estimator=Ridge()).fit(y)
+    assert fc._state.seasonal is not None
+    fc = RNNForecaster(horizon=4, window_norm="decompose", estimator=Ridge()).fit(y)
+    assert fc._state.seasonal is not None  # asked for explicitly
+
+
+@pytest.mark.parametrize("h, m, n, want", [(1, 1, 10_000, 24), (6, 1, 10_000, 24),
+                                           (18, 12, 10_000, 72), (48, 48, 10_000, 96),
+                                           (24, 168, 10_000, 168), (12, 12, 95, 34)])
+def test_auto_lags_rule(h, m, n, want):
+    from tsrnn._forecast.windows import resolve_lags
+    spec = RNNForecaster(horizon=h)
+    assert resolve_lags(spec, m, n) == want

@@ -27,10 +27,11 @@ class RNNForecaster(BaseEstimator):
     ----------
     lags : int or "auto", default="auto"
         Observations the network reads before each forecast origin. ``"auto"``
-        (``lags_`` after fit): four horizons, at least one season and 24 steps;
-        for a single series at most ``(n - horizon) // 2`` of its ``n``
-        observations (as many windows as steps in a window), for a panel at
-        most its longest series' ``n - horizon`` (shorter series are padded).
+        (``lags_`` after fit): four horizons, at least one season and 24 steps, at
+        most 96 steps (or a season, if longer); for a single series short
+        enough that it keeps at least as many training windows as steps in a
+        window, for a panel at most its longest series' ``n - horizon``
+        (shorter series are padded).
         Chosen on the M1 and Tourism competitions (``benchmarks/RESULTS.md``).
     horizon : int, default=1
         Steps to forecast.
@@ -65,7 +66,8 @@ class RNNForecaster(BaseEstimator):
         is not decomposed (with a warning). ``"auto"``: per series,
         ``"decompose"`` when it passes the M4 benchmarks' seasonality test
         (autocorrelation at the season lag above its 90 % limit, on at least
-        three seasons), else ``"last"``: on the M1 and Tourism competitions the
+        three seasons) and its season repeats in whole steps (weekly data's 52
+        does not, unless ``season_length`` is given), else ``"last"``: on the M1 and Tourism competitions the
         decomposition beat the previous-season reference in every seasonal
         frequency (``benchmarks/RESULTS.md``). ``None``: absolute values.
     log_scale : bool or "auto", default=False

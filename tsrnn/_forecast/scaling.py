@@ -23,7 +23,8 @@ re-estimated on every fitted value for forecasting, see :func:`resolve`):
 
 ``"auto"`` choices follow a documented rule: the log scale for series whose
 training values are all positive; the classical decomposition when the series
-has a season (``season > 1``), at least three full seasons and passes the
+has an exact season (``season > 1``, not weekly data's approximate 52 unless
+given), at least three full seasons and passes the
 seasonality test of the M4 competition's benchmarks (the autocorrelation at lag
 ``season`` above its 90 % limit), else windows relative to their last value.
 The rule was chosen on the M1 and Tourism competitions (``benchmarks/RESULTS.md``):
@@ -87,6 +88,14 @@ def season_from_axis(axis) -> int:
 def season_length(spec, axis) -> int:
     """``spec.season_length``, else the axis' natural cycle."""
     return int(spec.season_length) if spec.season_length is not None else season_from_axis(axis)
+
+
+def exact_season(spec, axis) -> bool:
+    """Whether the season repeats in whole steps: not so for weekly data's 52 (a year is
+    52.18 weeks, so the cycle drifts a week in six years) unless ``season_length`` is
+    given.  ``"auto"`` decomposes only exact seasons: on the bundled weekly CO2 series
+    the 52-week decomposition raised the backtest's MASE from 0.39 to 0.65."""
+    return spec.season_length is not None or not isinstance(axis.offset, offsets.Week)
 
 
 def _acf(x, lags):
@@ -162,14 +171,15 @@ FALLBACKS = {"log_scale": "modelled on its own scale (additive window normalisat
              "window_norm": "not decomposed (windows relative to their last value)"}
 
 
-def resolve(spec, values, season) -> tuple[Scaling, dict]:
+def resolve(spec, values, season, exact=True) -> tuple[Scaling, dict]:
     """One series' :class:`Scaling` from its training values ``(n, n_targets)`` (before its
     calibration windows) and, for each parameter whose explicit request does not apply
     to it, why (``{"log_scale": reason, "window_norm": reason}``; see :data:`FALLBACKS`
     for what is done instead).
 
     ``spec`` gives ``log_scale`` and ``window_norm``; ``season`` is the season
-    length.  The decomposition found here is what the network trains and is
+    length, ``exact`` whether it repeats in whole steps (see :func:`exact_season`;
+    ``"auto"`` decomposes only then).  The decomposition found here is what the network trains and is
     calibrated on; forecasts then use it re-estimated on every fitted value
     (:meth:`~tsrnn._forecast.series.SeriesState.reseasoned`).
     """
@@ -186,8 +196,8 @@ def resolve(spec, values, season) -> tuple[Scaling, dict]:
     norm = spec.window_norm
     found = None
     if norm == "auto":
-        seasonal = season > 1 and all(is_seasonal(values[:, j], season)
-                                      for j in range(values.shape[1]))
+        seasonal = exact and season > 1 and all(is_seasonal(values[:, j], season)
+                                                for j in range(values.shape[1]))
         norm = "decompose"
         found = seasonal_indices(values, season) if seasonal else None
     elif norm == "decompose":

@@ -98,7 +98,7 @@ def scaled_state(fc, prep, values, what, **fields):
 def scaling_of(fc, values, axis, what):
     """A series' :class:`~tsrnn._forecast.scaling.Scaling`, checked against ``lags``."""
     m = scaling.season_length(fc, axis)
-    found, notes = scaling.resolve(fc, values, m)
+    found, notes = scaling.resolve(fc, values, m, scaling.exact_season(fc, axis))
     if found.norm == "season" and fc.lags_ < m:
         raise ValueError(f"`window_norm`='season' needs `lags` >= the season length {m} "
                          f"({what}); `lags`={fc.lags_}. Raise `lags` or set `season_length`.")
