@@ -97,15 +97,16 @@ def scores(series, forecasts):
 
 
 # ---------------------------------------------------------------- the models
-def run_stats(series, h, m, n_jobs):
-    """{model: (forecasts list, seconds)} for statsforecast's models (each timed alone)."""
+def run_stats(series, h, m, n_jobs, names=STATS):
+    """{model: (forecasts list, seconds)} for statsforecast's models ``names`` (each timed
+    alone)."""
     from statsforecast import StatsForecast
     from statsforecast import models as sfm
 
     df = pd.concat([pd.DataFrame({"unique_id": ser.sn, "ds": np.arange(len(ser.x)),
                                   "y": np.asarray(ser.x, float)}) for ser in series])
     out = {}
-    for name in STATS:
+    for name in names:
         model = getattr(sfm, name)
         model = model() if name == "Naive" else model(season_length=m)
         t0 = time.perf_counter()
