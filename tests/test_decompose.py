@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, Ridge
 from test_scaling import ZeroRegressor, seasonal_series
 
@@ -219,3 +220,29 @@ def test_auto_lags_rule(h, m, n, want):
     from tsrnn._forecast.windows import resolve_lags
     spec = RNNForecaster(horizon=h)
     assert resolve_lags(spec, m, n) == want
+
+
+def test_a_trading_calendar_with_missing_sessions_keeps_its_phase():
+    """Sessions missing from a business-day calendar (holidays) do not shift the season:
+    the fitted history is placed by its rows."""
+    days = pd.bdate_range("2020-01-01", periods=130)
+    days = days.delete([17, 40, 41, 77])  # holidays: sessions the series never observed
+    pattern = np.array([1.0, 1.2, 0.9, 1.1, 0.8])
+    y = pd.Series(50 * pattern[np.arange(len(days)) % 5], index=days)
+    fc = RNNForecaster(horizon=5, lags=10, window_norm="decompose",
+                       estimator=ZeroRegressor()).fit(y)
+    want = 50 * pattern[np.arange(len(days), len(days) + 5) % 5]
+    np.testing.assert_allclose(fc.predict().to_numpy(), want, rtol=1e-12)
+    # a newer history that starts where the fitted one did is placed by its rows too
+    np.testing.assert_allclose(fc.predict(y=y).to_numpy(), want, rtol=1e-12)
+    ens = RNNEnsembleForecaster(RNNForecaster(horizon=5, lags=10, window_norm="decompose",
+                                              estimator=Ridge()), n_models=1).fit(y)
+    solo = RNNForecaster(horizon=5, lags=10, window_norm="decompose", estimator=Ridge()).fit(y)
+    pd.testing.assert_frame_equal(ens.predict_interval(0.8), solo.predict_interval(0.8),
+                                  check_exact=False, rtol=1e-10)
+    # with noise the calibration residuals are not zero: the ensemble places them by rows too
+    noisy = y + np.random.default_rng(0).normal(size=len(y))
+    ens = clone(ens).fit(noisy)
+    solo = clone(solo).fit(noisy)
+    np.testing.assert_allclose(ens.calibration_residuals_, solo.calibration_residuals_,
+                               rtol=1e-9, atol=1e-12)

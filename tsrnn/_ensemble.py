@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
@@ -185,10 +184,10 @@ class RNNEnsembleForecaster(BaseEstimator):
         actual = values[0][..., 0]
         point = _COMBINE[self.combine]([v[..., 1] for v in values], axis=0)
         residuals = np.empty_like(actual)
-        for i, (code, origin) in enumerate(common):
+        for i, (code, _, origin) in enumerate(common):
             state = first._series_state(
                 first.series_ids_[code] if first._is_global else None).as_trained()
-            steps = state.start_of(_label(state, origin)) + np.arange(1, first.horizon + 1)
+            steps = origin + np.arange(1, first.horizon + 1)
             residuals[i] = state.to_units(actual[i], steps) - state.to_units(point[i], steps)
         self.calibration_residuals_ = residuals
 
@@ -234,7 +233,10 @@ class RNNEnsembleForecaster(BaseEstimator):
         out = {}
         for sid, (index, values) in self._combined("point", X, y).items():
             state = self.members_[0]._series_state(sid, histories.get(sid))
-            steps = state.start_of(index[0]) + np.arange(len(index))
+            # from the fitted history its rows place the steps (exact on a calendar with
+            # missing sessions); a newer history's forecast steps by their timestamps
+            steps = (state.history_start + len(state.history) if y is None
+                     else state.start_of(index[0])) + np.arange(len(index))
             out[sid] = (index, np.stack(_bounds(state, values[..., 0], half, steps), axis=2))
         return self.members_[0]._frame(out, "interval")
 
@@ -289,15 +291,6 @@ def _bounds(state, point, half, steps):
     """(lower, upper) around forecasts ``point`` (own units, at step numbers ``steps``) as
     a member builds them from the conformal half-width ``half`` (model units)."""
     return forecast.bounds(state, state.to_units(point, steps), half, steps)
-
-
-def _label(state, origin):
-    """The index label of a calibration key's ``origin`` (an int; nanoseconds for a
-    DatetimeIndex)."""
-    anchor = state.anchor
-    if isinstance(anchor, pd.DatetimeIndex):
-        return pd.Timestamp(int(origin), tz=anchor.tz)
-    return int(origin)
 
 
 def _as_list(name, value):

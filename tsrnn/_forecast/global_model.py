@@ -264,7 +264,7 @@ def fit(fc, y, X):
         keys.append(k)
         values.append(v)
     fc.calibration_residuals_ = np.concatenate(residuals) if residuals else None
-    fc._cal_keys = np.concatenate(keys) if keys else np.empty((0, 2), np.int64)
+    fc._cal_keys = np.concatenate(keys) if keys else np.empty((0, 3), np.int64)
     fc._cal_values = np.concatenate(values) if values else np.empty((0, fc.horizon, 1, 2))
     # forecasts read each decomposition re-estimated on all the series' fitted values
     for sid, (prep, _, _, _) in zip(ids, prepared):

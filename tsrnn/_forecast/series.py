@@ -79,6 +79,9 @@ class SeriesState:
     trained_seasonal : ndarray or None
         The indices the network was trained and calibrated with, when ``seasonal``
         was re-estimated on every fitted value for forecasting (:meth:`reseasoned`).
+    history_start : int
+        The step number of ``history``'s first row (its position among the fitted
+        rows: exact also for calendars whose sessions have gaps).
 
     Conversions between the target's units and the model's take each row's step
     number (counted from ``anchor``) when the series is decomposed.
@@ -99,6 +102,7 @@ class SeriesState:
     mult: bool = False
     anchor: object = None
     trained_seasonal: object = None
+    history_start: int = 0
 
     @property
     def linear(self):
@@ -407,7 +411,11 @@ def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False)
         F = np.concatenate([F, Ff])
     else:
         F = np.zeros((len(A) + h, 0))
-    start = state.start_of(hist.index[0])
+    # the fitted history's step is known; a newer one is placed by its first timestamp
+    # and then by its rows (exact for a calendar's observed sessions when it starts
+    # where the fitted series started)
+    start = state.history_start if y is None else \
+        state.start_of(data.filled.index[0]) + len(data.filled) - len(hist)
     if len(A) < lags:
         start -= lags - len(A)
         A, F = pad_start(A, lags - len(A)), pad_start(F, lags - len(A))

@@ -58,16 +58,17 @@ def fit(fc, y, X):
 
 def calibration_record(fc, state, times, cal, own, units, residuals, code, start=0):
     """(keys, values) of a series' calibration windows at positions ``cal`` (origin
-    ``times``; row 0 of the arrays at step ``start``), for combining models: keys ``(n_cal, 2)`` int64 (series code, origin time
-    as an integer), values ``(n_cal, horizon, n_targets, 2)`` the actual values and the
+    ``times``; row 0 of the arrays at step ``start``), for combining models: keys
+    ``(n_cal, 3)`` int64 (series code, origin time as an integer, the origin's step
+    number), values ``(n_cal, horizon, n_targets, 2)`` the actual values and the
     forecasts in the series' own units (recovered from the residuals in model units)."""
     steps = cal[:, None] + np.arange(1, fc.horizon + 1)
     n_t = own.shape[1]
     if residuals is None or not len(cal):
-        return np.empty((0, 2), np.int64), np.empty((0, fc.horizon, n_t, 2))
+        return np.empty((0, 3), np.int64), np.empty((0, fc.horizon, n_t, 2))
     times = times.as_unit("ns").asi8 if hasattr(times, "as_unit") else \
         np.asarray(times, dtype=np.int64)
-    keys = np.stack([np.full(len(cal), code, np.int64), times], axis=1)
+    keys = np.stack([np.full(len(cal), code, np.int64), times, cal + start], axis=1)
     point = state.from_units(units[steps] - residuals, steps + start)
     return keys, np.stack([own[steps], point], axis=3)
 
@@ -87,6 +88,7 @@ def scaled_state(fc, prep, values, what, **fields):
     state = SeriesState(prep.axis, prep.kind, prep.name, filled.iloc[-fc.lags_:].copy(),
                         norm=found.norm, season=found.season, seasonal=found.seasonal,
                         mult=found.mult, anchor=filled.index[:1],
+                        history_start=max(0, len(filled) - fc.lags_),
                         **fields)
     if found.log:
         # the log applies to the seasonally adjusted values
