@@ -180,6 +180,20 @@ def test_inputs_not_mutated():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("est", [RNNRegressor, RNNClassifier])
+@pytest.mark.parametrize("bad, message", [(-1.0, "Negative values in data passed to "
+                                                  "`sample_weight`"),
+                                          (np.nan, "sample_weight contains NaN")])
+def test_bad_sample_weight_is_refused_naming_it(est, bad, message):
+    X, y = _data(n=40)
+    if est is RNNClassifier:
+        y = (y > np.median(y)).astype(int)
+    w = np.ones(len(X))
+    w[3] = bad
+    with pytest.raises(ValueError, match=message):
+        est(**{**FAST, "max_iter": 2}).fit(X, y, sample_weight=w)
+
+
 def test_classifier_string_labels_and_proba():
     X, _ = _data()
     y = np.where(X[:, -3:, 0].sum(axis=1) > 0, "up", "down")

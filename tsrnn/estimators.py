@@ -203,7 +203,7 @@ class _RNNBase(BaseEstimator):
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X3, y = self._windows(X, y, reset=first, fitting=True)
         Y = self._encode_y(y, X3.shape[0], reset=first, classes=classes)
-        sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
+        sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype, ensure_non_negative=True)
         n = X3.shape[0]
         n_train, n_val = n, 0
         if self.early_stopping and not incremental:
