@@ -228,3 +228,17 @@ def test_bad_data_gets_standard_errors(case):
         y[4] = np.nan
     with pytest.raises(ValueError):
         RNNRegressor(**FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("solver, lr", [("adam", 1e38), ("sgd", 1e15)])
+def test_divergence_restores_weights_whose_loss_was_measured(solver, lr):
+    """One minibatch per epoch: the first epoch's loss is measured on the initial weights
+    and its only update blows them up; the divergence in the next epoch must restore the
+    weights the best epoch started from, not the blown-up ones."""
+    X, y = _data(n=50)
+    with pytest.warns(DivergenceWarning, match="diverged in epoch 2"):
+        reg = RNNRegressor(**{**FAST, "solver": solver, "learning_rate_init": lr}).fit(X, y)
+    init = RNNRegressor(**{**FAST, "max_iter": 1, "learning_rate_init": 1e-30}).fit(X, y)
+    pred = reg.predict(X)
+    assert np.isfinite(pred).all() and np.abs(reg.network_.params).max() < 10
+    np.testing.assert_allclose(pred, init.predict(X), rtol=1e-5, atol=1e-6)

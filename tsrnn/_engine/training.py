@@ -96,6 +96,9 @@ class Trainer:
         self.n_iter = 0
         self._stall = 0
         self._best_params = net.params.copy()
+        # the weights each epoch starts from: an epoch's training loss is measured along
+        # its updates, from these, never on the weights its last update leaves
+        self._epoch_start = net.params.copy()
         self._workspace = Workspace()
         self._qs = (np.empty(0, net.dtype) if config.quantiles is None
                     else np.asarray(config.quantiles, net.dtype))
@@ -135,6 +138,7 @@ class Trainer:
         try:
             with threads.blas_single_thread():
                 for _ in range(epochs):
+                    self._epoch_start[...] = self.net.params
                     loss = self._epoch(X, Y, sw, rng, groups, n_threads)
                     if not math.isfinite(loss):
                         reason = "diverged"
@@ -235,7 +239,10 @@ class Trainer:
         if self.loss_curve[-1] < self.best_loss:
             self.best_loss = self.loss_curve[-1]
             if not use_validation:
-                self._best_params[...] = self.net.params
+                # the best epoch's loss was measured from the weights it started with; its
+                # last update may have blown them up (a rate far too high), so those are
+                # what a divergence or an interrupt restores
+                self._best_params[...] = self._epoch_start
         self._stall = 0 if improved else self._stall + 1
         if self._stall < cfg.n_iter_no_change:
             return False
@@ -253,7 +260,8 @@ class Trainer:
             self.net.params[...] = self._best_params
             warnings.warn(
                 f"Training diverged in epoch {self.n_iter + 1}: the loss or a gradient became "
-                f"non-finite. The best weights so far were restored (after {self.n_iter} "
+                f"non-finite. The best weights so far (those the best epoch started from, "
+                f"or the validation's best) were restored (after {self.n_iter} "
                 "epochs). Try a lower `learning_rate_init`, `clip_norm`, or scaled inputs.",
                 DivergenceWarning, stacklevel=6,
             )
