@@ -242,3 +242,19 @@ def test_divergence_restores_weights_whose_loss_was_measured(solver, lr):
     pred = reg.predict(X)
     assert np.isfinite(pred).all() and np.abs(reg.network_.params).max() < 10
     np.testing.assert_allclose(pred, init.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_weights_zero_on_the_validation_tail_are_refused():
+    X, y = _data(n=60)
+    w = np.ones(len(X))
+    w[-6:] = 0.0  # exactly the validation part (10 %)
+    with pytest.raises(ValueError, match="`sample_weight` is zero on all 6 validation samples"):
+        RNNRegressor(**{**FAST, "early_stopping": True}).fit(X, y, sample_weight=w)
+    w = np.zeros(len(X))
+    w[-6:] = 1.0
+    with pytest.raises(ValueError, match="zero on all 54 training samples"):
+        RNNRegressor(**{**FAST, "early_stopping": True}).fit(X, y, sample_weight=w)
+    # without early stopping the same weights train on the weighted samples
+    w[:] = 1.0
+    w[-6:] = 0.0
+    RNNRegressor(**{**FAST, "max_iter": 2}).fit(X, y, sample_weight=w)

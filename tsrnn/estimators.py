@@ -215,6 +215,16 @@ class _RNNBase(BaseEstimator):
                     f"`validation_fraction`={self.validation_fraction} holds out {n_val} and "
                     f"`validation_gap`={self.validation_gap} drops {self.validation_gap}."
                 )
+            if not (sw[n - n_val:] > 0).any():
+                raise ValueError(
+                    f"`sample_weight` is zero on all {n_val} validation samples (the last "
+                    f"`validation_fraction`={self.validation_fraction} of the data): early "
+                    "stopping cannot score them. Give them weight or use early_stopping=False."
+                )
+            if not (sw[:n_train] > 0).any():
+                raise ValueError(
+                    f"`sample_weight` is zero on all {n_train} training samples before the "
+                    "early-stopping validation part: nothing to train on.")
         codes = None
         if embedding is not None:
             table, codes = embedding
