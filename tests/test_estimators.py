@@ -258,3 +258,9 @@ def test_weights_zero_on_the_validation_tail_are_refused():
     w[:] = 1.0
     w[-6:] = 0.0
     RNNRegressor(**{**FAST, "max_iter": 2}).fit(X, y, sample_weight=w)
+
+
+def test_duplicated_quantiles_are_refused():
+    X, y = _data(n=40)
+    with pytest.raises(ValueError, match=r"`quantiles`=\[0.1, 0.5, 0.5\] repeats a level"):
+        RNNRegressor(**FAST, loss="quantile", quantiles=[0.1, 0.5, 0.5]).fit(X, y)

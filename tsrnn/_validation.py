@@ -103,6 +103,9 @@ def check_quantiles(quantiles):
     if qs.ndim != 1 or qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
         raise ValueError(f"`quantiles`={quantiles!r} must be a non-empty list of levels strictly "
                          "between 0 and 1.")
+    if np.unique(qs).size != qs.size:
+        # two heads for one level would be fitted and returned as separate columns
+        raise ValueError(f"`quantiles`={quantiles!r} repeats a level; give each level once.")
     return qs
 
 
