@@ -193,15 +193,15 @@ class RNNEnsembleForecaster(BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     def _combined(self, what, X, y):
-        """Members' ``_values`` combined: ``{series: (index, values)}``."""
+        """Members' ``_values`` combined: ``{series: (index, values, steps)}``."""
         outs = [m._values(what, X, y) for m in self.members_]
         combined = {}
-        for sid, (index, _) in outs[0].items():
+        for sid, (index, _, steps) in outs[0].items():
             stack = [o[sid][1] for o in outs]
             values = _COMBINE[self.combine](stack, axis=0)
             if what == "quantiles":
                 values = np.sort(values, axis=-1)  # combined levels stay ordered
-            combined[sid] = (index, values)
+            combined[sid] = (index, values, steps)
         return combined
 
     def predict(self, X=None, y=None):
@@ -231,13 +231,10 @@ class RNNEnsembleForecaster(BaseEstimator):
         half = self._half_width(coverage)
         histories = self._histories(y)
         out = {}
-        for sid, (index, values) in self._combined("point", X, y).items():
+        for sid, (index, values, steps) in self._combined("point", X, y).items():
             state = self.members_[0]._series_state(sid, histories.get(sid))
-            # from the fitted history its rows place the steps (exact on a calendar with
-            # missing sessions); a newer history's forecast steps by their timestamps
-            steps = (state.history_start + len(state.history) if y is None
-                     else state.start_of(index[0])) + np.arange(len(index))
-            out[sid] = (index, np.stack(_bounds(state, values[..., 0], half, steps), axis=2))
+            out[sid] = (index, np.stack(_bounds(state, values[..., 0], half, steps), axis=2),
+                        steps)
         return self.members_[0]._frame(out, "interval")
 
     def predict_quantiles(self, X=None, y=None):
@@ -284,7 +281,7 @@ class RNNEnsembleForecaster(BaseEstimator):
             return point, None
         # the arrays start at the series' first observation (step 0)
         state = self.members_[0]._series_state(sid)
-        return point, _bounds(state, point, half, pos[:, None] + np.arange(1, point.shape[1] + 1))
+        return point, _bounds(state, point, half, forecast.step_numbers(self.members_[0], pos))
 
 
 def _bounds(state, point, half, steps):

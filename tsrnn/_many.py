@@ -19,6 +19,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from tsrnn._forecast import windows
 from tsrnn._validation import check_float, check_n_jobs
 from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
 
@@ -144,8 +145,7 @@ def _run_joblib(calls, ids, n_jobs, action):
 
 
 def _check_lengths(forecaster, panel):
-    # "auto" lags fit any series with two observations beyond the horizon
-    need = forecaster.horizon + (2 if forecaster.lags == "auto" else forecaster.lags)
+    need = forecaster.horizon + windows.fewest_lags(forecaster)
     for sid, s in panel.items():
         if len(s) < need:
             raise ValueError(f"series {sid!r}: {len(s)} observations; `lags` + `horizon` = "

@@ -272,8 +272,9 @@ class RNNForecaster(BaseEstimator):
 
     # ------------------------------------- what combining forecasters read of a fitted one
     def _values(self, what, X=None, y=None, coverage=None):
-        """``{series: (index, values)}`` (series None for a single series), values
-        ``(horizon, n_targets, k)`` in the series' units, as :meth:`predict` (``what``
+        """``{series: (index, values, steps)}`` (series None for a single series), values
+        ``(horizon, n_targets, k)`` in the series' units at the step numbers ``steps``
+        (see :meth:`_series_state`), as :meth:`predict` (``what``
         "point") or :meth:`predict_interval` ("interval") or :meth:`predict_quantiles`
         ("quantiles") would frame them."""
         return self._model().forecast_values(self, what, X, y, coverage)

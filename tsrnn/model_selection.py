@@ -42,7 +42,6 @@ from sklearn.base import clone
 
 from tsrnn import metrics as _metrics
 from tsrnn._forecast import global_model, windows
-from tsrnn._forecast.scaling import season_length
 from tsrnn._forecast.series import prepare
 from tsrnn._many import fit_many, predict_many
 from tsrnn._validation import check_float, check_int
@@ -188,9 +187,7 @@ def _backtest_series(forecaster, template, y, X, initial, step, every, m, names,
     prep = prepare(template, y, X)
     data, past, future = prep.data, prep.past, prep.future
     n, n_t = len(data.raw), data.n_targets
-    # "auto" lags at the whole length are at least those of any earlier fit
-    lags = windows.resolve_lags(template, season_length(template, prep.axis), n)
-    initial = _resolve_initial(initial, n, lags + h + 1)
+    initial = _resolve_initial(initial, n, windows.fewest_lags(template) + h + 1)
     origins = np.arange(initial - 1, n - h, step)
     if not len(origins):
         raise ValueError(f"No origin leaves `horizon`={h} steps after `initial`={initial} in the "
@@ -253,8 +250,7 @@ def _frame(data, origins, pred, bounds, h, m):
 
 def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, coverage):
     """Rolling origins in time over a panel, for a global model."""
-    # "auto" lags fit any panel whose longest series reaches beyond the horizon
-    h, lags = template.horizon, 1 if template.lags == "auto" else template.lags
+    h, lags = template.horizon, windows.fewest_lags(template)
     panel = global_model.panel_series(template, y)
     ids = list(panel)
     covariates = split_covariates(X, ids, template.series_id)

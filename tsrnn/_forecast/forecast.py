@@ -22,7 +22,14 @@ def units_forecast(spec, state, predictor, A, F, pos, n_targets, start=0, *, qua
     (targets in the series' own units; row 0 at step ``start``)."""
     units = windows.forecast(spec, predictor, state.targets_to_units(A, n_targets, start), F,
                              pos, n_targets, state.window_norm, quantiles=quantiles)
-    return units, start + pos[:, None] + np.arange(1, spec.horizon + 1)
+    return units, step_numbers(spec, pos, start)
+
+
+def step_numbers(spec, pos, start=0):
+    """The step numbers ``(len(pos), horizon)`` of the forecasts from the origins ``pos``
+    of arrays whose row 0 is at step ``start`` (see
+    :class:`~tsrnn._forecast.series.SeriesState`)."""
+    return start + pos[:, None] + np.arange(1, spec.horizon + 1)
 
 
 def bounds(state, units, half, steps):

@@ -199,6 +199,7 @@ def fit(fc, y, X):
     for code, (sid, (prep, pad, origins, times)) in enumerate(zip(ids, prepared)):
         data = prep.data
         A, F, Yraw = data.arrays()
+        known = A[:, :1]
         A, F = pad_start(A, pad), pad_start(F, pad)
         Yraw = np.concatenate([np.full((pad, 1), np.nan), Yraw])
         own = Yraw
@@ -216,15 +217,12 @@ def fit(fc, y, X):
         parts.append((Xw, Yw))
         origin_times.append(data.raw.index[train - pad].to_numpy())
         codes.append(np.full(len(Xw), code))
-        residual_parts.append((state, A, F, Yraw, cal, own, pad, data.raw.index))
+        residual_parts.append((sid, state, A, F, Yraw, cal, own, pad, data.raw.index, known))
     for param, sids in fallen.items():
         if sids:
-            why = {"log_scale": "have zeros or negative values",
-                   "window_norm": "cannot be decomposed (fewer than two seasons or an "
-                                  "unobserved phase)"}[param]
+            why, done = scaling.FALLBACKS[param]
             warnings.warn(f"`{param}`={getattr(fc, param)!r} but {len(sids)} series {why} "
-                          f"({sids[:5]}{'...' if len(sids) > 5 else ''}): they are "
-                          f"{scaling.FALLBACKS[param].replace('its', 'their')}.",
+                          f"({sids[:5]}{'...' if len(sids) > 5 else ''}): they are {done}.",
                           UserWarning, stacklevel=3)
     if untrained:
         warnings.warn(
@@ -253,7 +251,9 @@ def fit(fc, y, X):
             "early_stopping=False.") from None
     fc.series_embedding_ = None if table is None else fc.estimator_.network_.embedding.copy()
     residuals, keys, values = [], [], []
-    for state, A, F, Yraw, cal, own, pad, index in residual_parts:
+    for sid, state, A, F, Yraw, cal, own, pad, index, known in residual_parts:
+        # forecasts read the decomposition re-estimated on all the series' fitted values
+        fc._states[sid] = state.reseasoned(known)
         r = windows.residuals(fc, predictor(fc, state), A, encoded(fc, F, state), Yraw, cal, 1,
                               state.window_norm)
         if r is None:
@@ -266,14 +266,12 @@ def fit(fc, y, X):
     fc.calibration_residuals_ = np.concatenate(residuals) if residuals else None
     fc._cal_keys = np.concatenate(keys) if keys else np.empty((0, 3), np.int64)
     fc._cal_values = np.concatenate(values) if values else np.empty((0, fc.horizon, 1, 2))
-    # forecasts read each decomposition re-estimated on all the series' fitted values
-    for sid, (prep, _, _, _) in zip(ids, prepared):
-        fc._states[sid] = fc._states[sid].reseasoned(prep.data.arrays()[0][:, :1])
     return fc
 
 
-def _series_state(fc, sid, history):
-    """A fitted series' state, or (without a series encoding) a new series' own."""
+def series_state(fc, sid, history=None):
+    """The state of series ``sid``: fitted, or (without a series encoding) a new series'
+    own from its ``history``."""
     if sid in fc._states:
         return fc._states[sid]
     if fc.series_encoding is not None:
@@ -295,8 +293,8 @@ def _scaled_state(fc, sid, prep, values, code):
 
 
 def forecast_values(fc, what, X, y, coverage=None):
-    """``{series: (index, values)}`` of every series, values ``(horizon, 1, k)`` (see
-    :data:`tsrnn._forecast.forecast.WHATS`)."""
+    """``{series: (index, values, steps)}`` of every series, values ``(horizon, 1, k)`` at
+    the step numbers ``steps`` (see :data:`tsrnn._forecast.forecast.WHATS`)."""
     name = fc.targets_[0]
     histories = {} if y is None else {sid: s.rename(name)
                                       for sid, s in panel_series(fc, y).items()}
@@ -306,7 +304,7 @@ def forecast_values(fc, what, X, y, coverage=None):
     out = {}
     for sid in ids:
         try:
-            state = _series_state(fc, sid, histories.get(sid))
+            state = series_state(fc, sid, histories.get(sid))
             A, F, pos, index, start = forecast_inputs(
                 fc, state, fc.targets_, fc.past_covariates_, fc.future_covariates_,
                 covariates[sid], histories.get(sid), short_ok=True)
@@ -314,14 +312,14 @@ def forecast_values(fc, what, X, y, coverage=None):
             raise series_error(err, sid) from None
         values = series_forecast(fc, state, predictor(fc, state), A, encoded(fc, F, state),
                                  pos, 1, what, half, start)[0]
-        out[sid] = (index, values)
+        out[sid] = (index, values, forecast.step_numbers(fc, pos, start)[0])
     return out
 
 
 def frame_values(fc, out, what, levels=None):
     """The forecast frame of :func:`forecast_values`' output, laid out like the panel."""
     cols, level = labels(what, levels)
-    flat = {sid: (index, values[:, 0, :]) for sid, (index, values) in out.items()}
+    flat = {sid: (index, values[:, 0, :]) for sid, (index, values, _) in out.items()}
     return _panel_frame(fc, flat, [fc.targets_[0]] if cols is None else cols, level, what)
 
 
@@ -329,11 +327,6 @@ def predict(fc, what, X, y, coverage=None, levels=None):
     """Forecasts of every series (see :data:`tsrnn._forecast.forecast.WHATS`), framed
     like the fitted panel."""
     return frame_values(fc, forecast_values(fc, what, X, y, coverage), what, levels)
-
-
-def series_state(fc, sid, history=None):
-    """The state of series ``sid``: fitted, or a new series' own from its ``history``."""
-    return _series_state(fc, sid, history)
 
 
 def _panel_frame(fc, out, cols, level, what):

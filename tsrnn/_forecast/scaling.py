@@ -166,16 +166,21 @@ def seasonal_indices(values, season, mult=None):
     return None
 
 
-# what a series falls back to when a requested normalisation does not apply to it
-FALLBACKS = {"log_scale": "modelled on its own scale (additive window normalisation)",
-             "window_norm": "not decomposed (windows relative to their last value)"}
+# when a requested normalisation does not apply to series of a panel: why, and what
+# they fall back to (a single series' reason comes from :func:`resolve`)
+FALLBACKS = {
+    "log_scale": ("have zeros or negative values",
+                  "modelled on the original scale (additive window normalisation)"),
+    "window_norm": ("cannot be decomposed (fewer than two seasons or an unobserved phase)",
+                    "not decomposed (windows relative to the last value)"),
+}
 
 
 def resolve(spec, values, season, exact=True) -> tuple[Scaling, dict]:
     """One series' :class:`Scaling` from its training values ``(n, n_targets)`` (before its
     calibration windows) and, for each parameter whose explicit request does not apply
-    to it, why (``{"log_scale": reason, "window_norm": reason}``; see :data:`FALLBACKS`
-    for what is done instead).
+    to it, why (``{"log_scale": reason, "window_norm": reason}``; :data:`FALLBACKS` says
+    what is done instead).
 
     ``spec`` gives ``log_scale`` and ``window_norm``; ``season`` is the season
     length, ``exact`` whether it repeats in whole steps (see :func:`exact_season`;
@@ -193,22 +198,16 @@ def resolve(spec, values, season, exact=True) -> tuple[Scaling, dict]:
         log = all(positive(values[:, j]) for j in range(values.shape[1]))
         if not log and not isinstance(asked, str):
             notes["log_scale"] = "it has zeros or negative values"
-    norm = spec.window_norm
-    found = None
-    if norm == "auto":
-        seasonal = exact and season > 1 and all(is_seasonal(values[:, j], season)
-                                                for j in range(values.shape[1]))
-        norm = "decompose"
-        found = seasonal_indices(values, season) if seasonal else None
-    elif norm == "decompose":
-        found = seasonal_indices(values, season)
-        if found is None:
+    norm, found = spec.window_norm, None
+    if norm in ("auto", "decompose"):
+        if norm == "decompose" or (exact and season > 1 and all(
+                is_seasonal(values[:, j], season) for j in range(values.shape[1]))):
+            found = seasonal_indices(values, season)
+        if found is None and norm == "decompose":
             notes["window_norm"] = (
                 f"it has fewer than two seasons of {season} training values or a phase of "
                 "the season never observed" if season > 1 else
                 "its season length is 1 (set `season_length`)")
-    if norm == "decompose":
-        norm = "last"
-    if found is not None:
-        return Scaling(log, norm, season, found[0], found[1]), notes
-    return Scaling(log, norm, season), notes
+        norm = "last"  # windows relative to their last (seasonally adjusted) value
+    seasonal, mult = (None, False) if found is None else found
+    return Scaling(log, norm, season, seasonal, mult), notes

@@ -33,8 +33,8 @@ def fit(fc, y, X):
     state, notes = scaled_state(fc, prep, A[:training_rows(cal, len(A)), :n_t], "`y`")
     for param, why in notes.items():
         warnings.warn(f"`{param}`={getattr(fc, param)!r} but `y` {why}: it is "
-                      f"{scaling.FALLBACKS[param]}.", UserWarning, stacklevel=3)
-    own = Yraw
+                      f"{scaling.FALLBACKS[param][1]}.", UserWarning, stacklevel=3)
+    own, known = Yraw, A[:, :n_t]
     A, Yraw = in_units(state, A, Yraw, n_t)
     Xw, Yw, _ = windows.training_windows(fc, A, F, Yraw, n_t, cal, state.window_norm)
     if len(Xw) < 2:
@@ -44,7 +44,6 @@ def fit(fc, y, X):
     fc.targets_ = targets
     fc.past_covariates_, fc.future_covariates_ = prep.past, prep.future
     fc.axis_ = prep.axis
-    fc._state = state
     fc._columns = regressor.window_columns(fc, targets + prep.past, prep.future,
                                            windows.train_steps(fc))
     fit_estimator(fc, Xw, Yw)
@@ -52,7 +51,8 @@ def fit(fc, y, X):
                                                   state.window_norm)
     fc._cal_keys, fc._cal_values = calibration_record(fc, state, data.raw.index[cal], cal, own,
                                                       Yraw, fc.calibration_residuals_, 0)
-    fc._state = state.reseasoned(data.arrays()[0][:, :n_t])
+    # forecasts read the decomposition re-estimated on every fitted value
+    fc._state = state.reseasoned(known)
     return fc
 
 
@@ -143,19 +143,20 @@ def predictor(fc, group=None):
 
 
 def forecast_values(fc, what, X, y, coverage=None):
-    """``{None: (index, values)}``: the forecast of the fitted series, values ``(horizon,
-    n_targets, k)`` (``what``: see :data:`tsrnn._forecast.forecast.WHATS`)."""
+    """``{None: (index, values, steps)}``: the forecast of the fitted series, values
+    ``(horizon, n_targets, k)`` at the step numbers ``steps`` (``what``: see
+    :data:`tsrnn._forecast.forecast.WHATS`)."""
     half = windows.half_width(fc.calibration_residuals_, coverage)
     A, F, pos, index, start = forecast_inputs(fc, fc._state, fc.targets_, fc.past_covariates_,
                                               fc.future_covariates_, X, y)
     values = series_forecast(fc, fc._state, predictor(fc), A, F, pos, len(fc.targets_), what,
                              half, start)[0]
-    return {None: (index, values)}
+    return {None: (index, values, forecast.step_numbers(fc, pos, start)[0])}
 
 
 def frame_values(fc, out, what, levels=None):
     """The forecast frame of :func:`forecast_values`' output."""
-    index, values = out[None]
+    index, values, _ = out[None]
     cols, level = labels(what, levels)
     return frame(fc._state, fc.targets_, values, index, cols, level)
 

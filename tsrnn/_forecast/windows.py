@@ -49,6 +49,13 @@ def resolve_lags(spec, season, n, panel=False):
     return lags
 
 
+def fewest_lags(spec):
+    """The shortest window a fit may end up with: ``lags``, or 1 for ``"auto"``, which
+    shortens its windows to what the data allow (what length checks made before a fit
+    may require)."""
+    return 1 if spec.lags == "auto" else int(spec.lags)
+
+
 def _training_windows(spec, n, lags):
     """Training windows of a series of ``n`` observations with windows of ``lags``: its
     forecast origins less the calibration ones and the gap before them."""
