@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
+import re
 
 import numpy as np
 
@@ -12,6 +14,53 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 class NoTrainingSamplesError(ValueError):
     """The data leave no sample to train on once the held-out parts are set aside."""
+
+
+# The memory any one allocation plan may take: what a fit, a forecast or a load would need
+# beyond this is refused up front with a ValueError, instead of a MemoryError (or the
+# machine swapping) part-way.  TSRNN_MEMORY_BUDGET sets it ("16GiB", "500MB" or bytes).
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 1024, "m": 1e6, "mb": 1e6, "mib": 1024**2,
+          "g": 1e9, "gb": 1e9, "gib": 1024**3, "t": 1e12, "tb": 1e12, "tib": 1024**4}
+
+
+def memory_budget() -> int:
+    """Bytes one allocation plan may take: ``TSRNN_MEMORY_BUDGET`` if set, else three
+    quarters of the machine's physical memory (8 GiB where that is unknown)."""
+    text = os.environ.get("TSRNN_MEMORY_BUDGET", "").strip()
+    if text:
+        m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)", text)
+        if m is None or m.group(2).lower() not in _UNITS:
+            raise ValueError(f"TSRNN_MEMORY_BUDGET={text!r} must be a size such as '16GiB', "
+                             "'500MB' or a number of bytes.")
+        return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 3 // 4)
+    except (AttributeError, ValueError, OSError):
+        return 8 * 1024**3
+
+
+def format_bytes(n) -> str:
+    """``n`` bytes for a message: '1.5 GiB'."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def check_allocation(what, nbytes):
+    """Refuse a plan needing more than :func:`memory_budget` bytes.
+
+    ``what`` names the argument (and value) responsible, e.g. "`hidden_size`=20000";
+    the message gives the estimate, the budget and how to raise it.
+    """
+    budget = memory_budget()
+    if nbytes > budget:
+        raise ValueError(f"{what} would need about {format_bytes(nbytes)} of memory, more than "
+                         f"the budget of {format_bytes(budget)} (set TSRNN_MEMORY_BUDGET to "
+                         "change it).")
+    return int(nbytes)
 
 
 def check_choice(name, value, options):

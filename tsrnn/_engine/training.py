@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsrnn._engine import threads
+from tsrnn._engine import interrupts, threads
 from tsrnn._engine.jit import is_compiled
 from tsrnn._engine.kernels import drivers
 from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
@@ -28,6 +28,10 @@ from tsrnn._engine.optim import SGD, Adam
 # Reduce-on-plateau: divide the learning rate by this after a plateau, stop below the floor.
 PLATEAU_FACTOR = 5.0
 MIN_LEARNING_RATE = 1e-6
+# An epoch whose training loss exceeds the first epoch's (the untrained network's) this many
+# times has diverged, even while float64 still represents it: a rate far too high grows the
+# loss geometrically for many epochs before it overflows.
+DIVERGENCE_FACTOR = 1e6
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -136,34 +140,50 @@ class Trainer:
         bar = _progress(epochs, cfg.verbose, self.net)
         reason = "max_iter"
         try:
-            with threads.blas_single_thread():
+            with interrupts.deferred(raise_on_exit=False), threads.blas_single_thread():
                 for _ in range(epochs):
-                    self._epoch_start[...] = self.net.params
-                    loss = self._epoch(X, Y, sw, rng, groups, n_threads)
-                    if not math.isfinite(loss):
-                        reason = "diverged"
+                    reason = self._run_epoch(X, Y, sw, rng, groups, n_threads, validation, bar)
+                    if reason is not None:
                         break
-                    self.n_iter += 1
-                    self.loss_curve.append(loss)
-                    if validation is not None:
-                        vloss = self.evaluate(*validation, n_threads=n_threads)
-                        if not math.isfinite(vloss):
-                            reason = "diverged"
-                            break
-                        self.validation_scores.append(-vloss)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(self._postfix(), refresh=False)
-                    if self._check_stop(validation is not None):
-                        reason = "converged"
-                        break
-        except KeyboardInterrupt:
+                else:
+                    reason = "max_iter"
+        except BaseException as exc:
+            # a forced (second) Ctrl-C raises wherever it lands, also inside a kernel call
+            if not interrupts.is_interrupt(exc):
+                raise
             reason = "interrupted"
         finally:
             if bar is not None:
                 bar.close()
         self._finish(reason, validation is not None)
         return reason
+
+    def _run_epoch(self, X, Y, sw, rng, groups, n_threads, validation, bar):
+        """One epoch and its bookkeeping; why training stops now, or None."""
+        self._epoch_start[...] = self.net.params
+        loss = self._epoch(X, Y, sw, rng, groups, n_threads)
+        if loss is None:
+            return "interrupted"
+        if not math.isfinite(loss) or (self.loss_curve and loss > DIVERGENCE_FACTOR
+                                         * max(self.loss_curve[0], 1e-12)):
+            return "diverged"
+        vloss = None
+        if validation is not None:
+            vloss = self.evaluate(*validation, n_threads=n_threads)
+            if not math.isfinite(vloss):
+                return "diverged"
+        # the history of a finished epoch is recorded together (an interrupt is taken only
+        # between minibatches), so n_iter and the curves always agree
+        self.n_iter += 1
+        self.loss_curve.append(loss)
+        if vloss is not None:
+            self.validation_scores.append(-vloss)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(self._postfix(), refresh=False)
+        if self._check_stop(validation is not None):
+            return "converged"
+        return "interrupted" if interrupts.requested() else None
 
     def _epoch(self, X, Y, sw, rng, groups, n_threads):
         cfg = self.config
@@ -196,6 +216,10 @@ class Trainer:
                                                   workspace=self._workspace)
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 return math.nan
+            if interrupts.requested():
+                # Ctrl-C: this epoch is abandoned before the update; the weights go back to
+                # the best epoch's (or to where this epoch started)
+                return None
             self.optimizer.step(net.params, grad)
             total += loss * wsum
         self.t += n
@@ -260,16 +284,19 @@ class Trainer:
             self.net.params[...] = self._best_params
             warnings.warn(
                 f"Training diverged in epoch {self.n_iter + 1}: the loss or a gradient became "
-                f"non-finite. The best weights so far (those the best epoch started from, "
+                f"non-finite, or the loss grew over {DIVERGENCE_FACTOR:.0e} times the first "
+                "epoch's. The best weights so far (those the best epoch started from, "
                 f"or the validation's best) were restored (after {self.n_iter} "
                 "epochs). Try a lower `learning_rate_init`, `clip_norm`, or scaled inputs.",
                 DivergenceWarning, stacklevel=6,
             )
         elif reason == "interrupted":
-            if self.n_iter:
-                self.net.params[...] = self._best_params
-            warnings.warn(f"Training interrupted after {self.n_iter} epochs; the best weights "
-                          "so far were kept.", UserWarning, stacklevel=6)
+            # a partial epoch's updates are dropped: the best weights so far (before any epoch
+            # has finished, the initial ones)
+            self.net.params[...] = self._best_params
+            if not interrupts.will_raise():
+                warnings.warn(f"Training interrupted after {self.n_iter} epochs; the best "
+                              "weights so far were kept.", UserWarning, stacklevel=6)
         elif use_validation and self.best_validation_score is not None:
             self.net.params[...] = self._best_params
 
