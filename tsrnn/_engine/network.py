@@ -193,6 +193,37 @@ class Network:
     def __init__(self, cell="lstm", input_size=1, hidden_size=32, num_layers=1, output_size=1,
                  activation="tanh", dtype=np.float32, random_state=None, init="pytorch",
                  num_embeddings=0, embedding_dim=0):
+        self._configure(cell, input_size, hidden_size, num_layers, output_size, activation,
+                        dtype, init, num_embeddings, embedding_dim)
+        self.params = np.empty(self.n_params, self.dtype)
+        self.reset_parameters(random_state)
+
+    @classmethod
+    def _with_params(cls, params, *, cell, input_size, hidden_size, num_layers, output_size,
+                     activation, dtype, init, num_embeddings=0, embedding_dim=0):
+        """A network of the given layout holding ``params`` as its flat vector (not copied).
+
+        For model files: the layout is checked as ``__init__`` checks it, but no
+        second vector is allocated and no initial weights are drawn, so that
+        loading a large network takes its size in memory once.
+        """
+        net = cls.__new__(cls)
+        net._configure(cell, input_size, hidden_size, num_layers, output_size, activation,
+                       dtype, init, num_embeddings, embedding_dim)
+        ok = isinstance(params, np.ndarray) and params.shape == (net.n_params,) and \
+            params.dtype == np.dtype(net.dtype) and params.flags.c_contiguous and \
+            params.flags.writeable and params.flags.aligned
+        if not ok:
+            raise ValueError(f"`params` must be a writeable contiguous {np.dtype(net.dtype)} "
+                             f"vector of the layout's {net.n_params} parameters, got "
+                             f"{getattr(params, 'dtype', type(params).__name__)} of shape "
+                             f"{getattr(params, 'shape', None)}.")
+        net.params = params
+        return net
+
+    def _configure(self, cell, input_size, hidden_size, num_layers, output_size, activation,
+                   dtype, init, num_embeddings, embedding_dim):
+        """Check and set the layout (everything but the parameter values)."""
         self.cell = check_choice("cell", cell, _k.CELLS)
         self.input_size = check_int("input_size", input_size)
         self.hidden_size = check_int("hidden_size", hidden_size)
@@ -212,8 +243,6 @@ class Network:
             raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
                              f"{embedding_dim} must both be positive (an embedding) or both 0.")
         self._build_layout()
-        self.params = np.empty(self.n_params, self.dtype)
-        self.reset_parameters(random_state)
 
     # ------------------------------------------------------------------ layout
     @staticmethod
