@@ -1,14 +1,21 @@
 """tsrnn.save / tsrnn.load: bit-identical round trips, no pickle, refusal of bad files."""
 
+import builtins
+import datetime
 import io
 import json
+import os
 import pickle
+import stat
+import subprocess
+import sys
 import zipfile
+import zoneinfo
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import forecaster
+from conftest import forecaster, subprocess_env
 from pandas.tseries.offsets import CustomBusinessDay
 from sklearn.base import clone
 
@@ -252,3 +259,219 @@ def test_crafted_files_give_valueerror_not_a_crash(saved, damage):
                  rehash=True)
     with pytest.raises(ValueError, match="tsrnn model file|invalid model|edited"):
         tsrnn.load(saved)
+
+
+# ------------------------------------------------------------------ writing the file
+def _leftovers(directory, keep):
+    return sorted(p.name for p in directory.iterdir() if p.name not in keep)
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"),
+                                     KeyboardInterrupt()])
+def test_a_failed_save_leaves_the_previous_file_and_no_temporary_file(saved, failure,
+                                                                      monkeypatch):
+    before = saved.read_bytes()
+    X = np.random.default_rng(1).normal(size=(30, 5, 1))
+    other = RNNRegressor(**FAST).fit(X, X[:, 0, 0])
+
+    def fail(*args, **kwargs):
+        raise failure
+    monkeypatch.setattr(np.lib.format, "write_array", fail)  # part-way through the archive
+    with pytest.raises(type(failure)):
+        tsrnn.save(other, saved)
+    assert saved.read_bytes() == before
+    assert _leftovers(saved.parent, {saved.name}) == []
+
+
+def test_a_file_size_limit_part_way_leaves_the_previous_file(saved, tmp_path):
+    """RLIMIT_FSIZE (Python ignores SIGXFSZ, so the write fails with EFBIG)."""
+    resource = pytest.importorskip("resource")
+    before = saved.read_bytes()
+    script = (
+        "import resource, sys, tsrnn\n"
+        "m = tsrnn.load(sys.argv[1])\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) // 2}, "
+        "resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+        "try:\n"
+        "    tsrnn.save(m, sys.argv[1])\n"
+        "except OSError as e:\n"
+        "    print('refused', e.errno)\n"
+    )
+    del resource
+    run = subprocess.run([sys.executable, "-c", script, str(saved)], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0 and run.stdout.startswith("refused"), run.stderr[-2000:]
+    assert saved.read_bytes() == before
+    assert _leftovers(saved.parent, {saved.name}) == []
+
+
+def test_save_permissions_directory_and_symlink(saved, tmp_path):
+    old = os.umask(0o027)
+    try:
+        fresh = tmp_path / "new.tsrnn"
+        tsrnn.save(tsrnn.load(saved), fresh)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640  # as open() gives, not mkstemp's 0600
+    finally:
+        os.umask(old)
+    saved.chmod(0o604)
+    tsrnn.save(tsrnn.load(saved), saved)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o604  # a replaced file keeps its mode
+    link = tmp_path / "link.tsrnn"
+    link.symlink_to(saved)
+    tsrnn.save(tsrnn.load(saved), link)
+    assert link.is_symlink() and tsrnn.load(link).n_iter_ == tsrnn.load(saved).n_iter_
+    with pytest.raises(ValueError, match=r"`path`=.* is a directory"):
+        tsrnn.save(tsrnn.load(saved), tmp_path)
+    assert _leftovers(tmp_path, {"m.tsrnn", "new.tsrnn", "link.tsrnn"}) == []
+
+
+# ------------------------------------------------------------------ reading the file
+def test_load_reads_only_regular_files(tmp_path):
+    with pytest.raises(ValueError, match=r"is a directory, not a regular file"):
+        tsrnn.load(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # with no writer, a blocking open would wait forever
+    with pytest.raises(ValueError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        tsrnn.load(fifo)
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ValueError, match=r"is a character device"):
+            tsrnn.load("/dev/zero")
+
+
+def test_load_refuses_a_huge_file_before_reading_it(tmp_path):
+    sparse = tmp_path / "sparse.tsrnn"
+    with open(sparse, "wb") as fh:
+        fh.truncate(4 << 30)  # 4 GiB of nothing, taking no disk space
+    with pytest.raises(ValueError, match=r"is 4.0 GiB, more than a model file may be"):
+        tsrnn.load(sparse)
+
+
+def test_inflated_bytes_are_counted_not_declared_sizes(saved, monkeypatch):
+    from tsrnn import _persist_io
+
+    with zipfile.ZipFile(saved) as zf:
+        big = max(zf.infolist(), key=lambda i: i.file_size)
+        total = sum(i.file_size for i in zf.infolist())
+    monkeypatch.setattr(_persist_io, "MAX_BYTES", total)
+    tsrnn.load(saved)  # fits exactly
+    monkeypatch.setattr(_persist_io, "MAX_BYTES", total - 1)
+    with pytest.raises(ValueError, match="more than the .* a model file may inflate to"):
+        tsrnn.load(saved)
+    monkeypatch.undo()
+    # a member declaring fewer bytes than its .npy header claims
+    raw = bytearray(saved.read_bytes())
+    name = big.filename.encode()
+    for sig, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = raw.find(sig)
+        while at >= 0 and raw[at + (30 if sig == b"PK\x03\x04" else 46):].find(name) != 0:
+            at = raw.find(sig, at + 4)
+        raw[at + size_at:at + size_at + 4] = (big.file_size - 8).to_bytes(4, "little")
+    saved.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="not a readable tsrnn model file"):
+        tsrnn.load(saved)
+
+
+def test_load_memory_is_about_the_model_size(tmp_path):
+    """A synthetic file whose network holds 160 MiB of float32 parameters: loading it
+    raises the peak RSS by about that much (the previous loader took 4x)."""
+    pytest.importorskip("resource")
+    X = np.random.default_rng(0).normal(size=(20, 5, 1))
+    path = tmp_path / "big.tsrnn"
+    tsrnn.save(RNNRegressor(cell="rnn", **FAST).fit(X, X[:, -1, 0]), path)
+    H = 6480  # an Elman layer of H*H + 4H + 1 parameters, 160 MiB in float32
+    n = H * H + 4 * H + 1
+
+    with zipfile.ZipFile(path) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    body = json.loads(files["model.json"])
+    net = body["model"]["state"]["network_"]["__network__"]
+    net["hidden_size"] = H
+    raw = json.dumps(body).encode()
+    arrays = {k[:-4]: np.load(io.BytesIO(v)) for k, v in files.items() if k.endswith(".npy")}
+    arrays[net["params"]["__array__"]] = np.zeros(n, np.float32)  # zero pages: no memory here
+    meta = dict(json.loads(files["meta.json"]), sha256=_digest(raw, arrays))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("meta.json", json.dumps(meta))
+        zf.writestr("model.json", raw)
+        for key, a in arrays.items():  # deflated, so that loading inflates it in chunks
+            with zf.open(f"{key}.npy", "w") as fh:
+                np.lib.format.write_array(fh, a)
+    script = (
+        "import resource, sys\n"
+        "import tsrnn, tsrnn.persistence, tsrnn.forecasting, tsrnn._ensemble\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "m = tsrnn.load(sys.argv[1])\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((peak - base) * 1024 / m.network_.params.nbytes)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(path)], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert float(run.stdout) < 1.5
+
+
+# --------------------------------------------------------------- time zones and names
+def _tz_series(tz):
+    index = pd.date_range("2024-03-01", periods=120, freq="h", tz=tz)
+    return pd.Series(np.sin(np.arange(120) / 6), index=index)
+
+
+@pytest.mark.parametrize("tz", [
+    "Europe/Paris", "UTC", datetime.timezone.utc,
+    datetime.timezone(datetime.timedelta(hours=5, minutes=30)),
+    datetime.timezone(-datetime.timedelta(hours=3)), "dateutil/America/New_York",
+    zoneinfo.ZoneInfo("Asia/Tokyo"),
+])
+def test_time_zones_round_trip_by_name(tz, tmp_path):
+    fc = forecaster(lags=6, horizon=2, **FAST).fit(_tz_series(tz))
+    loaded, _ = _roundtrip(fc, tmp_path)
+    before, after = fc.predict(), loaded.predict()
+    assert str(after.index.tz) == str(before.index.tz) or \
+        after.index[0].utcoffset() == before.index[0].utcoffset()
+    np.testing.assert_array_equal(after.index.asi8, before.index.asi8)
+    np.testing.assert_array_equal(after.to_numpy(), before.to_numpy())
+
+
+def test_a_zone_without_a_name_is_refused_at_save(tmp_path):
+    dateutil_tz = pytest.importorskip("dateutil.tz")
+    fc = forecaster(lags=6, horizon=2, **FAST).fit(_tz_series(dateutil_tz.tzlocal()))
+    with pytest.raises(ValueError, match="has no name that a model file can store"):
+        tsrnn.save(fc, tmp_path / "local.tsrnn")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("crafted", ["dateutil//etc/passwd", "/etc/passwd", "../../etc/passwd",
+                                     "dateutil/../../../etc/passwd", "UTC+99:00", "Nowhere/City"])
+def test_a_crafted_time_zone_is_refused_before_any_file_is_opened(crafted, tmp_path,
+                                                                   monkeypatch):
+    fc = forecaster(lags=6, horizon=2, **FAST).fit(_tz_series("Europe/Paris"))
+    path = tmp_path / "tz.tsrnn"
+    tsrnn.save(fc, path)
+    _rewrite(path, body=lambda b: b.replace(b'"Europe/Paris"', json.dumps(crafted).encode()),
+             rehash=True)
+    opened = []
+    real_open = builtins.open
+
+    def spy(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", spy)
+    monkeypatch.setattr(io, "open", spy)
+    with pytest.raises(ValueError, match="time zone name"):
+        tsrnn.load(path)
+    assert not [f for f in opened if "passwd" in f or "Nowhere" in f], opened
+
+
+@pytest.mark.parametrize("label", [
+    pd.Timestamp("2024-05-01 12:00", tz="Europe/Paris"), pd.Timestamp("2024-05-01"),
+    pd.Timedelta("3h"), np.int64(7), np.float32(0.5), datetime.date(2024, 5, 1),
+    (pd.Timestamp("2024-01-01"), "close"), np.datetime64("2024-01-02"), pd.NaT,
+])
+def test_series_named_by_timestamps_and_other_scalars_round_trip(label, tmp_path):
+    y = load_weather()["temp_max"].iloc[:200].rename(label)
+    fc = forecaster(lags=6, horizon=2, **FAST).fit(y)
+    loaded, _ = _roundtrip(fc, tmp_path)
+    got, want = loaded.predict().name, fc.predict().name
+    assert got is pd.NaT if want is pd.NaT else (got == want and type(got) is not np.ndarray)
+    if isinstance(want, pd.Timestamp):
+        assert got.tz == want.tz or str(got.tz) == str(want.tz)

@@ -48,7 +48,9 @@ def is_real(v):
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
-def integer(low=None, high=None):
+def integer(low=None, high=2**53):
+    """An int in [low, high]; by default at most 2**53, so that no count or step number
+    can overflow the int64 arithmetic it takes part in."""
     def check(v, where):
         if not is_int(v) or (low is not None and v < low) or (high is not None and v > high):
             fail(where, v, "must be an int" + (f" >= {low}" if low is not None else "") +
@@ -143,16 +145,23 @@ def same(where, value, other, what):
 
 
 def _equal(a, b):
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_equal, a, b))
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b) and type(a) is type(b)
     try:
-        return bool(a == b) if not isinstance(a, (list, tuple)) else \
-            type(a) is type(b) and len(a) == len(b) and all(map(_equal, a, b))
+        return bool(a == b)
     except (TypeError, ValueError):
         return False
 
 
+def _missing(v):
+    return v is pd.NaT or isinstance(v, float) and math.isnan(v)
+
+
 def key(v):
-    """A hashable stand-in for a name (NaN equals NaN, as in pandas)."""
-    return "nan" if isinstance(v, float) and math.isnan(v) else (type(v).__name__, v)
+    """A hashable stand-in for a name (NaN equals NaN, and NaT NaT, as in pandas)."""
+    return repr(v) if _missing(v) else (type(v).__name__, v)
 
 
 # ------------------------------------------------------------------ names and times

@@ -220,7 +220,7 @@ class _Reader:
         if x is None:
             return pd.NaT
         value, unit, tz = x
-        integer()(value, where)
+        integer(-2**63, 2**63 - 1)(value, where)
         if unit not in _UNITS:
             raise ValueError(f"`{where}`: unknown time unit {unit!r}")
         tz = timezone(tz, f"{where} (time zone)")
@@ -231,7 +231,7 @@ class _Reader:
         if x is None:
             return pd.NaT
         value, unit = x
-        integer()(value, where)
+        integer(-2**63, 2**63 - 1)(value, where)
         if unit not in _UNITS:
             raise ValueError(f"`{where}`: unknown time unit {unit!r}")
         return pd.Timedelta(value, unit="ns").as_unit(unit)
@@ -360,8 +360,10 @@ def _read_archive(fh, check_meta):
         if "meta.json" not in infos or "model.json" not in infos:
             raise ValueError("missing meta.json/model.json")
         budget = files.Budget(files.MAX_BYTES)
-        if sum(i.file_size for i in infos.values()) > budget.limit:
-            raise ValueError(f"content larger than {budget.limit >> 20} MiB")
+        declared = sum(i.file_size for i in infos.values())
+        if declared > budget.limit:  # an early refusal; what is inflated is counted anyway
+            raise ValueError(f"its members declare {format_bytes(declared)}, more than the "
+                             f"{format_bytes(budget.limit)} a model file may inflate to")
         meta = json.loads(files.read_bytes(zf, infos["meta.json"], budget, _MAX_META))
         check_meta(meta)
         body = files.read_bytes(zf, infos["model.json"], budget, files.MAX_JSON)
