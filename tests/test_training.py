@@ -1,4 +1,5 @@
-"""The training loop's promises: interruption (real SIGINTs), progress, schedules, dropout, determinism."""
+"""The training loop's promises: interrupts (real SIGINTs), progress, schedules, dropout,
+determinism."""
 
 import os
 import signal
