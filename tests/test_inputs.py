@@ -113,6 +113,12 @@ HOSTILE = {
     "duplicate covariate names at predict": (
         lambda: _fc().fit(_y(), _X()).predict(X=pd.concat([_X(), _X()], axis=1)), "`X`",
         "duplicate column"),
+    "NaT in X's index at predict": (
+        lambda: _fc().fit(_y(), _X()).predict(X=_X().set_axis(_with_nat(_X().index, -1))),
+        "`X`", "NaT"),
+    "duplicated forecast steps in X at predict": (
+        lambda: _fc().fit(_y(), _X()).predict(X=pd.concat([_X(), _X().iloc[-2:]])), "`X`",
+        "duplicate index"),
     "numbers as text": (lambda: _fc().fit(_y().astype(str).astype(object)), "`y`",
                         "pd.to_numeric"),
     "unsorted index": (lambda: _fc().fit(_y().iloc[::-1]), "`y`", "sort_index"),

@@ -57,8 +57,9 @@ def as_names(name: str, value) -> list[str]:
     return names
 
 
-def check_time_index(index: pd.Index, name: str) -> None:
-    """Refuse missing (NaT), duplicate or unsorted index labels, showing where they are."""
+def check_time_index(index: pd.Index, name: str, *, order: bool = True) -> None:
+    """Refuse missing (NaT), duplicate or (with ``order``) unsorted index labels, showing
+    where they are."""
     if index.hasnans:
         # before the order checks: NaT compares false with everything, so a sort check
         # finds no out-of-order pair to point at
@@ -69,7 +70,7 @@ def check_time_index(index: pd.Index, name: str) -> None:
     if index.has_duplicates:
         dup = index[index.duplicated()].unique()[:5]
         raise ValueError(f"`{name}` has duplicate index labels, e.g. {list(map(str, dup))}.")
-    if not index.is_monotonic_increasing:
+    if order and not index.is_monotonic_increasing:
         pos = _first_unsorted(index)
         raise ValueError(
             f"`{name}` index is not sorted in increasing order: {index[pos]!s} comes before "

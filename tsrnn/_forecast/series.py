@@ -424,6 +424,9 @@ def check_predict_X(X, used):
     if X.columns.has_duplicates:
         raise ValueError(f"`X` has duplicate column names "
                          f"{list(X.columns[X.columns.duplicated()].unique())}.")
+    # its rows are looked up by label, so their order does not matter; an unlabelled or
+    # twice-labelled row would be read silently
+    check_time_index(X.index, "X", order=False)
     absent = [c for c in used if c not in X.columns]
     if absent:
         raise ValueError(f"`X` lacks the covariates {absent} used at fit (it has "
