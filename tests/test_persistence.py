@@ -198,6 +198,22 @@ def test_refuses_other_versions(saved):
         tsrnn.load(saved)
 
 
+def test_files_of_the_previous_format_ask_for_a_refit(saved):
+    _rewrite(saved, meta={"format_version": 1})
+    with pytest.raises(ValueError, match=r"\(format 1\); this is tsrnn .* Refit the model"):
+        tsrnn.load(saved)
+
+
+def test_save_refuses_a_state_that_would_not_load(tmp_path):
+    y = load_weather()["temp_max"].iloc[:200]
+    fc = forecaster(lags=6, horizon=2, **FAST).fit(y)
+    fc.set_params(horizon=3)  # the fitted network forecasts 2 steps
+    with pytest.raises(ValueError, match=r"`model` cannot be saved: .*n_outputs_`=2 must "
+                                         r"equal the forecaster's outputs per window \(3\)"):
+        tsrnn.save(fc, tmp_path / "x.tsrnn")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_never_builds_foreign_classes_or_unpickles(saved):
     """Even with a matching digest, only tsrnn's classes and plain arrays come back."""
     _rewrite(saved, body=lambda b: b.replace(b'"class": "RNNRegressor"',
@@ -326,6 +342,7 @@ def test_save_permissions_directory_and_symlink(saved, tmp_path):
 
 
 # ------------------------------------------------------------------ reading the file
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
 def test_load_reads_only_regular_files(tmp_path):
     with pytest.raises(ValueError, match=r"is a directory, not a regular file"):
         tsrnn.load(tmp_path)

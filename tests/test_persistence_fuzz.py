@@ -74,14 +74,14 @@ def _predict(model, X):
         model.predict(X)
         if hasattr(model, "predict_proba"):
             model.predict_proba(X)
-        if model.loss == "quantile" if hasattr(model, "loss") else False:
+        if getattr(model, "quantiles_", None) is not None:
             model.predict_quantiles(X)
         return
     model.predict()
     if model.calibration_residuals_ is not None:
         model.predict_interval(0.5)
     first = model.members_[0] if hasattr(model, "members_") else model
-    if first.estimator_.loss == "quantile":
+    if first.estimator_.quantiles_ is not None:
         model.predict_quantiles()
 
 
@@ -249,8 +249,11 @@ def _set_array(state, arrays, key, value):
     ("regressor", lambda s, a: s.update(n_channels_=3, n_features_in_=18),
      r"_x_mean`=.* must have shape \(3,\)"),
     ("regressor", lambda s, a: s.update(hidden_size=-1), r"`hidden_size`=-1"),
-    ("regressor", lambda s, a: s.update(loss="quantile", quantiles=[0.2, 0.8]),
-     r"network_.output_size`=1 must equal the head's outputs \(2\)"),
+    ("quantiles", lambda s, a: _set_array(s, a, "quantiles_", np.array([0.2, 0.8])),
+     r"network_.output_size`=6 must equal the head's outputs \(4\)"),
+    ("quantiles", lambda s, a: _set_array(s, a, "quantiles_", np.array([0.2, 0.2, 1.5])),
+     r"quantiles_`=.* must be distinct levels strictly between 0 and 1"),
+    ("regressor", lambda s, a: s.pop("_scaled"), r"partly fitted: it lacks \['_scaled'\]"),
     ("regressor", lambda s, a: s.update(cell="transformer"), r"`cell`='transformer'"),
     ("regressor", lambda s, a: s.update(predict=1), r"does not have \['predict'\]"),
     ("regressor", lambda s, a: s.pop("_y_std"), r"partly fitted: it lacks \['_y_std'\]"),

@@ -74,8 +74,9 @@ def write_atomic(path, write) -> None:
         raise ValueError(f"`path`={path!r} is {file_kind(st.st_mode)}, not a regular file"
                          f"{hint}.")
     directory, name = os.path.split(target)
-    fd, tmp = _create_beside(directory or ".", name)
+    fd = tmp = None
     try:
+        fd, tmp = _create_beside(directory or ".", name)
         if st is not None:
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
         with os.fdopen(fd, "wb") as fh:
@@ -87,8 +88,9 @@ def write_atomic(path, write) -> None:
     except BaseException:
         if fd is not None:
             os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     _sync_directory(directory or ".")
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import types
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BaseOffset, BusinessDay, CustomBusinessDay
 
-from tsrnn._engine.network import Network
+from tsrnn._engine.network import MAX_LAYERS, Network, count_params
 from tsrnn._ensemble import RNNEnsembleForecaster
 from tsrnn._forecast.regressor import window_columns
 from tsrnn._forecast.series import SeriesState
@@ -48,7 +47,7 @@ from tsrnn._persist_checks import (
     same,
     shape,
 )
-from tsrnn._validation import check_dtype
+from tsrnn._validation import check_quantiles
 from tsrnn.estimators import RNNClassifier, RNNRegressor
 from tsrnn.forecasting import RNNForecaster
 
@@ -62,6 +61,17 @@ MAX_SIZE = 1 << 31
 
 
 # ------------------------------------------------------------------- the parts
+def levels(v, where):
+    """Quantile levels as fitting keeps them (``check_quantiles``' float64 array)."""
+    array("f", ndim=1, dtype=np.float64)(v, where)
+    try:
+        ok = np.array_equal(check_quantiles(v), v)
+    except ValueError:
+        ok = False
+    if not ok:
+        fail(where, v, "must be distinct levels strictly between 0 and 1")
+
+
 SEED = either(integer(0, 2**32 - 1), instance(np.random.RandomState))
 PLAIN_SCALAR = instance(str, int, float, bool, np.generic)
 
@@ -99,6 +109,7 @@ _NETWORK_FITTED = {
     "n_timesteps_": integer(1),
     "n_channels_": integer(1),
     "network_": instance(Network),
+    "_scaled": instance(bool),
     "_x_mean": array("f", ndim=1, **_F64),
     "_x_std": array("f", ndim=1, positive=True, **_F64),
     "_rng": instance(np.random.RandomState),
@@ -137,6 +148,7 @@ _ONE_SERIES, _GLOBAL = {"_state"}, {"series_ids_", "_layout", "_states", "padded
 # Fitted attributes of each class, beside its parameters: one line per attribute.
 FITTED = {
     RNNRegressor: {**_NETWORK_FITTED,
+                   "quantiles_": none_or(levels),
                    "_y_ndim": choice(1, 2),
                    "n_outputs_": integer(1),
                    "_y_mean": array("f", ndim=1, **_F64),
@@ -204,14 +216,15 @@ def check_axis(offset, calendar, label, where):
 def check_network(config, params, where):
     """A stored network's layout, its size counted in Python ints (no overflow) before
     the parameters are wrapped."""
-    for k in ("input_size", "hidden_size", "num_layers", "output_size"):
+    for k in ("input_size", "hidden_size", "output_size"):
         integer(1, MAX_SIZE)(config.get(k), f"{where}.{k}")
+    integer(1, MAX_LAYERS)(config.get("num_layers"), f"{where}.num_layers")
     for k in ("num_embeddings", "embedding_dim"):
         integer(0, MAX_SIZE)(config.get(k, 0), f"{where}.{k}")
     choice("rnn", "lstm", "gru")(config.get("cell"), f"{where}.cell")
-    sizes = {k: config.get(k, 0) for k in ("input_size", "hidden_size", "num_layers",
-                                          "output_size", "num_embeddings", "embedding_dim")}
-    n = sum(math.prod(s) for s in Network.layout(config["cell"], **sizes).values())
+    n = count_params(config["cell"], config["input_size"], config["hidden_size"],
+                     config["num_layers"], config["output_size"], config.get("num_embeddings", 0),
+                     config.get("embedding_dim", 0))
     if not isinstance(params, np.ndarray) or params.shape != (n,):
         fail(f"{where}.params", params, f"must be the layout's {n} parameters")
 
@@ -264,8 +277,6 @@ def _network_estimator(s, est, where, head):
     shape(f"{where}._x_mean", s["_x_mean"], (C,))
     shape(f"{where}._x_std", s["_x_std"], (C,))
     same(f"{where}.network_.input_size", net.input_size, C, "n_channels_")
-    same(f"{where}.network_.dtype", np.dtype(net.dtype), np.dtype(check_dtype("dtype", est.dtype)),
-         "the estimator's dtype")
     same(f"{where}.network_.output_size", net.output_size, head, "the head's outputs")
 
 
@@ -275,8 +286,9 @@ def _regressor(s, est, where):
         same(f"{where}.n_outputs_", K, 1, "1 for a 1-D target")
     shape(f"{where}._y_mean", s["_y_mean"], (K,))
     shape(f"{where}._y_std", s["_y_std"], (K,))
-    levels = len(np.atleast_1d(est.quantiles)) if est.loss == "quantile" else 1
-    _network_estimator(s, est, where, K * levels)
+    # the heads are those of the fitted levels (parameters may have changed since)
+    heads = 1 if s["quantiles_"] is None else len(s["quantiles_"])
+    _network_estimator(s, est, where, K * heads)
 
 
 def _classifier(s, est, where):
@@ -424,10 +436,6 @@ def _ensemble(s, ens, where):
         for k in ("horizon", "targets_", "_is_global", "axis_"):
             same(f"{w}.{k}", getattr(m, k), getattr(first, k), "the first member's")
         same(f"{w} (last labels)", _ends(m), ends, "the first member's")
-    if all(m.estimator_.loss == "quantile" for m in members):
-        same(f"{where}.members_ (quantile levels)",
-             {len(np.atleast_1d(m.estimator_.quantiles)) for m in members},
-             {len(np.atleast_1d(first.estimator_.quantiles))}, "one number of levels")
     res = s["calibration_residuals_"]
     if (res is None) != (first.calibration_residuals_ is None):
         fail(f"{where}.calibration_residuals_", res, "must exist exactly when the members'")

@@ -49,7 +49,9 @@ from tsrnn.estimators import RNNClassifier
 __all__ = ["load", "save"]
 
 FORMAT = "tsrnn-model"
-FORMAT_VERSION = 1
+# 2: estimators keep their fitted quantile levels and scaling flag (quantiles_, _scaled),
+# which a file of format 1 lacks.
+FORMAT_VERSION = 2
 _MAX_META = 1 << 20
 _UNITS = ("s", "ms", "us", "ns")
 # Runtime helpers rebuilt on load instead of stored (optimizer moments restart).
@@ -420,7 +422,7 @@ def save(model, path) -> None:
     try:
         # what load checks, checked before writing: a file that would not load is not written
         _Reader(writer.arrays).model(json.loads(body))
-    except ValueError as err:
+    except Exception as err:  # noqa: BLE001 - load would refuse it with a ValueError
         raise ValueError(f"`model` cannot be saved: {err}") from None
     size = len(body) + sum(a.nbytes for a in writer.arrays.values())
     if size > files.MAX_BYTES:
