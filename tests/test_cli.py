@@ -313,6 +313,17 @@ def test_ctrl_c_at_each_stage_writes_nothing(stage, tmp_path, monkeypatch, capsy
     assert _files(tmp_path) == ["f.csv"] and out[0].read_text() == "previous\n"
 
 
+def test_an_error_after_ctrl_c_is_reported_as_the_interrupt(monkeypatch, capsys):
+    """A step cut short by Ctrl-C may fail in its own way; what the user did was interrupt."""
+    def load(name):
+        _sigint()
+        raise ValueError("too little data")
+
+    monkeypatch.setattr(cli, "_load_dataset", load)
+    assert _main(["forecast", *WEATHER, "-q"]) == 130
+    assert capsys.readouterr().err == "tsrnn: interrupted\n"
+
+
 @pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
 def test_a_failing_output_leaves_the_others_as_they_were(error, tmp_path, monkeypatch, capsys):
     """A forced Ctrl-C or a full disk while the model file is written, after the table:

@@ -536,7 +536,11 @@ def main(argv=None, out=None):
         # the first Ctrl-C only sets a flag: a fit stops after its minibatch, the command
         # at its next checkpoint, and KeyboardInterrupt comes here when the scope ends
         with interrupts.deferred(raise_on_exit=True):
-            return _command(argv, out)
+            try:
+                return _command(argv, out)
+            except Exception:
+                interrupts.checkpoint()   # an error after a Ctrl-C (of a fit cut short) is it
+                raise
     except KeyboardInterrupt:
         if debug:
             raise
