@@ -95,7 +95,7 @@ def test_quantiles_combine_per_level():
     assert (np.diff(q.to_numpy(), axis=1) >= 0).all()
     members = np.stack([m.predict_quantiles().to_numpy() for m in ens.members_])
     np.testing.assert_allclose(q.to_numpy(), np.sort(np.median(members, axis=0), axis=1))
-    with pytest.raises(ValueError, match="loss='quantile' in every member"):
+    with pytest.raises(ValueError, match="loss='quantile' with the same levels in every member"):
         RNNEnsembleForecaster(base(), n_models=1).fit(series()).predict_quantiles()
 
 

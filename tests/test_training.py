@@ -1,14 +1,21 @@
-"""The training loop's promises: interruption, progress, schedules, dropout, determinism."""
+"""The training loop's promises: interrupts (real SIGINTs), progress, schedules, dropout,
+determinism."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from tsrnn import RNNRegressor
+from tsrnn import RNNEnsembleForecaster, RNNForecaster, RNNRegressor
+from tsrnn._engine import interrupts
+from tsrnn._engine.network import Network
 from tsrnn._engine.training import Trainer
 
 FAST = dict(hidden_size=8, learning_rate_init=1e-2, max_iter=15, random_state=0)
@@ -134,3 +141,201 @@ def test_bitwise_identical_across_processes_and_n_jobs():
     here = RNNRegressor(hidden_size=8, learning_rate_init=1e-2, max_iter=5, random_state=0,
                         n_jobs=2).fit(X, y).predict(X)
     assert outs[0] == outs[1] == here.astype(np.float64).tobytes().hex() + "\n"
+
+
+# ---------------------------------------------------------------- Ctrl-C, with real SIGINTs
+# sent to this (main-thread) process at chosen kernel calls, and to a child process at
+# arbitrary moments.
+INT = dict(hidden_size=8, learning_rate_init=1e-2, max_iter=30, random_state=0,
+           batch_size=20, tol=0.0, n_iter_no_change=1000)
+N = 120  # six minibatches per epoch
+
+
+def _sigint_at_call(monkeypatch, k, exc=None):
+    """Send SIGINT to this process right after the ``k``-th minibatch kernel call (or raise
+    ``exc`` from inside it, as a forced second Ctrl-C inside Numba's machinery would)."""
+    real = Network._kernel_loss_grad
+    calls = {"n": 0}
+
+    def kernel(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == k:
+            if exc is not None:
+                raise exc
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(Network, "_kernel_loss_grad", kernel)
+    return calls
+
+
+@pytest.mark.parametrize("call", [1, 3, 6, 7, 20, 41])
+def test_estimator_ends_with_best_weights_and_consistent_history(monkeypatch, call):
+    X, y = _data()
+    _sigint_at_call(monkeypatch, call)
+    reg = RNNRegressor(**INT)
+    with pytest.warns(UserWarning, match="interrupted after"):
+        reg.fit(X, y)
+    done = (call - 1) // 6  # epochs finished before the interrupted minibatch
+    assert reg.n_iter_ == done == len(reg.loss_curve_)
+    assert reg.t_ == done * N
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.undo()
+    # the weights the best (here: the last finished) epoch started from, or the initial ones
+    ref = RNNRegressor(**{**INT, "max_iter": max(done - 1, 1)}).fit(X, y)
+    if done <= 1:
+        ref.network_.reset_parameters(np.random.RandomState(0))
+    np.testing.assert_array_equal(reg.network_.params, ref.network_.params)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_interrupt_with_early_stopping_restores_the_validation_best(monkeypatch):
+    X, y = _data()
+    kw = dict(INT, early_stopping=True, batch_size=18)
+    full = RNNRegressor(**{**kw, "max_iter": 4}).fit(X, y)
+    _sigint_at_call(monkeypatch, 4 * 6 + 2)  # inside the fifth epoch (six batches of 18)
+    with pytest.warns(UserWarning, match="interrupted after 4 epochs"):
+        reg = RNNRegressor(**kw).fit(X, y)
+    np.testing.assert_array_equal(reg.network_.params, full.network_.params)
+    assert reg.validation_scores_ == full.validation_scores_
+
+
+def test_system_error_from_an_interrupt_inside_a_kernel_call_is_an_interrupt(monkeypatch):
+    X, y = _data()
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as ki:
+        err = SystemError("CPUDispatcher(<function run>) returned a result with an exception set")
+        err.__cause__ = ki
+    _sigint_at_call(monkeypatch, 9, exc=err)
+    with pytest.warns(UserWarning, match="interrupted after 1 epochs"):
+        reg = RNNRegressor(**INT).fit(X, y)
+    assert reg.n_iter_ == len(reg.loss_curve_) == 1
+    other = SystemError("an unrelated failure")
+    _sigint_at_call(monkeypatch, 2, exc=other)
+    with pytest.raises(SystemError, match="unrelated"):
+        RNNRegressor(**INT).fit(X, y)
+
+
+def test_warm_start_interrupt_is_reported_and_the_call_keeps_its_best(monkeypatch):
+    X, y = _data()
+    reg = RNNRegressor(**{**INT, "max_iter": 3}, warm_start=True).fit(X, y)
+    _sigint_at_call(monkeypatch, 2)
+    with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+        reg.fit(X, y)
+    assert reg.n_iter_ == len(reg.loss_curve_) == 3
+    np.testing.assert_array_equal(reg.network_.params, reg._trainer._best_params)
+
+
+def _series(n=90):
+    idx = pd.date_range("2021-01-01", periods=n, freq="D")
+    return pd.Series(np.sin(np.arange(n) / 4.0) + 0.05 * np.arange(n) % 3, index=idx, name="y")
+
+
+def _forecaster():
+    return RNNForecaster(lags=8, horizon=2, estimator=RNNRegressor(
+        hidden_size=4, max_iter=40, batch_size=8, tol=0.0, n_iter_no_change=1000,
+        random_state=0))
+
+
+def test_forecaster_raises_keyboard_interrupt_and_stays_as_it_was(monkeypatch):
+    y = _series()
+    fc = _forecaster()
+    calls = _sigint_at_call(monkeypatch, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "interrupted" warning either
+        with pytest.raises(KeyboardInterrupt):
+            fc.fit(y)
+    assert calls["n"] == 5  # stopped at the next minibatch: nothing more was trained
+    assert not hasattr(fc, "estimator_")
+    monkeypatch.undo()
+    fitted = _forecaster().fit(y)
+    expected = fitted.predict()
+    _sigint_at_call(monkeypatch, 12)
+    with pytest.raises(KeyboardInterrupt):
+        fitted.fit(y.iloc[:-5])
+    pd.testing.assert_series_equal(fitted.predict(), expected)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ensemble_stops_every_member_and_raises(monkeypatch):
+    y = _series()
+    ens = RNNEnsembleForecaster(_forecaster(), n_models=3, random_state=0)
+    calls = _sigint_at_call(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        ens.fit(y)
+    assert calls["n"] <= 3 + 2  # at most one more minibatch per other running member
+    assert not hasattr(ens, "members_")
+
+
+def test_scopes_nest_and_the_outermost_decides():
+    with interrupts.deferred(raise_on_exit=False):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.requested() and not interrupts.will_raise()
+        interrupts.checkpoint()  # does not raise: the fit reports it
+    assert not interrupts.requested()
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.deferred(raise_on_exit=True):
+            with interrupts.deferred(raise_on_exit=False):
+                os.kill(os.getpid(), signal.SIGINT)
+            assert interrupts.requested()  # an inner scope does not swallow it
+    with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C raises at once
+        with interrupts.deferred(raise_on_exit=False):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):
+                pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_program_with_its_own_sigint_handler_keeps_it():
+    seen = []
+    old = signal.signal(signal.SIGINT, lambda *a: seen.append(1))
+    try:
+        with interrupts.deferred(raise_on_exit=True):
+            os.kill(os.getpid(), signal.SIGINT)
+            assert not interrupts.requested()
+        assert seen == [1]
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+_CHILD = """
+import warnings, numpy as np
+from tsrnn import RNNRegressor
+rng = np.random.default_rng(0)
+X = rng.normal(size=(2000, 20, 2)); y = X[:, -1, 0] + X[:, :, 1].sum(1)
+reg = RNNRegressor(hidden_size=32, max_iter=100000, tol=0.0, n_iter_no_change=100000,
+                   random_state=0, n_jobs={n_jobs})
+print("ready", flush=True)
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    try:
+        reg.fit(X, y)
+    except KeyboardInterrupt:  # before training started: raised, nothing was changed
+        print("raised before training", sorted(vars(reg)) == sorted(reg.get_params()))
+        raise SystemExit(0)
+print("warned", [str(x.message)[:40] for x in w if "interrupted" in str(x.message)])
+print("consistent", reg.n_iter_ == len(reg.loss_curve_), reg.t_ == 2000 * reg.n_iter_,
+      bool(np.isfinite(reg.predict(X[:50])).all()), flush=True)
+"""
+
+
+@pytest.mark.parametrize("n_jobs,delay", [(1, 0.05), (2, 0.6), (2, 1.7)])
+def test_a_real_ctrl_c_at_any_moment_ends_the_fit_cleanly(n_jobs, delay):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD.format(n_jobs=n_jobs)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "SystemError" not in err and "Traceback" not in err
+    if delay < 0.5 and "raised before training" in out:
+        assert "raised before training True" in out
+        return
+    assert "warned ['Training interrupted after" in out
+    assert "consistent True True True" in out

@@ -22,12 +22,13 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from tsrnn._engine import interrupts
 from tsrnn._forecast import forecast, windows
 from tsrnn._forecast.global_model import panel_series
+from tsrnn._forecast.regressor import fitted_levels
 from tsrnn._validation import (
     check_choice,
     check_int,
-    check_quantiles,
     check_random_state,
     naming,
 )
@@ -151,7 +152,7 @@ class RNNEnsembleForecaster(BaseEstimator):
         """
         fitted = dict(self.__dict__)
         try:
-            with naming(self):
+            with naming(self), interrupts.deferred(raise_on_exit=True):
                 params = self._member_params()
                 members = [clone(self._base()).set_params(**p) for p in params]
                 runs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
@@ -212,7 +213,8 @@ class RNNEnsembleForecaster(BaseEstimator):
         Series or DataFrame
         """
         check_is_fitted(self, "members_")
-        return self.members_[0]._frame(self._combined("point", X, y), "point")
+        return forecast.check_finite(
+            self.members_[0]._frame(self._combined("point", X, y), "point"), "point")
 
     def predict_interval(self, coverage=0.9, X=None, y=None):
         """Split-conformal intervals around the combined forecast (see the module text),
@@ -235,7 +237,7 @@ class RNNEnsembleForecaster(BaseEstimator):
             state = self.members_[0]._series_state(sid, histories.get(sid))
             out[sid] = (index, np.stack(_bounds(state, values[..., 0], half, steps), axis=2),
                         steps)
-        return self.members_[0]._frame(out, "interval")
+        return forecast.check_finite(self.members_[0]._frame(out, "interval"), "interval")
 
     def predict_quantiles(self, X=None, y=None):
         """The members' quantile forecasts, combined per level (and kept ordered), for
@@ -247,14 +249,16 @@ class RNNEnsembleForecaster(BaseEstimator):
         """
         check_is_fitted(self, "members_")
         first = self.members_[0]
-        if any(getattr(m.estimator_, "loss", None) != "quantile" for m in self.members_):
-            raise ValueError("predict_quantiles needs loss='quantile' in every member's "
-                             "network; `losses` or the estimator gives others.")
+        levels = [fitted_levels(m.estimator_) for m in self.members_]
+        if any(v is None or not np.array_equal(v, levels[0]) for v in levels):
+            raise ValueError("predict_quantiles needs loss='quantile' with the same levels in "
+                             "every member's network; `losses` or the estimator gives others.")
         if first.strategy != "direct":
             raise ValueError("predict_quantiles needs strategy='direct': a recursive forecast "
                              "cannot feed back a quantile.")
-        levels = check_quantiles(first.estimator_.quantiles)
-        return first._frame(self._combined("quantiles", X, y), "quantiles", levels)
+        return forecast.check_finite(
+            first._frame(self._combined("quantiles", X, y), "quantiles", list(levels[0])),
+            "quantile")
 
     def _histories(self, y):
         first = self.members_[0]

@@ -1,17 +1,20 @@
 """One model per series, fitted and forecast through joblib: ``fit_many`` and ``predict_many``.
 
 Re-exported by :mod:`tsrnn.model_selection`.  joblib picks the workers: local
-processes by default (loky), threads, or Ray's backend.  Inside
-``joblib.parallel_config(backend="dask")`` the tasks go to that backend's Dask
-client directly, one per series, because joblib's Dask backend never returns
-when a worker dies.  The panel is checked in full before anything is
-dispatched, so bad input fails at once and names the series; a failure inside
+processes by default (loky), ``multiprocessing``'s pool, threads, sequential, or Ray's
+backend.  Inside ``joblib.parallel_config(backend="dask")`` the tasks go to that
+backend's Dask client directly, one per series, because joblib's Dask backend
+never returns when a worker dies.  The panel is checked in full before anything
+is dispatched, so bad input fails at once and names the series; a failure inside
 a worker names its series too, and its warnings are re-issued here with the
 series in the message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import uuid
 import warnings
 
@@ -30,12 +33,62 @@ def _caught(sid, action, call, *args):
     """Run ``call`` in a worker: its warnings are recorded (to be re-issued by the caller,
     whose filters apply), its errors re-raised with the series named."""
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _recording() as caught:
             result = call(*args)
     except Exception as err:
         raise series_error(err, sid, f"{action} failed") from err
-    return sid, result, [(w.category, str(w.message)) for w in caught]
+    return sid, result, caught
+
+
+# Worker threads of the caller's own process (joblib's threading and sequential
+# backends) cannot each use warnings.catch_warnings: it swaps process-wide state, so
+# concurrent ones lose each other's warnings and restore each other's filters (of 8
+# series fitted on 4 threads, one warning came back, often without its series).  There
+# the caller installs one catch for the whole run (:func:`_routed`), and each worker
+# thread's warnings go to its own list.
+_local = threading.local()
+_routing_pid = None
+
+
+@contextlib.contextmanager
+def _recording():
+    """The warnings raised inside, as ``[(category, message)]``."""
+    if _routing_pid != os.getpid():  # a worker process (a forked one has another pid)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sink = []
+            yield sink
+        sink[:] = [(w.category, str(w.message)) for w in caught]
+        return
+    outer, _local.sink = getattr(_local, "sink", None), []
+    try:
+        yield _local.sink
+    finally:
+        _local.sink = outer
+
+
+@contextlib.contextmanager
+def _routed():
+    """For the duration of an in-process run: every warning shown (as a worker
+    process's catch would), a worker thread's into its own list, any other thread's
+    as usual."""
+    global _routing_pid
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        shown = warnings.showwarning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            sink = getattr(_local, "sink", None)
+            if sink is None:
+                return shown(message, category, filename, lineno, file, line)
+            sink.append((category, str(message)))
+
+        warnings.showwarning = showwarning
+        outer, _routing_pid = _routing_pid, os.getpid()
+        try:
+            yield
+        finally:
+            _routing_pid = outer
 
 
 def _fit(forecaster, y, X):
@@ -69,9 +122,7 @@ def _run(calls, ids, n_jobs, action):
 
 def _dask_client():
     """The Dask client of an active ``parallel_config(backend="dask")``, else None."""
-    from joblib.parallel import get_active_backend
-
-    backend, _ = get_active_backend()
+    backend = _active_backend()
     return getattr(backend, "client", None) if type(backend).__name__ == \
         "DaskDistributedBackend" else None
 
@@ -127,11 +178,20 @@ def _run_joblib(calls, ids, n_jobs, action):
             dispatched.append(sid)
             yield call
 
+    # built outside the try below: a backend joblib cannot run (a bad name, a nested
+    # multiprocessing pool) is a configuration error, not a worker that failed
+    backend = _active_backend()
+    parallel = Parallel(n_jobs=n_jobs, return_as=_return_as(backend))
+    in_process = bool(getattr(backend, "uses_threads", False))
+    later = []
     try:
-        for sid, result, caught in Parallel(n_jobs=n_jobs,
-                                            return_as="generator_unordered")(tasks()):
-            done[sid] = result
-            _reissue(sid, caught)
+        with _routed() if in_process else contextlib.nullcontext():
+            for sid, result, caught in parallel(tasks()):
+                done[sid] = result
+                if in_process:
+                    later.append((sid, caught))  # after the catch, so that the filters apply
+                else:
+                    _reissue(sid, caught)
     except Exception as err:
         if hasattr(err, "series"):
             raise
@@ -141,7 +201,24 @@ def _run_joblib(calls, ids, n_jobs, action):
             f"(dispatched, unfinished) were {running[:10]}{' ...' if len(running) > 10 else ''};"
             f" {len(done)} of {len(ids)} series had finished."
         ) from err
+    for sid, caught in later:
+        _reissue(sid, caught)
     return done
+
+
+def _active_backend():
+    from joblib.parallel import get_active_backend
+
+    return get_active_backend()[0]
+
+
+def _return_as(backend):
+    """Results as they finish, so that each series' warnings come back at once, where
+    ``backend`` can stream them; else all at the end.  joblib's ``multiprocessing``
+    backend cannot stream (it refuses any generator), and refused with a ValueError
+    that read as a failed worker."""
+    return "generator_unordered" if getattr(backend, "supports_return_generator", False) \
+        else "list"
 
 
 def _check_lengths(forecaster, panel):
@@ -169,8 +246,10 @@ def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
         Id column of a long ``y`` (and ``X``).
     n_jobs : int, optional
         joblib workers (None: one, unless inside ``joblib.parallel_config``;
-        -1: all). Within ``joblib.parallel_config(backend="dask")`` the fits
-        run on the Dask cluster, one task per series, and ``n_jobs`` is
+        -1: all). Any joblib backend set with ``joblib.parallel_config`` runs
+        them: ``"loky"`` (the default), ``"multiprocessing"``, ``"threading"``,
+        ``"sequential"``, Ray's. Within ``joblib.parallel_config(backend="dask")``
+        the fits run on the Dask cluster, one task per series, and ``n_jobs`` is
         ignored (the cluster's workers set the parallelism).
 
     Returns

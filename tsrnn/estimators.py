@@ -27,8 +27,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from tsrnn._engine import threads
-from tsrnn._engine.network import Network
+from tsrnn._engine import interrupts, threads
+from tsrnn._engine.network import Network, check_plan
 from tsrnn._engine.training import TrainConfig, Trainer
 from tsrnn._validation import (
     NoTrainingSamplesError,
@@ -87,6 +87,32 @@ def _weighted_stats(A, sw, scale):
     return mean, np.where(std > 0, std, 1.0)
 
 
+# Beyond this magnitude the float64 statistics of standardising (squares, sums) overflow.
+_MAX_MAGNITUDE = 1e150
+
+
+def _check_magnitude(name, A):
+    """Refuse data whose standardisation would overflow float64 (NaN predictions)."""
+    if A.size:
+        big = float(np.max(np.abs(A)))
+        if big > _MAX_MAGNITUDE:
+            raise ValueError(f"`{name}` holds values up to {big:.3g}; beyond "
+                             f"{_MAX_MAGNITUDE:.0e} their squares overflow float64 while "
+                             "standardising. Rescale the data.")
+
+
+def _cast_finite(name, A, dtype):
+    """``A`` in ``dtype``, refusing values that overflow it (a NaN prediction otherwise)."""
+    out = np.ascontiguousarray(A, dtype=dtype)
+    if out.dtype != A.dtype and not np.isfinite(out).all():
+        big = float(np.max(np.abs(A)))
+        raise ValueError(
+            f"`{name}` holds values too large for {np.dtype(dtype).name} after scaling (up to "
+            f"{big:.3g}; {np.dtype(dtype).name} ends at {float(np.finfo(dtype).max):.3g}). Use "
+            "`dtype=numpy.float64` or rescale the data.")
+    return out
+
+
 def _assign(estimator, params):
     """``__init__``'s whole job: store every argument under its name (scikit-learn's rule)."""
     for name, value in params.items():
@@ -131,7 +157,7 @@ class _RNNBase(BaseEstimator):
 
     def _windows(self, X, y=None, *, reset, fitting=False):
         """Validate X (and y) in one call; return X as (n, T, C) in the working dtype (and y)."""
-        dt = check_dtype("dtype", self.dtype)
+        dt = check_dtype("dtype", self.dtype) if reset else self.network_.dtype
         columns = getattr(X, "columns", None)
         channels_3d = None
         if columns is None and not sp.issparse(X):
@@ -141,7 +167,7 @@ class _RNNBase(BaseEstimator):
                 # Validate 3-D windows in their time-major 2-D form, so n_features_in_
                 # is T*C whichever form fit and predict receive.
                 channels_3d = X.shape[2]
-                X = np.asarray(X).reshape(X.shape[0], -1)
+                X = np.asarray(X).reshape(X.shape[0], X.shape[1] * X.shape[2])
         kwargs = dict(reset=reset, dtype=[np.float64, np.float32])
         if not fitting:
             X = validate_data(self, X, **kwargs)
@@ -170,17 +196,22 @@ class _RNNBase(BaseEstimator):
                 f"`X` has windows of {T} steps x {C} channels, but the estimator was fitted on "
                 f"{self.n_timesteps_} steps x {self.n_channels_} channels."
             )
-        X = np.ascontiguousarray(X.reshape(n, T, C), dtype=dt)
+        # the working dtype is applied after standardising (:meth:`_scale_X`): values offset
+        # by 1e8 cast to float32 first would lose every digit that varies
+        X = np.ascontiguousarray(X.reshape(n, T, C), dtype=np.result_type(X.dtype, dt))
+        _check_magnitude("X", X)
         return (X, y) if fitting else X
 
     # -------------------------------------------------------------- scaling
     def _fit_scaler(self, X, sw):
-        self._x_mean, self._x_std = _weighted_stats(X, sw, self.scale)
+        self._scaled = bool(self.scale)
+        self._x_mean, self._x_std = _weighted_stats(X, sw, self._scaled)
 
-    def _scale_X(self, X):
-        if not self.scale:
-            return X
-        return ((X - self._x_mean) / self._x_std).astype(X.dtype)
+    def _scale_X(self, X, dtype):
+        """Standardised windows in the network's ``dtype`` (computed in float64)."""
+        if self._scaled:
+            X = (X - self._x_mean) / self._x_std
+        return _cast_finite("X", X, dtype)
 
     # ------------------------------------------------------------------ fit
     def _config(self, n_train):
@@ -193,17 +224,32 @@ class _RNNBase(BaseEstimator):
     def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
         """``embedding``: ``(table, codes)``, a learned vector per group fed to the network
         as ``table.shape[1]`` more input channels, row ``i`` reading ``table[codes[i]]``
-        (``table`` is the initial value; the trained one is ``network_.embedding``)."""
-        with naming(self):
-            return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
-                                     classes=classes, embedding=embedding)
+        (``table`` is the initial value; the trained one is ``network_.embedding``).
+
+        A call that raises (bad data, an interrupt a caller turns into
+        ``KeyboardInterrupt``) leaves the estimator as it was: its attributes, and for a
+        warm start or ``partial_fit`` its weights and optimizer state.
+        """
+        before = dict(vars(self))
+        trainer = before.get("_trainer") if (incremental or self.warm_start) else None
+        kept = None if trainer is None else trainer.snapshot()
+        try:
+            with naming(self):
+                return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
+                                         classes=classes, embedding=embedding)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            if kept is not None:
+                trainer.restore(kept)
+            raise
 
     def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X3, y = self._windows(X, y, reset=first, fitting=True)
         Y = self._encode_y(y, X3.shape[0], reset=first, classes=classes)
-        sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype, ensure_non_negative=True)
+        sw = _check_sample_weight(sample_weight, X3, dtype=np.float64, ensure_non_negative=True)
         n = X3.shape[0]
         n_train, n_val = n, 0
         if self.early_stopping and not incremental:
@@ -225,31 +271,40 @@ class _RNNBase(BaseEstimator):
                 raise ValueError(
                     f"`sample_weight` is zero on all {n_train} training samples before the "
                     "early-stopping validation part: nothing to train on.")
+        dt = check_dtype("dtype", self.dtype) if first else self.network_.dtype
+        sw = _cast_finite("sample_weight", sw, dt)
         codes = None
         if embedding is not None:
             table, codes = embedding
             codes = np.ascontiguousarray(codes, dtype=np.int64)
+        config = self._config(n_train)
+        # the whole fit's memory is known now: refused before the network is built
+        table_shape = (0, 0) if embedding is None else table.shape
+        check_plan(self.cell, X3.shape[2], self.hidden_size, self.num_layers,
+                   self._n_head_outputs(), dt, num_embeddings=table_shape[0],
+                   embedding_dim=table_shape[1], batch=config.batch_size, steps=X3.shape[1],
+                   targets=Y.shape[2], dropout=self.dropout > 0 and self.num_layers > 1,
+                   n_threads=threads.resolve_n_jobs(self.n_jobs))
         if first:
             # statistics of the training part only: the held-out tail must not leak
             self._fit_scaler(X3[:n_train], sw[:n_train])
             self._fit_target(Y[:n_train], sw[:n_train])
+            self._fit_head_levels()
             self._rng = check_random_state(self.random_state)
-            shape = (0, 0) if embedding is None else table.shape
             self.network_ = Network(
                 self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
                 num_layers=self.num_layers, output_size=self._n_head_outputs(),
-                activation=self.activation, dtype=X3.dtype, random_state=self._rng,
-                num_embeddings=shape[0], embedding_dim=shape[1],
+                activation=self.activation, dtype=dt, random_state=self._rng,
+                num_embeddings=table_shape[0], embedding_dim=table_shape[1],
             )
             if embedding is not None:
                 self.network_.embedding[...] = table
-        Xs, Ys = self._scale_X(X3), self._scale_y(Y)
+        Xs, Ys = self._scale_X(X3, dt), self._scale_y(Y, dt)
         validation = None
         if n_val:
             validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:],
                           None if codes is None else codes[n - n_val:])
             Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
-        config = self._config(Xs.shape[0])
         if first or not hasattr(self, "_trainer"):
             self._trainer = Trainer(self.network_, config)
         else:
@@ -258,6 +313,9 @@ class _RNNBase(BaseEstimator):
         reason = trainer.run(Xs, Ys, sw, epochs=1 if incremental else self.max_iter,
                              rng=self._rng, validation=validation,
                              groups=None if codes is None else codes[:n_train])
+        # a caller that turns Ctrl-C into KeyboardInterrupt (a forecaster, the command line)
+        # gets it here, before anything else is trained or recorded
+        interrupts.checkpoint()
         if reason == "max_iter" and not incremental:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
@@ -292,7 +350,7 @@ class _RNNBase(BaseEstimator):
         """The head's outputs on (scaled) windows ``X``; ``groups``: each window's
         embedding row, for a network fitted with an embedding."""
         check_is_fitted(self, "network_")
-        X3 = self._scale_X(self._windows(X, reset=False))
+        X3 = self._scale_X(self._windows(X, reset=False), self.network_.dtype)
         groups = self.network_._check_groups(groups, X3.shape[0])
         with threads.blas_single_thread():
             return self.network_._kernel_predict(X3, False, threads.resolve_n_jobs(self.n_jobs),
@@ -377,6 +435,9 @@ class RNNRegressor(RegressorMixin, _RNNBase):
     feature_names_in_ : ndarray of str
     n_timesteps_, n_channels_ : int
         Window structure seen in ``fit``, enforced in ``predict``.
+    quantiles_ : ndarray of float or None
+        The levels of the quantile heads (``loss="quantile"``), as fitted; prediction
+        reads these, so ``set_params(quantiles=...)`` takes effect at the next fit.
 
     Examples
     --------
@@ -409,8 +470,19 @@ class RNNRegressor(RegressorMixin, _RNNBase):
             check_quantiles(self.quantiles)
 
     def _loss_config(self):
-        qs = None if self.loss != "quantile" else np.atleast_1d(np.asarray(self.quantiles, float))
+        qs = None if self.loss != "quantile" else check_quantiles(self.quantiles)
+        if hasattr(self, "network_") and not (
+                (qs is None and self.quantiles_ is None)
+                or (qs is not None and self.quantiles_ is not None
+                    and np.array_equal(qs, self.quantiles_))):
+            # a warm start continues the fitted heads: one per fitted level
+            raise ValueError(
+                f"`loss`={self.loss!r} with `quantiles`={self.quantiles!r} does not match the "
+                f"fitted heads (quantiles_={self.quantiles_!r}); refit without warm_start.")
         return dict(loss=self.loss, quantiles=qs, huber_delta=self.huber_delta)
+
+    def _fit_head_levels(self):
+        self.quantiles_ = check_quantiles(self.quantiles) if self.loss == "quantile" else None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -428,19 +500,20 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         if reset:
             self._y_ndim = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        Y = y.reshape(n, -1).astype(check_dtype("dtype", self.dtype))
+        Y = y.reshape(n, -1).astype(np.result_type(y.dtype, np.float32))
+        _check_magnitude("y", Y)
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(f"`y` has {Y.shape[1]} outputs; the estimator was fitted on "
                              f"{self.n_outputs_}.")
         return Y[:, None, :]
 
     def _fit_target(self, Y, sw):
-        self._y_mean, self._y_std = _weighted_stats(Y, sw, self.scale)
+        self._y_mean, self._y_std = _weighted_stats(Y, sw, self._scaled)
 
-    def _scale_y(self, Y):
-        if not self.scale:
-            return Y
-        return ((Y - self._y_mean) / self._y_std).astype(Y.dtype)
+    def _scale_y(self, Y, dtype):
+        if self._scaled:
+            Y = (Y - self._y_mean) / self._y_std
+        return _cast_finite("y", Y, dtype)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X, y``, continuing from the current weights (streaming updates).
@@ -466,8 +539,9 @@ class RNNRegressor(RegressorMixin, _RNNBase):
     def _predict(self, X, groups=None):
         """:meth:`predict`; ``groups``: each window's embedding row (a network fitted
         with an embedding)."""
-        if self.loss == "quantile":
-            levels = np.atleast_1d(np.asarray(self.quantiles, float))
+        check_is_fitted(self, "network_")
+        if self.quantiles_ is not None:
+            levels = self.quantiles_
             return self._predict_quantiles(X, groups)[..., int(np.argmin(np.abs(levels - 0.5)))]
         out = self._head(X, groups) * self._y_std + self._y_mean
         return out[:, 0] if self._y_ndim == 1 else out
@@ -485,11 +559,13 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         return self._predict_quantiles(X)
 
     def _predict_quantiles(self, X, groups=None):
-        if self.loss != "quantile":
-            raise ValueError("predict_quantiles needs loss='quantile'.")
-        Q = self._head(X, groups).reshape(-1, self.n_outputs_, len(np.atleast_1d(self.quantiles)))
+        check_is_fitted(self, "network_")
+        if self.quantiles_ is None:
+            raise ValueError("predict_quantiles needs an estimator fitted with loss='quantile'.")
+        levels = self.quantiles_
+        Q = self._head(X, groups).reshape(-1, self.n_outputs_, len(levels))
         Q = Q * self._y_std[None, :, None] + self._y_mean[None, :, None]
-        Q = np.sort(Q, axis=2)[:, :, np.argsort(np.argsort(self.quantiles))]
+        Q = np.sort(Q, axis=2)[:, :, np.argsort(np.argsort(levels))]
         return Q[:, 0, :] if self._y_ndim == 1 else Q
 
 
@@ -546,6 +622,13 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
             y = column_or_1d(y, warn=True)
         if y.ndim != 1:
             raise ValueError(f"`y` must be 1-D class labels, got shape {y.shape}.")
+        kinds = sorted({"str" if isinstance(v, str) else "number" for v in y.tolist()}) \
+            if y.dtype == object else []
+        if len(kinds) > 1:
+            raise TypeError("`y` mixes strings and numbers as class labels (e.g. "
+                            f"{next(v for v in y.tolist() if isinstance(v, str))!r} and "
+                            f"{next(v for v in y.tolist() if not isinstance(v, str))!r}); "
+                            "give labels of one type.")
         check_classification_targets(y)
         if reset:
             self._label_encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
@@ -560,13 +643,16 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
             raise ValueError(f"`y` has labels {unseen.tolist()} outside classes_ = "
                              f"{self.classes_.tolist()}.")
         codes = self._label_encoder.transform(y)
-        return codes.astype(check_dtype("dtype", self.dtype)).reshape(n, 1, 1)
+        return codes.astype(np.float64).reshape(n, 1, 1)
 
     def _fit_target(self, Y, sw):
         pass
 
-    def _scale_y(self, Y):
-        return Y
+    def _fit_head_levels(self):
+        pass
+
+    def _scale_y(self, Y, dtype):
+        return Y.astype(dtype)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X, y``, continuing from the current weights.

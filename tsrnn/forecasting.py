@@ -13,8 +13,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn._forecast import global_model, regressor, scaling, single, windows
-from tsrnn._validation import check_choice, check_float, check_int, check_quantiles, naming
+from tsrnn._engine import interrupts
+from tsrnn._forecast import forecast, global_model, regressor, scaling, single, windows
+from tsrnn._validation import check_choice, check_float, check_int, naming
 from tsrnn.windowing import as_names
 
 __all__ = ["RNNForecaster"]
@@ -328,7 +329,9 @@ class RNNForecaster(BaseEstimator):
         """
         fitted = dict(self.__dict__)
         try:
-            with naming(self):
+            # Ctrl-C stops the network at its next minibatch and comes back here as
+            # KeyboardInterrupt: nothing more is trained, the model is put back
+            with naming(self), interrupts.deferred(raise_on_exit=True):
                 self._check_params()
                 return self._model().fit(self, y, X)
         except BaseException:
@@ -357,7 +360,7 @@ class RNNForecaster(BaseEstimator):
             timestamps.
         """
         check_is_fitted(self, "estimator_")
-        return self._model().predict(self, "point", X, y)
+        return forecast.check_finite(self._model().predict(self, "point", X, y), "point")
 
     def predict_interval(self, coverage=0.9, X=None, y=None):
         """Prediction intervals by split conformal calibration, per step and target.
@@ -380,7 +383,8 @@ class RNNForecaster(BaseEstimator):
             :meth:`predict`.
         """
         coverage = windows.check_interval(self, coverage, "estimator_")
-        return self._model().predict(self, "interval", X, y, coverage=coverage)
+        return forecast.check_finite(
+            self._model().predict(self, "interval", X, y, coverage=coverage), "interval")
 
     def predict_quantiles(self, X=None, y=None):
         """Forecast quantiles, for an estimator with ``loss="quantile"`` and
@@ -393,12 +397,13 @@ class RNNForecaster(BaseEstimator):
             level)``, indexed like :meth:`predict`.
         """
         check_is_fitted(self, "estimator_")
-        if getattr(self.estimator_, "loss", None) != "quantile":
+        levels = regressor.fitted_levels(self.estimator_)
+        if levels is None:
             raise ValueError(f"predict_quantiles needs loss='quantile' in the estimator (e.g. "
                              f"RNNRegressor(loss='quantile', quantiles=[0.1, 0.5, 0.9])); "
                              f"`estimator` is {self.estimator_!r}.")
         if self.strategy != "direct":
             raise ValueError("predict_quantiles needs strategy='direct': a recursive forecast "
                              "cannot feed back a quantile.")
-        levels = check_quantiles(self.estimator_.quantiles)
-        return self._model().predict(self, "quantiles", X, y, levels=levels)
+        return forecast.check_finite(
+            self._model().predict(self, "quantiles", X, y, levels=list(levels)), "quantile")

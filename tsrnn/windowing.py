@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from tsrnn._validation import check_int
+from tsrnn._validation import check_allocation, check_int
 
 __all__ = ["make_windows"]
 
@@ -57,12 +57,20 @@ def as_names(name: str, value) -> list[str]:
     return names
 
 
-def check_time_index(index: pd.Index, name: str) -> None:
-    """Refuse duplicate or unsorted index labels, showing where they are."""
+def check_time_index(index: pd.Index, name: str, *, order: bool = True) -> None:
+    """Refuse missing (NaT), duplicate or (with ``order``) unsorted index labels, showing
+    where they are."""
+    if index.hasnans:
+        # before the order checks: NaT compares false with everything, so a sort check
+        # finds no out-of-order pair to point at
+        where = np.flatnonzero(index.isna())
+        raise ValueError(f"`{name}` index has {len(where)} missing labels (NaT/NA) at positions "
+                         f"{where[:5].tolist()}{' ...' if len(where) > 5 else ''}; drop those "
+                         "rows or give them their timestamps.")
     if index.has_duplicates:
         dup = index[index.duplicated()].unique()[:5]
         raise ValueError(f"`{name}` has duplicate index labels, e.g. {list(map(str, dup))}.")
-    if not index.is_monotonic_increasing:
+    if order and not index.is_monotonic_increasing:
         pos = _first_unsorted(index)
         raise ValueError(
             f"`{name}` index is not sorted in increasing order: {index[pos]!s} comes before "
@@ -79,11 +87,35 @@ def _first_unsorted(index: pd.Index) -> int:
 
 
 def check_numeric(frame: pd.DataFrame, columns: list, name: str) -> None:
-    """Refuse non-numeric columns (booleans count as numeric), naming them and their dtypes."""
+    """Refuse non-numeric and complex columns (booleans count as numeric), naming them and
+    their dtypes."""
+    complex_ = {str(c): str(frame[c].dtype) for c in columns
+                if pd.api.types.is_complex_dtype(frame[c])}
+    if complex_:
+        raise TypeError(f"`{name}` has complex columns {complex_}; give the real part (or "
+                        "the real and imaginary parts as two columns).")
     bad = {str(c): str(frame[c].dtype) for c in columns
            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))}
     if bad:
-        raise TypeError(f"`{name}` has non-numeric columns {bad}; encode or drop them first.")
+        hint = _as_text_hint(frame, [c for c in columns if str(c) in bad])
+        raise TypeError(f"`{name}` has non-numeric columns {bad}; encode or drop them "
+                        f"first{hint}.")
+
+
+def _as_text_hint(frame, columns):
+    """A hint for columns of numbers stored as text (read from a CSV without dtypes):
+    converting them is the user's call (a stray 'n/a' should not become NaN unseen)."""
+    for c in columns:
+        sample = frame[c].dropna().iloc[:5]
+        if not len(sample) or not all(isinstance(v, str) for v in sample):
+            continue
+        try:
+            pd.to_numeric(sample)
+        except (ValueError, TypeError):
+            continue
+        return (f" (column {c!r} holds numbers as text, e.g. {sample.iloc[0]!r}: convert it "
+                "with `pd.to_numeric`)")
+    return ""
 
 
 def window_positions(n: int, lags: int, horizon: int, step: int) -> np.ndarray:
@@ -93,13 +125,32 @@ def window_positions(n: int, lags: int, horizon: int, step: int) -> np.ndarray:
     return np.arange(last, lags - 2, -step)[::-1]
 
 
+def check_window_memory(n_windows: int, steps: int, channels: int, what: str, *,
+                        copies: int = 2, advice: str = "") -> None:
+    """Refuse, before any is built, ``n_windows`` float64 windows of ``steps`` x
+    ``channels`` (held ``copies`` times at once) beyond the memory budget
+    (:func:`tsrnn._validation.memory_budget`); ``what`` names whose windows they are."""
+    nbytes = int(n_windows) * int(steps) * int(channels) * 8 * copies
+    try:
+        check_allocation(f"{what} ({n_windows:,} windows of {steps} steps x {channels} "
+                         f"channel{'s' * (channels != 1)}, float64)", nbytes)
+    except ValueError as err:
+        raise ValueError(f"{err} {advice or 'Lower `lags`, or use fewer rows or channels.'}"
+                         ) from None
+
+
 def gather_windows(A: np.ndarray, F: np.ndarray | None, pos: np.ndarray, lags: int,
-                   lead: int) -> np.ndarray:
+                   lead: int, what: str = "The windows") -> np.ndarray:
     """Windows ``(len(pos), lags, C)`` ending at the origins ``pos``.
 
     ``A`` (n, C1) holds channels known up to the origin; ``F`` (n + lead, C2)
     holds future-known channels, read ``lead`` steps ahead of each window step.
+    Refused up front beyond the memory budget (:func:`check_window_memory`; ``what``
+    names the windows there).
     """
+    channels = A.shape[1] + (F.shape[1] if F is not None else 0)
+    # the channels known up to the origin, the future-known ones, and both joined
+    check_window_memory(len(pos), lags, channels, what, copies=2 if channels > A.shape[1] else 1)
     steps = pos[:, None] + np.arange(-lags + 1, 1)
     X = A[steps]
     if F is not None and F.shape[1]:
@@ -205,10 +256,14 @@ def make_windows(
         raise ValueError(f"`data` has {n} rows{span}; windows need at least `lags` + `horizon` = "
                          f"{lags + horizon}.")
 
+    pos = window_positions(n, lags, horizon, step)
+    # the windows, their flat copy and the frame built on it
+    check_window_memory(len(pos), lags, len(targets + past + future), "`data`'s windows",
+                        copies=3, advice="Lower `lags`, raise `step`, or use fewer rows or "
+                        "columns.")
     A = data[targets + past].to_numpy(dtype=np.float64)
     F = data[future].to_numpy(dtype=np.float64) if future else None
-    pos = window_positions(n, lags, horizon, step)
-    X3 = gather_windows(A, F, pos, lags, horizon)
+    X3 = gather_windows(A, F, pos, lags, horizon, "`data`'s windows")
     Y3 = data[targets].to_numpy(dtype=np.float64)[pos[:, None] + np.arange(1, horizon + 1)]
     offsets = range(-lags + 1, 1)
     xcols = [offset_name(str(c), o + (horizon if c in future else 0))

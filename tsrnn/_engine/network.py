@@ -19,6 +19,7 @@ from tsrnn._engine.kernels.losses import CODES as _LOSS_CODES
 from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
 from tsrnn._validation import (
     as_float_array,
+    check_allocation,
     check_choice,
     check_dtype,
     check_float,
@@ -32,6 +33,9 @@ __all__ = ["Network", "Workspace"]
 
 LOSSES = tuple(_LOSS_CODES)
 INITS = ("pytorch", "orthogonal")
+# Deeper stacks do not train without residual connections; the bound keeps a typo such as
+# num_layers=10**6 from building millions of layers for minutes before anything fails.
+MAX_LAYERS = 100
 
 # How a batch is cut into chunks.  The count depends only on the batch size,
 # never on the thread count, so results do not depend on n_jobs.  A chunk's
@@ -110,6 +114,61 @@ _NO_SIGNAL = (np.empty(0, np.int64), 0, 0)
 
 def _no_output(dtype):
     return np.empty((0, 1, 1), dtype)
+
+
+def count_params(cell, input_size, hidden_size, num_layers, output_size, num_embeddings=0,
+                 embedding_dim=0) -> int:
+    """Length of the flat parameter vector of a layout (closed form, nothing built)."""
+    G = _k.N_GATES[cell] * hidden_size
+    first = G * (input_size + embedding_dim + hidden_size + 2)
+    rest = (num_layers - 1) * G * (2 * hidden_size + 2)
+    return first + rest + output_size * (hidden_size + 1) + num_embeddings * embedding_dim
+
+
+def plan_bytes(cell, input_size, hidden_size, num_layers, output_size, dtype, *,
+               num_embeddings=0, embedding_dim=0, batch=0, steps=0, targets=1, seq=False,
+               dropout=False, n_threads=1):
+    """Bytes a network takes to build (``batch`` 0) or to train on minibatches of ``batch``
+    windows of ``steps`` steps.
+
+    Building: the parameters and their float64 initial draw.  Training adds what a
+    :class:`~tsrnn._engine.training.Trainer` keeps per parameter (gradient, two
+    snapshots, the optimizer's two moments, one gradient per chunk) and the threads'
+    BPTT scratch, dropout masks (drawn in float64) and a gathered minibatch.
+    """
+    size = np.dtype(dtype).itemsize
+    n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
+                            num_embeddings, embedding_dim)
+    total = n_params * (size + 8)
+    if batch:
+        chunks = _train_chunks(batch)
+        m = -(-batch // chunks)
+        C, H, G = input_size + embedding_dim, hidden_size, _k.N_GATES[cell] * hidden_size
+        scratch = _k.scratch_size(m, steps, C, num_layers, H, G, output_size, targets, seq,
+                                  dropout, True, num_embeddings > 0)
+        masks = (num_layers - 1) * batch * steps * H * (size + 8) if dropout else 0
+        total += (n_params * (5 + chunks) * size + min(n_threads, chunks) * scratch * size
+                  + masks + batch * steps * (C + targets) * size)
+    return total
+
+
+def check_plan(cell, input_size, hidden_size, num_layers, output_size, dtype, **training):
+    """Refuse (ValueError naming the sizes) a network, or its training, beyond the
+    memory budget (:func:`tsrnn._validation.memory_budget`); ``training`` as
+    :func:`plan_bytes`.  ``num_layers`` is bounded by :data:`MAX_LAYERS` first."""
+    if num_layers > MAX_LAYERS:
+        raise ValueError(f"`num_layers`={num_layers} must be <= {MAX_LAYERS}.")
+    n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
+                            training.get("num_embeddings", 0), training.get("embedding_dim", 0))
+    what = (f"{'A GRU' if cell == 'gru' else 'An ' + cell.upper()} network with `hidden_size`={hidden_size} and `num_layers`={num_layers} "
+            f"({n_params:,} parameters")
+    if training.get("batch"):
+        what += (f"), trained on minibatches of {training['batch']} windows of "
+                 f"{training['steps']} steps,")
+    else:
+        what += ")"
+    check_allocation(what, plan_bytes(cell, input_size, hidden_size, num_layers, output_size,
+                                      dtype, **training))
 
 
 class Network:
@@ -211,6 +270,9 @@ class Network:
         if (self.num_embeddings == 0) != (self.embedding_dim == 0):
             raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
                              f"{embedding_dim} must both be positive (an embedding) or both 0.")
+        check_plan(self.cell, self.input_size, self.hidden_size, self.num_layers,
+                   self.output_size, self.dtype, num_embeddings=self.num_embeddings,
+                   embedding_dim=self.embedding_dim)
         self._build_layout()
         self.params = np.empty(self.n_params, self.dtype)
         self.reset_parameters(random_state)
@@ -633,6 +695,10 @@ class Network:
         masks = self._check_masks(dropout_masks, X)
         groups = self._check_groups(groups, n)
         n_threads = threads.resolve_n_jobs(check_n_jobs(n_jobs))
+        check_plan(self.cell, self.input_size, self.hidden_size, self.num_layers,
+                   self.output_size, self.dtype, num_embeddings=self.num_embeddings,
+                   embedding_dim=self.embedding_dim, batch=n, steps=T, targets=Y.shape[2],
+                   seq=seq, dropout=masks.shape[0] > 0, n_threads=n_threads)
         with threads.blas_single_thread():
             return self._kernel_loss_grad(X, Y, sw, _LOSS_CODES[loss], qs, delta, seq, trunc,
                                           masks, bool(input_grad), n_threads, groups=groups)

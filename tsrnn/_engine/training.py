@@ -11,6 +11,7 @@ snapshotted as one array.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import warnings
@@ -106,6 +107,18 @@ class Trainer:
         self._workspace = Workspace()
         self._qs = (np.empty(0, net.dtype) if config.quantiles is None
                     else np.asarray(config.quantiles, net.dtype))
+
+    def snapshot(self):
+        """Everything a call changes (history, counters, optimizer state, best weights,
+        the network's weights), for :meth:`restore` after a call that failed."""
+        state = {k: v for k, v in vars(self).items() if k not in ("net", "_workspace")}
+        return copy.deepcopy(state), self.net.params.copy()
+
+    def restore(self, snapshot):
+        """Put back what :meth:`snapshot` took."""
+        state, params = snapshot
+        vars(self).update(state)
+        self.net.params[...] = params
 
     def _optimizer(self):
         cfg, net = self.config, self.net

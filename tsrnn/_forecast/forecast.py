@@ -89,6 +89,21 @@ def frame(state, targets, values, index, labels, level_name=None):
     return pd.DataFrame(values.reshape(len(index), -1), index=index, columns=cols)
 
 
+def check_finite(out, what):
+    """Refuse a forecast frame that is not finite everywhere (a forecast is numbers or an
+    error, never NaN): the network's output or the inverse of a transform overflowed."""
+    values = out.to_numpy(dtype=np.float64).reshape(len(out), -1)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"The {what} forecast at {out.index[row]} is {float(values[row, col])}: "
+            "the model's output overflowed in the series' units (values too large for the "
+            "network's dtype, or a log or multiplicative transform that cannot be inverted). "
+            "Rescale the series or give the estimator `dtype=numpy.float64`.")
+    return out
+
+
 def labels(what, levels):
     """Column labels of a forecast frame and the name of their level."""
     if what == "point":

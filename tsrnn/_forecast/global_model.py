@@ -29,7 +29,7 @@ from tsrnn._forecast.series import (
 )
 from tsrnn._validation import NoTrainingSamplesError, check_random_state
 from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
-from tsrnn.windowing import window_positions
+from tsrnn.windowing import check_window_memory, window_positions
 
 
 def _time_kind(index):
@@ -94,6 +94,21 @@ def _placed(fc, sid, prep):
     pad = _padding(fc, n)
     origins = window_positions(n + pad, fc.lags_, fc.horizon, 1)
     return prep, pad, origins, prep.data.raw.index[origins - pad]
+
+
+def _check_panel_memory(fc, prepared):
+    """Refuse, before any is built, the panel's windows beyond the memory budget: every
+    series' windows, then all of them joined and put in time order."""
+    prep = prepared[0][0]
+    channels = 1 + len(prep.past) + len(prep.future) + \
+        (len(prepared) if fc.series_encoding == "onehot" else 0)
+    n_windows = sum(len(origins) for _, _, origins, _ in prepared)
+    advice = "Lower `lags`, or fit fewer or shorter series (or use fit_many)"
+    if fc.series_encoding == "onehot":
+        advice += "; with many series, series_encoding='embedding' adds far fewer channels"
+    check_window_memory(n_windows, fc.lags_, channels,
+                        f"The training windows of the panel's {len(prepared)} series", copies=3,
+                        advice=advice + ".")
 
 
 def _padding(fc, n):
@@ -186,6 +201,7 @@ def fit(fc, y, X):
                 f"series {sid!r}: its time index ({_time_kind(prep.data.raw.index)}) "
                 f"differs from series {ids[0]!r}'s ({_time_kind(first.data.raw.index)});"
                 " a global model needs one kind of time for all series.")
+    _check_panel_memory(fc, prepared)
     fc.past_covariates_, fc.future_covariates_ = first.past, first.future
     fc.axis_ = first.axis
     onehot = [f"series[{sid}]" for sid in ids] if fc.series_encoding == "onehot" else []
@@ -234,8 +250,15 @@ def fit(fc, y, X):
     fc.padded_series_ = [sid for sid, (_, pad, _, _) in zip(ids, prepared) if pad]
     n_windows = sum(len(Xw) for Xw, _ in parts)
     if n_windows < 2:
-        raise ValueError(f"Only {n_windows} complete training windows in the panel of "
-                         f"{len(ids)} series.")
+        sizes = sorted(len(prep.data.raw) for prep, _, _, _ in prepared)
+        raise ValueError(
+            f"The panel's {len(ids)} series (of {sizes[0]} to {sizes[-1]} rows on their "
+            f"grids) leave {n_windows} complete training windows of `lags`={fc.lags_} + "
+            f"{windows.train_steps(fc)} target steps before the calibration windows "
+            f"(`calibration_fraction`={fc.calibration_fraction}); 2 are needed. "
+            f"{len(untrained)} series have none ({untrained[:5]}"
+            f"{'...' if len(untrained) > 5 else ''}): give longer histories, complete their "
+            "targets, or lower `lags`, `horizon` or `calibration_fraction`.")
     # time order across series, so that early stopping validates on the latest windows
     order = np.argsort(np.concatenate(origin_times), kind="stable")
     Xw = np.concatenate([p[0] for p in parts])[order]

@@ -73,6 +73,13 @@ def window_columns(spec, known, future, lead):
             for o in range(-spec.lags_ + 1, 1) for i, c in enumerate(list(known) + list(future))]
 
 
+
+def fitted_levels(estimator):
+    """The quantile levels a fitted estimator's heads predict (its ``quantiles_``), or
+    None: read from the fit, never from parameters a ``set_params`` may have changed."""
+    levels = getattr(estimator, "quantiles_", None)
+    return None if levels is None or not hasattr(estimator, "predict_quantiles") else levels
+
 class Predictor:
     """Windows to a fitted estimator's predictions, for one series.
 
@@ -122,7 +129,7 @@ class Predictor:
     def predict_quantiles(self, Xw):
         """Every quantile level, (n, outputs, levels)."""
         est = self.estimator
-        if not hasattr(est, "predict_quantiles") or getattr(est, "loss", None) != "quantile":
+        if fitted_levels(est) is None:
             raise ValueError(f"predict_quantiles needs loss='quantile' in the estimator (e.g. "
                              f"RNNRegressor(loss='quantile', quantiles=[0.1, 0.5, 0.9])); "
                              f"`estimator` is {est!r}.")

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from tsrnn._forecast import windows
 from tsrnn._forecast.scaling import seasonal_indices
 from tsrnn._forecast.timeaxis import TimeAxis, check_index_kind, resolve_axis
 from tsrnn.windowing import as_names, check_numeric, check_time_index, series_frame
@@ -290,17 +291,23 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None, axis=None):
             raise TypeError(f"`y` has a {type(frame.index).__name__}; the forecaster was fitted "
                             "on a different kind of index.")
     check_numeric(frame, targets, "y")
+    frame = working_floats(frame)
     if past or future:
         cov = X[past + future]
         check_time_index(cov.index, "X")
         check_numeric(cov, past + future, "X")
+        cov = working_floats(cov)
         need = frame.index if need_rows is None else frame.index[-need_rows:]
         missing = need.difference(cov.index)
         if len(missing):
             raise ValueError(f"`X` does not cover the index of `y`: {len(missing)} timestamps "
                              f"are missing ({span(missing)}); `X` spans {span(cov.index)}.")
         frame = frame.join(cov.reindex(frame.index))
+    if fitted is None:
+        check_observed(frame, targets, past + future, X)
     raw = axis.regularise(frame, "y")
+    if len(raw):
+        axis.check_room(raw.index[-1], spec.horizon, "y")
     used = raw if need_rows is None else raw.iloc[-need_rows:]
     values = used.to_numpy(dtype=np.float64)
     if np.isinf(values).any():
@@ -313,6 +320,25 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None, axis=None):
     filled = raw.ffill() if spec.missing == "ffill" else raw
     return Prepared(SeriesData(raw, filled, len(targets), len(past)), kind, name, axis, past,
                     future)
+
+
+def working_floats(frame):
+    """``frame`` with float columns of other widths (float16, longdouble, nullable
+    Float64) as float64, the pandas layer's working dtype: pandas' forward fill has no
+    float16 kernel, and the network works in float32 or float64 anyway."""
+    odd = {c: np.float64 for c, dt in frame.dtypes.items()
+           if dt.kind == "f" and dt not in (np.float32, np.float64)}
+    return frame.astype(odd) if odd else frame
+
+
+def check_observed(frame, targets, covariates, X):
+    """Refuse targets or covariates without a single observed value: no window could be
+    trained on (a target) or filled (a covariate)."""
+    for cols, what, over in ((targets, "y", ""), (covariates, "X", " over the index of `y`")):
+        empty = [c for c in cols if len(frame) and frame[c].isna().all()]
+        if empty:
+            raise ValueError(f"`{what}` has columns with no observed value (all missing{over}): "
+                             f"{empty}.")
 
 
 def check_covariate_lags(spec, future):
@@ -334,6 +360,57 @@ def check_length(spec, data, future, what):
                          f"`horizon` = {lags + h} are needed.")
 
 
+def check_training_windows(spec, data, cal, n_found, what):
+    """Refuse a fit with fewer than two training windows, saying in the data's terms what
+    is short: the rows for ``lags`` + ``horizon`` + the calibration windows, or observed
+    targets (gaps, or a frequency finer than the data)."""
+    if n_found >= 2:
+        return
+    lags, H, n = spec.lags_, windows.train_steps(spec), len(data.raw)
+    window = f"`lags`={lags} + {H} target steps"
+    held = (f"{len(cal)} calibration windows (`calibration_fraction`="
+            f"{spec.calibration_fraction})" + (f" and the {H - 1} before them" if H > 1 else "")
+            if len(cal) else "no calibration windows")
+    candidates = max(0, windows.training_count(spec, n, lags))
+    if candidates < 2:
+        need = max(n + 1, lags + spec.horizon + 1)
+        while windows.training_count(spec, need, lags) < 2:
+            need += 1
+        raise ValueError(
+            f"{what} is too short to train on: its {n} rows ({span(data.raw.index)}) leave "
+            f"{candidates} training windows of {window} once {held} are held out; 2 are "
+            f"needed, which takes {need} rows. Give a longer history, or lower `lags`, "
+            "`horizon` or `calibration_fraction`.")
+    raw, n_t = data.raw, data.n_targets
+    observed = raw.iloc[:, :n_t].notna().all(axis=1).to_numpy()
+    covs = raw.iloc[:, n_t:]
+    cov_gaps = int(covs.isna().any(axis=1).sum()) if covs.shape[1] else 0
+    need = "inputs and targets" if spec.missing == "drop" else "targets"
+    text = (f"{what} has {n} rows on its grid ({span(raw.index)}), {n - int(observed.sum())} "
+            f"of them with missing targets" + (f" and {cov_gaps} with missing covariates"
+                                               if cov_gaps else "") +
+            f": of its {candidates} training windows of {window}, once {held} are held "
+            f"out, {n_found} have all their {need} observed; 2 are needed.")
+    where = np.flatnonzero(observed)
+    apart = float(np.median(np.diff(where))) if len(where) > 1 else 1.0
+    if apart > 1:
+        freq = f"`freq`={spec.freq!r}" if spec.freq is not None else \
+            f"the inferred frequency {_freq(data)}"
+        text += (f" Its observations are a median {apart:g} steps of the grid apart: if "
+                 f"{freq} is finer than the data's, pass the data's own as `freq=` or "
+                 "resample the data; else complete the history or lower `horizon`.")
+    elif spec.missing == "drop":
+        text += " Use `missing`='ffill', so that windows with gaps in their inputs are kept."
+    else:
+        text += " Complete the history, or lower `lags` or `horizon`."
+    raise ValueError(text)
+
+
+def _freq(data):
+    freq = getattr(data.raw.index, "freq", None)
+    return repr(freq.freqstr) if freq is not None else "of the index"
+
+
 def check_predict_X(X, used):
     """``X`` at predict time must be a DataFrame with the covariates ``used`` when they
     are needed."""
@@ -344,6 +421,12 @@ def check_predict_X(X, used):
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"`X` must be a pandas DataFrame of the covariates {used}, got "
                         f"{type(X).__name__}.")
+    if X.columns.has_duplicates:
+        raise ValueError(f"`X` has duplicate column names "
+                         f"{list(X.columns[X.columns.duplicated()].unique())}.")
+    # its rows are looked up by label, so their order does not matter; an unlabelled or
+    # twice-labelled row would be read silently
+    check_time_index(X.index, "X", order=False)
     absent = [c for c in used if c not in X.columns]
     if absent:
         raise ValueError(f"`X` lacks the covariates {absent} used at fit (it has "
@@ -385,9 +468,13 @@ def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False)
     known = targets + past
     gaps = hist[known].isna().any(axis=1).to_numpy()
     if gaps.any():
+        what = "`y`'s" if y is not None else "The fitted series'"
+        fix = "use `missing`='ffill' or complete the history" if spec.missing != "ffill" else \
+            "with `missing`='ffill' too: there is no earlier observation to carry forward; " \
+            "give a history that starts with observed values"
         raise ValueError(
-            f"The last `lags`={lags} observations have missing values "
-            f"({rows(hist.index, gaps)}); use `missing`='ffill' or complete the history."
+            f"{what} last `lags`={lags} observations have missing values in {known} "
+            f"({rows(hist.index, gaps)}); {fix}."
         )
     future_index = state.axis.future(hist.index[-1], h)
     A = hist[known].to_numpy(np.float64)

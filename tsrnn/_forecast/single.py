@@ -16,7 +16,13 @@ import numpy as np
 
 from tsrnn._forecast import forecast, regressor, scaling, windows
 from tsrnn._forecast.forecast import frame, labels, series_forecast
-from tsrnn._forecast.series import SeriesState, check_length, forecast_inputs, prepare, span
+from tsrnn._forecast.series import (
+    SeriesState,
+    check_length,
+    check_training_windows,
+    forecast_inputs,
+    prepare,
+)
 from tsrnn._validation import NoTrainingSamplesError
 
 
@@ -37,10 +43,7 @@ def fit(fc, y, X):
     own, known = Yraw, A[:, :n_t]
     A, Yraw = in_units(state, A, Yraw, n_t)
     Xw, Yw, _ = windows.training_windows(fc, A, F, Yraw, n_t, cal, state.window_norm)
-    if len(Xw) < 2:
-        raise ValueError(f"Only {len(Xw)} complete training windows of `lags`={fc.lags_} "
-                         f"+ {windows.train_steps(fc)} steps in `y` ({span(data.raw.index)}; "
-                         f"{len(cal)} windows held out for calibration).")
+    check_training_windows(fc, data, cal, len(Xw), "`y`")
     fc.targets_ = targets
     fc.past_covariates_, fc.future_covariates_ = prep.past, prep.future
     fc.axis_ = prep.axis

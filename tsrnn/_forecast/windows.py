@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._validation import check_float
-from tsrnn.windowing import gather_windows, window_positions
+from tsrnn.windowing import check_window_memory, gather_windows, window_positions
 
 
 def auto_lags(horizon, season, room):
@@ -44,7 +44,7 @@ def resolve_lags(spec, season, n, panel=False):
     if panel:
         return auto_lags(spec.horizon, season, n - spec.horizon)
     lags = auto_lags(spec.horizon, season, n)
-    while lags > 1 and _training_windows(spec, n, lags) < lags:
+    while lags > 1 and training_count(spec, n, lags) < lags:
         lags -= 1
     return lags
 
@@ -56,9 +56,10 @@ def fewest_lags(spec):
     return 1 if spec.lags == "auto" else int(spec.lags)
 
 
-def _training_windows(spec, n, lags):
-    """Training windows of a series of ``n`` observations with windows of ``lags``: its
-    forecast origins less the calibration ones and the gap before them."""
+def training_count(spec, n, lags):
+    """Training windows of a series of ``n`` observations with windows of ``lags`` (before
+    any is dropped for missing values): its forecast origins less the calibration ones and
+    the gap before them."""
     origins = max(0, n - lags - spec.horizon + 1)
     n_cal = 0 if spec.calibration_fraction is None else \
         math.ceil(spec.calibration_fraction * origins)
@@ -97,7 +98,7 @@ def normalise(spec, Xw, n_targets, norm):
 
 def windows(spec, A, F, pos, n_targets, norm):
     """Network inputs at origins ``pos`` (normalised) and the per-step reference."""
-    Xw = gather_windows(A, F, pos, spec.lags_, train_steps(spec))
+    Xw = gather_windows(A, F, pos, spec.lags_, train_steps(spec), "The windows of `y`/`X`")
     return Xw, normalise(spec, Xw, n_targets, norm)
 
 
@@ -118,6 +119,9 @@ def training_windows(spec, A, F, Yraw, n_targets, cal, norm):
     n = len(A)
     last_train = (cal[0] - H) if len(cal) else n - 1 - H
     train = window_positions(last_train + H + 1, spec.lags_, H, 1)
+    # gathered (2 parts joined), then the complete ones copied out
+    check_window_memory(len(train), spec.lags_, A.shape[1] + F.shape[1],
+                        "The training windows of `y`/`X`", copies=3)
     Xw, ref = windows(spec, A, F, train, n_targets, norm)
     # fancy indexing and concatenate both copy, so Yw may be normalised in place
     Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy == "direct" else \
@@ -147,6 +151,8 @@ def forecast(spec, predictor, A, F, pos, n_targets, norm, *, quantiles=False):
         out[bad] = np.nan
         return out
     C1 = A.shape[1]
+    check_window_memory(m, lags + h, C1 + F.shape[1], "The recursive forecasts' windows",
+                        advice="Lower `lags` or `horizon`, or forecast from fewer origins.")
     buf = np.empty((m, lags + h, C1))
     buf[:, :lags] = A[pos[:, None] + np.arange(-lags + 1, 1)]
     bad = np.isnan(buf[:, :lags]).any(axis=(1, 2))
