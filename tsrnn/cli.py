@@ -203,8 +203,8 @@ def _table(fc, point, coverage, X, y=None):
 
 
 def _check_finite(table, columns=None):
-    """Refuse to show or write forecasts that are NaN or infinite (float32 overflow, a
-    network that learnt nothing): an error, not a table of NaN and exit status 0."""
+    """Refuse to show or write forecasts that are NaN or infinite (an overflow the model
+    did not catch): an error, not a table of NaN and exit status 0."""
     import numpy as np
 
     values = table[columns] if columns is not None else table
@@ -214,8 +214,8 @@ def _check_finite(table, columns=None):
         row, col = (int(i[0]) for i in np.nonzero(bad))
         when = table["time"].iloc[row] if "time" in table else table.index[row]  # a backtest's
         raise UsageError(f"the forecasts are not finite ({values.columns[col]} is "
-                         f"{values.iat[row, col]} at {when}); values near float32's limit "
-                         "(3.4e38) overflow the network's arithmetic: rescale the data")
+                         f"{values.iat[row, col]} at {when}); the model's arithmetic "
+                         "overflowed: rescale the data")
 
 
 def _check_outputs(args, *names):
