@@ -93,7 +93,7 @@ _RANK = {
     "_validation": 0, "_resources": 0, "_version": 0, "_engine": 1, "nn": 2, "estimators": 3,
     "windowing": 4, "datasets": 4, "metrics": 4, "panel": 4.5, "_forecast": 5,
     "forecasting": 6, "_many": 6, "_ensemble": 6.5, "model_selection": 7, "persistence": 7, "plotting": 7,
-    "cli": 8, "__main__": 9,
+    "_cli_files": 7.5, "cli": 8, "__main__": 9,
 }
 _SUBRANK = {
     "_engine": {"jit": 0, "interrupts": 0, "kernels": 1, "threads": 2, "optim": 2, "network": 3,
