@@ -338,6 +338,8 @@ def test_save_permissions_directory_and_symlink(saved, tmp_path):
     assert link.is_symlink() and tsrnn.load(link).n_iter_ == tsrnn.load(saved).n_iter_
     with pytest.raises(ValueError, match=r"`path`=.* is a directory"):
         tsrnn.save(tsrnn.load(saved), tmp_path)
+    tsrnn.save(tsrnn.load(saved), os.devnull)  # a device is written to, not replaced
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
     assert _leftovers(tmp_path, {"m.tsrnn", "new.tsrnn", "link.tsrnn"}) == []
 
 

@@ -94,12 +94,12 @@ _RANK = {
     "windowing": 4, "datasets": 4, "metrics": 4, "panel": 4.5, "_forecast": 5,
     "forecasting": 6, "_many": 6, "_ensemble": 6.5, "_persist_checks": 6.7, "_persist_schema": 6.8,
     "model_selection": 7, "persistence": 7, "plotting": 7, "_persist_io": 0.5,
-    "cli": 8, "__main__": 9,
+    "_cli_files": 7.5, "cli": 8, "__main__": 9,
 }
 _SUBRANK = {
     "_engine": {"jit": 0, "interrupts": 0, "kernels": 1, "threads": 2, "optim": 2, "network": 3,
                 "training": 4},
-    "_forecast": {"timeaxis": 0, "scaling": 0, "series": 1, "windows": 1, "regressor": 1,
+    "_forecast": {"timeaxis": 0, "scaling": 0, "windows": 1, "regressor": 1, "series": 2,
                   "forecast": 2,
                   "single": 3, "global_model": 4},
 }

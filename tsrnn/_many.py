@@ -22,6 +22,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from tsrnn._engine import interrupts
 from tsrnn._forecast import windows
 from tsrnn._validation import check_float, check_n_jobs
 from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
@@ -29,9 +30,14 @@ from tsrnn.panel import series_error, split_covariates, split_panel, stack_forec
 __all__ = ["fit_many", "predict_many"]
 
 
-def _caught(sid, action, call, *args):
+def _caught(sid, action, scope, call, *args):
     """Run ``call`` in a worker: its warnings are recorded (to be re-issued by the caller,
-    whose filters apply), its errors re-raised with the series named."""
+    whose filters apply), its errors re-raised with the series named.  ``scope`` is the
+    caller's interrupt scope (:func:`tsrnn._engine.interrupts.token`): after a Ctrl-C
+    there, a task that a thread pool starts late does not start (the pool goes on taking
+    queued tasks after the caller has stopped)."""
+    if interrupts.requested(scope):
+        raise KeyboardInterrupt
     try:
         with _recording() as caught:
             result = call(*args)
@@ -185,7 +191,11 @@ def _run_joblib(calls, ids, n_jobs, action):
     in_process = bool(getattr(backend, "uses_threads", False))
     later = []
     try:
-        with _routed() if in_process else contextlib.nullcontext():
+        # in-process workers stop at their next minibatch on Ctrl-C and raise it here; a
+        # process pool gets KeyboardInterrupt at once (joblib then stops its workers)
+        with _routed() if in_process else contextlib.nullcontext(), \
+                interrupts.deferred(raise_on_exit=True) if in_process \
+                else contextlib.nullcontext():
             for sid, result, caught in parallel(tasks()):
                 done[sid] = result
                 if in_process:
@@ -287,8 +297,8 @@ def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
     ids = list(panel)
     covariates = split_covariates(X, ids, series_id)
     _check_lengths(forecaster, panel)
-    calls = ((sid, delayed(_caught)(sid, "fit", _fit, clone(forecaster), panel[sid],
-                                    covariates[sid])) for sid in ids)
+    calls = ((sid, delayed(_caught)(sid, "fit", interrupts.token(), _fit, clone(forecaster),
+                                    panel[sid], covariates[sid])) for sid in ids)
     return _run(calls, ids, n_jobs, "fit_many")
 
 
@@ -334,8 +344,8 @@ def predict_many(models, X=None, y=None, *, series_id=None, coverage=None, n_job
             raise ValueError(f"series {missing[0]!r}: not in `y` ({len(missing)} fitted series "
                              f"are missing: {missing[:5]}).")
     covariates = split_covariates(X, ids, series_id)
-    calls = ((sid, delayed(_caught)(sid, "predict", _predict, models[sid], covariates[sid],
-                                    histories[sid], coverage)) for sid in ids)
+    calls = ((sid, delayed(_caught)(sid, "predict", None, _predict, models[sid],
+                                    covariates[sid], histories[sid], coverage)) for sid in ids)
     frames = _run(calls, ids, n_jobs, "predict_many")
     return stack_forecasts(frames, series_name="series" if series_id is None else series_id)
 

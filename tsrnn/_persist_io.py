@@ -58,7 +58,8 @@ def write_atomic(path, write) -> None:
     removed and a previous file at ``path`` is left as it was.  A new file gets
     the mode ``open()`` would give it (``0o666`` less the umask); a replaced
     one keeps its permission bits.  A symbolic link at ``path`` is followed:
-    the file it points to is replaced, the link stays.
+    the file it points to is replaced, the link stays.  A device or pipe at ``path``
+    (``/dev/null``) is written to directly; a directory is a ValueError.
     """
     path = os.fspath(path)
     target = os.path.realpath(path)
@@ -68,11 +69,15 @@ def write_atomic(path, write) -> None:
         st = None
     except OSError as exc:
         raise ValueError(f"`path`={path!r} cannot be written: {exc.strerror}.") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"`path`={path!r} is a directory, not a file; give a file name such "
+                         f"as {os.path.join(path, 'model.tsrnn')!r}.")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        hint = f"; give a file name such as {os.path.join(path, 'model.tsrnn')!r}" \
-            if stat.S_ISDIR(st.st_mode) else ""
-        raise ValueError(f"`path`={path!r} is {file_kind(st.st_mode)}, not a regular file"
-                         f"{hint}.")
+        # a device or pipe (/dev/null, a FIFO): nothing to replace, and renaming over it
+        # would replace the device itself, so it is written to as open() would
+        with open(target, "wb") as fh:
+            write(fh)
+        return
     directory, name = os.path.split(target)
     fd = tmp = None
     try:

@@ -1,47 +1,68 @@
 """The ``tsrnn`` command line: forecast, backtest and predict from CSV files or bundled data.
 
 Every error (bad arguments, missing files, unknown columns, unparseable
-dates, bad model files) is one line on stderr and exit status 2 (set
-``TSRNN_DEBUG=1`` for the traceback); a
-progress bar is drawn only when stderr is a terminal and ``--quiet`` is not
-given.
+dates, bad model files, outputs that cannot be written) is one line on stderr
+and exit status 2 (set ``TSRNN_DEBUG=1`` for the traceback); Ctrl-C stops the
+run at any moment with ``tsrnn: interrupted`` and exit status 130.  Output
+files are written only once everything succeeded, each atomically (see
+:mod:`tsrnn._cli_files`).  A progress bar is drawn only when stderr is a
+terminal and ``--quiet`` is not given.
+
+NumPy, pandas and the rest are imported inside the functions: a Ctrl-C during
+those imports then lands inside :func:`main`, which reports it in one line,
+instead of in ``import tsrnn.cli``, which would print a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import warnings
 
-import numpy as np
-import pandas as pd
-
-from tsrnn import datasets as _datasets
 from tsrnn._version import __version__
 
+# name: (loader in tsrnn.datasets, description)
 DATASETS = {
-    "weather": (_datasets.load_weather, "Seattle daily weather (NOAA), 2012-2015"),
-    "co2": (_datasets.load_co2, "Mauna Loa weekly CO2 (Scripps), 1958-2001"),
-    "sea_temperature": (_datasets.load_sea_temperature,
+    "weather": ("load_weather", "Seattle daily weather (NOAA), 2012-2015"),
+    "co2": ("load_co2", "Mauna Loa weekly CO2 (Scripps), 1958-2001"),
+    "sea_temperature": ("load_sea_temperature",
                         "Buoy B01 water temperature every 30 min (NERACOOS), 2016-2017"),
-    "stocks": (_datasets.load_stocks, "Daily adjusted close of five tickers (Quandl), 2000-2013"),
+    "stocks": ("load_stocks", "Daily adjusted close of five tickers (Quandl), 2000-2013"),
 }
 _TIME_NAMES = ("date", "time", "datetime", "timestamp", "ds")
+INTERRUPTED = 130   # the shell's status for a program stopped by SIGINT (128 + 2)
 
 
 class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
+def _load_dataset(name):
+    from tsrnn import datasets
+
+    return getattr(datasets, DATASETS[name][0])()
+
+
+def _checkpoint():
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed since the command started.
+
+    Inside :func:`main` the first Ctrl-C only sets a flag (so that it cannot land
+    half-way through a training step); the command looks at it between its stages.
+    """
+    from tsrnn._engine import interrupts
+
+    interrupts.checkpoint()
 
 
 # ------------------------------------------------------------------ data
 def read_table(path, time_col=None):
-    """A CSV as a DataFrame indexed by its time column (parsed), sorted as given."""
+    """A CSV as a DataFrame indexed by its time column (parsed), sorted as given.
+
+    Integer numbers in the time column (also written as floats: ``1871.0``,
+    Excel's serial dates ``43831.0``) are time steps; other numbers are refused.
+    """
+    import numpy as np
+    import pandas as pd
+
     if not os.path.exists(path):
         raise UsageError(f"no such file: {path}")
     try:
@@ -66,9 +87,9 @@ def read_table(path, time_col=None):
         raise UsageError(f"missing time value in column {time_col!r} (data row {row + 1})")
     if pd.api.types.is_integer_dtype(column):   # time steps numbered 0, 1, 2 ...
         return df.drop(columns=[time_col]).set_index(pd.Index(column, name=time_col))
-    if pd.api.types.is_numeric_dtype(column):
-        raise UsageError(f"time column {time_col!r} holds non-integer numbers; give dates or "
-                         "integer steps (choose the column with --time-col)")
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        steps = _integer_steps(column.to_numpy(dtype=float), time_col)
+        return df.drop(columns=[time_col]).set_index(pd.Index(steps, name=time_col))
     stamps = pd.to_datetime(column, errors="coerce", format="mixed")
     bad = stamps.isna()
     if bad.any():
@@ -78,19 +99,37 @@ def read_table(path, time_col=None):
     return df.drop(columns=[time_col]).set_index(pd.DatetimeIndex(stamps, name=time_col))
 
 
+def _integer_steps(values, time_col):
+    """Integer-valued floats (a column with a blank cell is read as floats, and
+    spreadsheets write years and serial dates as ``1871.0``) as int64 steps."""
+    import numpy as np
+
+    # beyond 2**53 a float no longer tells neighbouring integers apart
+    whole = np.isfinite(values) & (np.abs(values) < 2.0 ** 53) & (values == np.round(values))
+    if not whole.all():
+        row = int(np.flatnonzero(~whole)[0])
+        raise UsageError(f"time column {time_col!r} holds non-integer numbers "
+                         f"({float(values[row])!r} in data row {row + 1}); give dates or "
+                         "integer steps, or choose the time column with --time-col")
+    return values.astype(np.int64)
+
+
 def load_data(args):
     if (args.csv is None) == (args.dataset is None):
         raise UsageError("give a CSV file or --dataset NAME (one of them)")
     if args.dataset is not None:
         if args.time_col is not None:
             raise UsageError("--time-col applies to a CSV file, not to --dataset")
-        return DATASETS[args.dataset][0]()
+        return _load_dataset(args.dataset)
     return read_table(args.csv, args.time_col)
 
 
 def split_target(df, args):
     """(y, X, future covariate names): the target history and covariates; trailing rows with a
     missing target but known future covariates are the forecast steps' covariates."""
+    import numpy as np
+    import pandas as pd
+
     names = [args.target] + list(args.covariates) + list(args.future_covariates)
     unknown = [c for c in names if c not in df.columns]
     if unknown:
@@ -111,6 +150,8 @@ def split_target(df, args):
 
 def default_season(index):
     """A natural seasonal period for the naive baseline, from the spacing of the index."""
+    import pandas as pd
+
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return 1
     step = pd.Series(index[1:] - index[:-1]).median()
@@ -142,8 +183,12 @@ def _forecaster(args, quiet):
 
 def _table(fc, point, coverage, X, y=None):
     """The forecast with interval columns; a short series that cannot calibrate the asked
-    coverage still gets its forecast, with a note instead of the intervals."""
+    coverage still gets its forecast, with a note instead of the intervals.  Raises
+    :class:`UsageError` when a forecast or a bound is not finite."""
+    import pandas as pd
+
     table = point.to_frame("forecast") if isinstance(point, pd.Series) else point
+    _check_finite(table)    # before a note on intervals that cannot matter then
     if coverage:
         try:
             iv = fc.predict_interval(coverage, X=X, y=y)
@@ -153,74 +198,92 @@ def _table(fc, point, coverage, X, y=None):
         if not isinstance(point, pd.Series):
             iv.columns = [f"{t}_{b}" for t, b in iv.columns]
         table = table.join(iv)
+        _check_finite(table)
     return table
 
 
-def _check_writable(*paths):
-    """Fail before a long fit, not after it, when an output cannot be written."""
-    for path in paths:
-        if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise UsageError(f"cannot write {path}: no directory {folder}")
-            if not os.access(folder, os.W_OK):
-                raise UsageError(f"cannot write {path}: {folder} is not writable")
+def _check_finite(table, columns=None):
+    """Refuse to show or write forecasts that are NaN or infinite (an overflow the model
+    did not catch): an error, not a table of NaN and exit status 0."""
+    import numpy as np
+
+    values = table[columns] if columns is not None else table
+    values = values.select_dtypes("number")
+    bad = ~np.isfinite(values.to_numpy(dtype=float))
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        when = table["time"].iloc[row] if "time" in table else table.index[row]  # a backtest's
+        raise UsageError(f"the forecasts are not finite ({values.columns[col]} is "
+                         f"{values.iat[row, col]} at {when}); the model's arithmetic "
+                         "overflowed: rescale the data")
 
 
-def _check_plot(path):
-    """Select the file-only Agg backend and refuse an unknown image format, before fitting."""
-    if path:
+def _check_outputs(args, *names):
+    """Every output path (and the plot's format) checked before any data is read, so
+    that no run fails after its fit, or after writing some of its outputs."""
+    from tsrnn._cli_files import check_outputs
+
+    try:
+        check_outputs({f"--{name}": getattr(args, name, None) for name in names})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    plot = getattr(args, "plot", None)
+    if "plot" in names and plot:
         import matplotlib
 
-        matplotlib.use("Agg")
+        matplotlib.use("Agg")    # file-only: no display needed, nothing opens a window
         from matplotlib.figure import Figure
 
-        ext = os.path.splitext(path)[1].lstrip(".").lower()
+        ext = os.path.splitext(plot)[1].lstrip(".").lower()
         if ext not in Figure().canvas.get_supported_filetypes():
-            raise UsageError(f"--plot {path}: unknown image format {ext!r} (use .png, .svg, .pdf)")
+            raise UsageError(f"--plot {plot}: unknown image format {ext!r} (use .png, .svg, .pdf)")
+
+
+def _commit(files):
+    """Write ``files`` ((path, write) pairs, None for an output not asked for) together;
+    returns the paths written.  Before anything is printed, so that a closed pipe
+    loses nothing."""
+    from tsrnn._cli_files import Outputs
+
+    with Outputs() as outputs:
+        for path, write in files:
+            if path:
+                outputs.add(path, write)
+        _checkpoint()   # a Ctrl-C while writing: the staged files are removed, none replaced
+        outputs.commit()
+    return outputs.written
+
+
+def _savefig(figure):
+    """A writer of ``figure`` for :func:`_commit` (the format follows the file name)."""
+    def write(path):
+        try:
+            figure.savefig(path, dpi=110)
+        finally:
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
+    return write
 
 
 def cmd_forecast(args, out):
-    from tsrnn.model_selection import backtest
-
-    _check_writable(args.output, args.plot, args.save)
-    _check_plot(args.plot)
+    _check_outputs(args, "output", "save", "plot")
     df = load_data(args)
     y, X = split_target(df, args)
-    quiet = args.quiet
-    fc = _forecaster(args, quiet).fit(y, X)
+    _checkpoint()
+    fc = _forecaster(args, args.quiet).fit(y, X)
+    _checkpoint()   # a fit cut short by Ctrl-C is not used
     point = fc.predict(X=X)
     table = _table(fc, point, args.coverage, X)
-    written = _write_outputs(args, fc, y, X, table, point)
-    m = args.season or default_season(y.index)
-    try:
-        r = backtest(_forecaster(args, True), y, X, initial=0.8, m=m)
-        s = r.summary.loc["mase"]
-        if not np.isfinite(s.to_numpy(dtype=float)).all():
-            raise ValueError(f"too little data for the seasonal period m={m}")
-        note = (f"backtest on the last 20 % ({r.forecasts['origin'].nunique()} origins): MASE "
-                f"{s['forecaster']:.3f} vs naive {s['naive']:.3f}, seasonal naive (m={m}) "
-                f"{s['seasonal_naive']:.3f}")
-    except ValueError as exc:
-        note = f"backtest skipped: {str(exc).splitlines()[0]}"
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
-    print(note, file=out)
-    for path in written:
-        print(f"wrote {path}", file=out)
-    return 0
+    note = _backtest_note(args, y, X)
+    _checkpoint()
 
-
-def _write_outputs(args, fc, y, X, table, point):
-    """Write what was asked for (before anything is printed, so a closed pipe loses nothing)."""
-    written = []
-    if args.output:
-        table.to_csv(args.output)
-        written.append(args.output)
-    if getattr(args, "save", None):
+    def save_model(path):
         from tsrnn.persistence import save
 
-        save(fc, args.save)
-        written.append(args.save)
+        save(fc, path)
+
+    plot = None
     if args.plot:
         from tsrnn.plotting import plot_forecast
 
@@ -229,39 +292,65 @@ def _write_outputs(args, fc, y, X, table, point):
             iv = table[["lower", "upper"]]
         axes = plot_forecast(y, point, interval=iv, title=f"{args.target}: {args.horizon}-step "
                              f"forecast ({args.cell})")
-        axes[0].figure.savefig(args.plot, dpi=110)
-        written.append(args.plot)
-    return written
+        plot = _savefig(axes[0].figure)
+    written = _commit([(args.output, table.to_csv), (args.save, save_model), (args.plot, plot)])
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
+    print(note, file=out)
+    for path in written:
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def _backtest_note(args, y, X):
+    """One line on the forecaster's accuracy in a quick backtest against the baselines."""
+    import numpy as np
+
+    from tsrnn.model_selection import backtest
+
+    m = args.season or default_season(y.index)
+    try:
+        r = backtest(_forecaster(args, True), y, X, initial=0.8, m=m)
+        s = r.summary.loc["mase"]
+        if not np.isfinite(s.to_numpy(dtype=float)).all():
+            raise ValueError(f"too little data for the seasonal period m={m}")
+    except ValueError as exc:
+        return f"backtest skipped: {str(exc).splitlines()[0]}"
+    return (f"backtest on the last 20 % ({r.forecasts['origin'].nunique()} origins): MASE "
+            f"{s['forecaster']:.3f} vs naive {s['naive']:.3f}, seasonal naive (m={m}) "
+            f"{s['seasonal_naive']:.3f}")
 
 
 def cmd_backtest(args, out):
     from tsrnn.model_selection import backtest
 
-    _check_writable(args.output, args.plot)
-    _check_plot(args.plot)
+    _check_outputs(args, "output", "plot")
     df = load_data(args)
     y, X = split_target(df, args)
     m = args.season or default_season(y.index)
+    _checkpoint()
     r = backtest(_forecaster(args, args.quiet), y, X, initial=args.initial, m=m,
                  refit=args.refit, coverage=args.coverage or None)
-    print(f"{args.target}: {r.forecasts['origin'].nunique()} origins x {args.horizon} steps, "
-          f"{r.n_fits} fit(s) in {r.fit_time:.1f} s, seasonal period m={m}", file=out)
-    print(r.summary.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
-    if args.output:
-        r.forecasts.to_csv(args.output, index=False)
-        print(f"wrote {args.output}", file=out)
+    _checkpoint()
+    _check_finite(r.forecasts, [c for c in ("forecast", "lower", "upper") if c in r.forecasts])
+    plot = None
     if args.plot:
         from tsrnn.plotting import plot_backtest
 
-        plot_backtest(r).figure.savefig(args.plot, dpi=110)
-        print(f"wrote {args.plot}", file=out)
+        plot = _savefig(plot_backtest(r).figure)
+    written = _commit([(args.output, lambda path: r.forecasts.to_csv(path, index=False)),
+                       (args.plot, plot)])
+    print(f"{args.target}: {r.forecasts['origin'].nunique()} origins x {args.horizon} steps, "
+          f"{r.n_fits} fit(s) in {r.fit_time:.1f} s, seasonal period m={m}", file=out)
+    print(r.summary.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+    for path in written:
+        print(f"wrote {path}", file=out)
     return 0
 
 
 def cmd_predict(args, out):
     from tsrnn.persistence import load
 
-    _check_writable(args.output)
+    _check_outputs(args, "output")
     fc = load(args.model)
     if not hasattr(fc, "predict_interval"):
         raise UsageError(f"{args.model} holds a {type(fc).__name__}, not a forecaster")
@@ -272,18 +361,19 @@ def cmd_predict(args, out):
     args.target, args.covariates = target, fc.past_covariates_
     args.future_covariates = fc.future_covariates_
     y, X = split_target(df, args)
+    _checkpoint()
     point = fc.predict(X=X, y=y)
     table = _table(fc, point, args.coverage, X, y=y)
+    written = _commit([(args.output, table.to_csv)])
     print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
-    if args.output:
-        table.to_csv(args.output)
-        print(f"wrote {args.output}", file=out)
+    for path in written:
+        print(f"wrote {path}", file=out)
     return 0
 
 
 def cmd_datasets(args, out):
-    for name, (load, text) in DATASETS.items():
-        df = load()
+    for name, (_, text) in DATASETS.items():
+        df = _load_dataset(name)
         print(f"{name}: {text}", file=out)
         print(f"  {len(df)} rows, {df.index[0]} .. {df.index[-1]}", file=out)
         print(f"  columns: {', '.join(map(str, df.columns))}", file=out)
@@ -296,6 +386,8 @@ def _checked(convert, ok, rule):
     noun = "an integer" if convert is int else "a number"
 
     def parse(text):
+        import argparse
+
         try:
             value = convert(text)
         except ValueError:
@@ -323,6 +415,13 @@ def _initial(text):
 
 
 def build_parser():
+    """The argument parser of ``tsrnn`` and its commands (errors raise :class:`UsageError`)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise UsageError(message)
+
     parser = _Parser(prog="tsrnn", description="Recurrent-network forecasting from the command "
                      "line (CSV in, forecast table, plot and model file out).")
     parser.add_argument("--version", action="version", version=f"tsrnn {__version__}")
@@ -389,34 +488,81 @@ def build_parser():
     return parser
 
 
-def main(argv=None, out=None):
-    """Run the command line; returns the exit status (0, or 2 with a one-line error)."""
-    out = sys.stdout if out is None else out
+def _command(argv, out):
+    import warnings
+
     parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return 0
+    if getattr(args, "refit", 0) < 0:
+        raise UsageError("--refit must be >= 0")
+    if hasattr(args, "refit"):
+        args.refit = args.refit if args.refit > 0 else False
+    with warnings.catch_warnings():
+        if getattr(args, "quiet", False):
+            warnings.simplefilter("ignore")
+        return args.func(args, out)
+
+
+def _interrupted():
+    print("tsrnn: interrupted", file=sys.stderr)
+    return INTERRUPTED
+
+
+def main(argv=None, out=None):
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+    out : file, optional
+        Where the tables go (default: ``sys.stdout``); messages go to ``sys.stderr``.
+
+    Returns
+    -------
+    int
+        The exit status: 0; 2 after an error, reported in one line on stderr;
+        130 after Ctrl-C (``tsrnn: interrupted`` on stderr), no output written.
+    """
+    out = sys.stdout if out is None else out
+    debug = bool(os.environ.get("TSRNN_DEBUG"))
     try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help(out)
-            return 0
-        if getattr(args, "refit", 0) < 0:
-            raise UsageError("--refit must be >= 0")
-        if hasattr(args, "refit"):
-            args.refit = args.refit if args.refit > 0 else False
-        with warnings.catch_warnings():
-            if getattr(args, "quiet", False):
-                warnings.simplefilter("ignore")
-            return args.func(args, out)
+        # the imports too are inside the handlers: a Ctrl-C at any moment gets one line
+        from tsrnn._engine import interrupts
+
+        # the first Ctrl-C only sets a flag: a fit stops after its minibatch, the command
+        # at its next checkpoint, and KeyboardInterrupt comes here when the scope ends
+        with interrupts.deferred(raise_on_exit=True):
+            try:
+                return _command(argv, out)
+            except Exception:
+                interrupts.checkpoint()   # an error after a Ctrl-C (of a fit cut short) is it
+                raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return _interrupted()
     except BrokenPipeError:  # `tsrnn forecast ... | head`: the reader left; outputs are written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
         return 0
     except Exception as exc:  # the CLI reports every failure as one line (raise re-raises)
-        if os.environ.get("TSRNN_DEBUG"):
+        if debug:
             raise
+        from tsrnn._engine.interrupts import is_interrupt
+
+        if is_interrupt(exc):   # a forced Ctrl-C inside a compiled call: Numba's SystemError
+            return _interrupted()
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, MemoryError):
+            message = (f"out of memory ({message}); try a smaller --hidden-size or --lags, "
+                       "or less data")
         print(f"tsrnn: error: {message}", file=sys.stderr)
         return 2
 
 
 def run():
-    """Console-script entry point."""
+    """Console-script entry point: exits with :func:`main`'s status."""
     sys.exit(main())

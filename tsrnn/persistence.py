@@ -386,7 +386,8 @@ def save(model, path) -> None:
     model : RNNRegressor, RNNClassifier, RNNForecaster or RNNEnsembleForecaster
     path : str or os.PathLike
         Conventionally ending in ``.tsrnn``; replaced if it exists (keeping its
-        permissions; a symbolic link is followed).
+        permissions; a symbolic link is followed; a device such as ``/dev/null`` is
+        written to).
 
     Raises
     ------
@@ -394,8 +395,8 @@ def save(model, path) -> None:
         If ``model`` is not a tsrnn model, or holds a value a model file cannot
         store.
     ValueError
-        If ``path`` is a directory or another non-regular file, or the model's
-        state is one that :func:`load` would refuse.
+        If ``path`` is a directory, or the model's state is one that :func:`load`
+        would refuse.
     OSError
         If the file cannot be written.
 

@@ -34,13 +34,16 @@ _depth = 0
 _raise = False       # the outermost scope's choice
 _pending = False     # a SIGINT arrived inside a scope and was not yet acted on
 _previous = None     # the handler the outermost scope replaced
+_generation = 0      # counts outermost scopes
+_interrupted = -1    # the last scope a SIGINT arrived in
 
 
 def _on_sigint(signum, frame):
-    global _pending
+    global _pending, _interrupted
     if _pending:
         raise KeyboardInterrupt
     _pending = True
+    _interrupted = _generation
 
 
 @contextlib.contextmanager
@@ -53,7 +56,7 @@ def deferred(*, raise_on_exit):
         What the outermost scope does with an interrupt: raise ``KeyboardInterrupt``
         (at a :func:`checkpoint` or on leaving) or let the fit end normally.
     """
-    global _depth, _raise, _previous, _pending
+    global _depth, _raise, _previous, _pending, _generation
     active = (threading.current_thread() is threading.main_thread()
               and (_depth > 0 or signal.getsignal(signal.SIGINT) is signal.default_int_handler))
     if not active:
@@ -61,6 +64,7 @@ def deferred(*, raise_on_exit):
         return
     with _lock:
         if _depth == 0:
+            _generation += 1
             _previous = signal.signal(signal.SIGINT, _on_sigint)
             _raise = raise_on_exit
             _pending = False
@@ -79,9 +83,16 @@ def deferred(*, raise_on_exit):
                 _pending = False
 
 
-def requested() -> bool:
-    """Whether a Ctrl-C arrived inside the current scope (the loop should stop)."""
-    return _pending
+def token():
+    """The current scope's number (None outside any), for :func:`requested`: a fit in a
+    worker thread started inside a scope still stops after that scope has ended."""
+    return _generation if _depth > 0 else None
+
+
+def requested(scope=None) -> bool:
+    """Whether a Ctrl-C arrived inside the current scope, or inside scope number
+    ``scope`` (:func:`token`) if given: the loop should stop."""
+    return _pending or (scope is not None and scope == _interrupted)
 
 
 def will_raise() -> bool:

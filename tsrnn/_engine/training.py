@@ -105,6 +105,7 @@ class Trainer:
         # its updates, from these, never on the weights its last update leaves
         self._epoch_start = net.params.copy()
         self._workspace = Workspace()
+        self._scope = None  # the interrupt scope of the running call
         self._qs = (np.empty(0, net.dtype) if config.quantiles is None
                     else np.asarray(config.quantiles, net.dtype))
 
@@ -154,6 +155,7 @@ class Trainer:
         reason = "max_iter"
         try:
             with interrupts.deferred(raise_on_exit=False), threads.blas_single_thread():
+                self._scope = interrupts.token()
                 for _ in range(epochs):
                     reason = self._run_epoch(X, Y, sw, rng, groups, n_threads, validation, bar)
                     if reason is not None:
@@ -196,7 +198,7 @@ class Trainer:
             bar.set_postfix(self._postfix(), refresh=False)
         if self._check_stop(validation is not None):
             return "converged"
-        return "interrupted" if interrupts.requested() else None
+        return "interrupted" if interrupts.requested(self._scope) else None
 
     def _epoch(self, X, Y, sw, rng, groups, n_threads):
         cfg = self.config
@@ -229,7 +231,7 @@ class Trainer:
                                                   workspace=self._workspace)
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 return math.nan
-            if interrupts.requested():
+            if interrupts.requested(self._scope):
                 # Ctrl-C: this epoch is abandoned before the update; the weights go back to
                 # the best epoch's (or to where this epoch started)
                 return None
