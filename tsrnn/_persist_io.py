@@ -76,7 +76,7 @@ def write_atomic(path, write) -> None:
         # a device or pipe (/dev/null, a FIFO): nothing to replace, and renaming over it
         # would replace the device itself, so it is written to as open() would
         with open(target, "wb") as fh:
-            write(fh)
+            write(_Stream(fh))
         return
     directory, name = os.path.split(target)
     fd = tmp = None
@@ -98,6 +98,14 @@ def write_atomic(path, write) -> None:
                 os.unlink(tmp)
         raise
     _sync_directory(directory or ".")
+
+
+class _Stream:
+    """A file written front to back, without ``tell`` or ``seek``: a device's ``tell()``
+    is always 0, so ``zipfile`` must count the positions itself."""
+
+    def __init__(self, fh):
+        self.write, self.flush = fh.write, fh.flush
 
 
 def _create_beside(directory, name):
