@@ -11,18 +11,16 @@ size its header claims once that claim is checked, and filled from the stream.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import os
 import re
-import secrets
 import stat
 import time
 import zipfile
 
 import numpy as np
 
+from tsrnn import _files
 from tsrnn._validation import format_bytes
 
 # Inflated content of one file: arrays, JSON and all (tests may lower it).
@@ -52,52 +50,39 @@ def file_kind(mode) -> str:
 def write_atomic(path, write) -> None:
     """Call ``write(fh)`` on a new file and put it at ``path`` only once it is complete.
 
-    The file is written beside ``path`` (same directory, so the final rename
-    cannot cross file systems), flushed and synced, then renamed over
-    ``path``; on any failure, interrupts included, the temporary file is
-    removed and a previous file at ``path`` is left as it was.  A new file gets
-    the mode ``open()`` would give it (``0o666`` less the umask); a replaced
-    one keeps its permission bits.  A symbolic link at ``path`` is followed:
-    the file it points to is replaced, the link stays.  A device or pipe at ``path``
-    (``/dev/null``) is written to directly; a directory is a ValueError.
+    Written beside ``path``, flushed and synced, then renamed over it
+    (:mod:`tsrnn._files`); on any failure, interrupts included, the temporary
+    file is removed and a previous file at ``path`` is left as it was.  A device
+    or pipe at ``path`` (``/dev/null``) is written to directly; a directory is a
+    ValueError.
     """
     path = os.fspath(path)
-    target = os.path.realpath(path)
+    target = _files.target(path)
     try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
+        what = _files.kind(target)
     except OSError as exc:
         raise ValueError(f"`path`={path!r} cannot be written: {exc.strerror}.") from None
-    if st is not None and stat.S_ISDIR(st.st_mode):
+    if what == "directory":
         raise ValueError(f"`path`={path!r} is a directory, not a file; give a file name such "
                          f"as {os.path.join(path, 'model.tsrnn')!r}.")
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        # a device or pipe (/dev/null, a FIFO): nothing to replace, and renaming over it
-        # would replace the device itself, so it is written to as open() would
+    if what == "special":
         with open(target, "wb") as fh:
             write(_Stream(fh))
         return
-    directory, name = os.path.split(target)
     fd = tmp = None
     try:
-        fd, tmp = _create_beside(directory or ".", name)
-        if st is not None:
-            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        fd, tmp = _files.create_beside(target)
         with os.fdopen(fd, "wb") as fh:
             fd = None  # the file object owns it now
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        _files.put_in_place(tmp, target)
     except BaseException:
         if fd is not None:
             os.close(fd)
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        _files.discard(tmp)
         raise
-    _sync_directory(directory or ".")
 
 
 class _Stream:
@@ -106,34 +91,6 @@ class _Stream:
 
     def __init__(self, fh):
         self.write, self.flush = fh.write, fh.flush
-
-
-def _create_beside(directory, name):
-    """(fd, path) of a new, empty, hidden file in ``directory``, created with the mode
-    ``open()`` gives (not ``mkstemp``'s 0o600)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | \
-        getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
-
-
-def _sync_directory(directory):
-    """Make the rename itself durable where the system allows it (POSIX)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_array(zf, name, a) -> None:
