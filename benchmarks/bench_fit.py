@@ -32,8 +32,8 @@ import pandas as pd
 
 from tsrnn import RNNRegressor
 from tsrnn._engine import threads as engine_threads
-from tsrnn._engine.network import Workspace
 from tsrnn._engine.optim import Adam
+from tsrnn._engine.plan import Workspace
 from tsrnn._resources import data_file
 from tsrnn.nn import Network
 

@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from tsrnn import DivergenceWarning, RNNClassifier, RNNForecaster, RNNRegressor
 from tsrnn._engine import interrupts
-from tsrnn._engine.network import MAX_LAYERS, Network, count_params, plan_bytes
+from tsrnn._engine.network import Network
+from tsrnn._engine.plan import MAX_LAYERS, count_params, plan_bytes
 from tsrnn._validation import check_allocation, format_bytes, memory_budget
 
 SMALL = dict(hidden_size=4, max_iter=3, random_state=0)

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BaseOffset, BusinessDay, CustomBusinessDay
 
-from tsrnn._engine.network import MAX_LAYERS, Network, count_params
+from tsrnn._engine.network import Network
+from tsrnn._engine.plan import MAX_LAYERS, count_params
 from tsrnn._ensemble import RNNEnsembleForecaster
 from tsrnn._forecast.regressor import window_columns
 from tsrnn._forecast.series import SeriesState

@@ -28,7 +28,8 @@ from sklearn.utils.validation import (
 )
 
 from tsrnn._engine import interrupts, threads
-from tsrnn._engine.network import Network, check_plan
+from tsrnn._engine.network import Network
+from tsrnn._engine.plan import check_plan
 from tsrnn._engine.training import TrainConfig, Trainer
 from tsrnn._validation import (
     NoTrainingSamplesError,
