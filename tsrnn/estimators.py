@@ -104,7 +104,8 @@ def _check_magnitude(name, A):
 
 def _cast_finite(name, A, dtype):
     """``A`` in ``dtype``, refusing values that overflow it (a NaN prediction otherwise)."""
-    out = np.ascontiguousarray(A, dtype=dtype)
+    with np.errstate(over="ignore"):  # reported below, as an error naming the argument
+        out = np.ascontiguousarray(A, dtype=dtype)
     if out.dtype != A.dtype and not np.isfinite(out).all():
         big = float(np.max(np.abs(A)))
         raise ValueError(
