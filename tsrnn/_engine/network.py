@@ -17,7 +17,14 @@ from tsrnn._engine import threads
 from tsrnn._engine.kernels import drivers as _k
 from tsrnn._engine.kernels.losses import CODES as _LOSS_CODES
 from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
-from tsrnn._engine.plan import Workspace, check_plan, fresh, predict_chunks, train_chunks
+from tsrnn._engine.plan import (
+    Workspace,
+    check_layers,
+    check_plan,
+    fresh,
+    predict_chunks,
+    train_chunks,
+)
 from tsrnn._validation import (
     as_float_array,
     check_choice,
@@ -181,7 +188,7 @@ class Network:
         self.cell = check_choice("cell", cell, _k.CELLS)
         self.input_size = check_int("input_size", input_size)
         self.hidden_size = check_int("hidden_size", hidden_size)
-        self.num_layers = check_int("num_layers", num_layers)
+        self.num_layers = check_layers(check_int("num_layers", num_layers))
         self.output_size = check_int("output_size", output_size)
         self.activation = check_choice("activation", activation, ("tanh", "relu"))
         if self.cell != "rnn" and self.activation != "tanh":

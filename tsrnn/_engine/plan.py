@@ -104,12 +104,18 @@ def plan_bytes(cell, input_size, hidden_size, num_layers, output_size, dtype, *,
     return total
 
 
+def check_layers(num_layers):
+    """Refuse a stack deeper than :data:`MAX_LAYERS` (before anything is built per layer)."""
+    if num_layers > MAX_LAYERS:
+        raise ValueError(f"`num_layers`={num_layers} must be <= {MAX_LAYERS}.")
+    return num_layers
+
+
 def check_plan(cell, input_size, hidden_size, num_layers, output_size, dtype, **training):
     """Refuse (ValueError naming the sizes) a network, or its training, beyond the
     memory budget (:func:`tsrnn._validation.memory_budget`); ``training`` as
     :func:`plan_bytes`.  ``num_layers`` is bounded by :data:`MAX_LAYERS` first."""
-    if num_layers > MAX_LAYERS:
-        raise ValueError(f"`num_layers`={num_layers} must be <= {MAX_LAYERS}.")
+    check_layers(num_layers)
     n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
                             training.get("num_embeddings", 0), training.get("embedding_dim", 0))
     what = (f"{'A GRU' if cell == 'gru' else 'An ' + cell.upper()} network with `hidden_size`={hidden_size} and `num_layers`={num_layers} "
