@@ -242,6 +242,12 @@ def test_divergence_restores_weights_whose_loss_was_measured(solver, lr):
     pred = reg.predict(X)
     assert np.isfinite(pred).all() and np.abs(reg.network_.params).max() < 10
     np.testing.assert_allclose(pred, init.predict(X), rtol=1e-5, atol=1e-6)
+    # the restored weights' loss on the (one-minibatch) training data is best_loss_
+    dt = reg.network_.dtype
+    Xs = reg._scale_X(np.asarray(X, np.float64), dt)
+    Ys = reg._scale_y(np.asarray(y, np.float64).reshape(-1, 1), dt)
+    loss, _ = reg.network_.loss_grad(Xs, Ys)
+    assert loss == pytest.approx(reg.best_loss_, rel=1e-5)
 
 
 def test_weights_zero_on_the_validation_tail_are_refused():
