@@ -255,3 +255,41 @@ def test_predicting_on_no_samples_is_a_clear_value_error(shape):
     reg = RNNRegressor(**SMALL).fit(X, y)
     with pytest.raises(ValueError, match="0 sample"):
         reg.predict(np.zeros(shape))
+
+
+# ------------------------------------------------------------------ found by the audit
+def test_odd_sizes_and_weights_are_handled_or_refused_clearly():
+    X, y = _data(40)
+    reg = RNNRegressor(**SMALL, bptt_steps=10**20).fit(X, y)  # longer than T: no truncation
+    np.testing.assert_array_equal(reg.predict(X), RNNRegressor(**SMALL).fit(X, y).predict(X))
+    with pytest.raises(ValueError, match="`hidden_size`=4611686018427387904"):
+        RNNRegressor(**{**SMALL, "hidden_size": np.int64(2**62)}).fit(X, y)
+    tiny = RNNRegressor(**SMALL).fit(X, y, sample_weight=np.full(40, 1e-320))
+    np.testing.assert_array_equal(tiny.predict(X), RNNRegressor(**SMALL).fit(X, y).predict(X))
+    with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+        RNNRegressor(**SMALL).fit(X, y, sample_weight=np.zeros(40))
+    with pytest.raises(ValueError, match=r"greater than one; got 0 classes \[\] \(`classes` is"):
+        RNNClassifier(**SMALL).partial_fit(X, np.where(y > 0, "a", "b"), classes=[])
+    with pytest.raises(TypeError, match="`y` must hold numbers, got dtype <U"):
+        RNNRegressor(**SMALL).fit(X, y.astype(str))
+
+
+def test_weights_that_overflow_in_the_forward_pass_are_an_error_not_nan():
+    X, y = _data(40)
+    reg = RNNRegressor(**SMALL).fit(X, y)
+    reg.network_.params[...] = 3e38
+    with pytest.raises(ValueError, match="output on `X` row 0 is not finite"):
+        reg.predict(X)
+
+
+def test_forecaster_names_its_own_argument_for_values_beyond_float64s_squares():
+    with pytest.raises(ValueError, match=r"`y` holds values whose windows reach"):
+        RNNForecaster(lags=12, horizon=3, estimator=RNNRegressor(**SMALL)).fit(_series(1e300))
+
+
+def test_save_into_a_missing_directory_is_a_value_error(tmp_path):
+    from tsrnn import save
+
+    X, y = _data(40)
+    with pytest.raises(ValueError, match="no directory"):
+        save(RNNRegressor(**SMALL).fit(X, y), tmp_path / "missing" / "m.tsrnn")

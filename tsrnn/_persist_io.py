@@ -69,6 +69,9 @@ def write_atomic(path, write) -> None:
         with open(target, "wb") as fh:
             write(_Stream(fh))
         return
+    if not os.path.isdir(os.path.dirname(target) or "."):
+        raise ValueError(f"`path`={path!r} cannot be written: no directory "
+                         f"{os.path.dirname(target)!r}.")
     fd = tmp = None
     try:
         fd, tmp = _files.create_beside(target)

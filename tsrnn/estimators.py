@@ -89,16 +89,16 @@ def _weighted_stats(A, sw, scale):
 
 
 # Beyond this magnitude the float64 statistics of standardising (squares, sums) overflow.
-_MAX_MAGNITUDE = 1e150
+MAX_MAGNITUDE = 1e150
 
 
 def _check_magnitude(name, A):
     """Refuse data whose standardisation would overflow float64 (NaN predictions)."""
     if A.size:
         big = float(np.max(np.abs(A)))
-        if big > _MAX_MAGNITUDE:
+        if big > MAX_MAGNITUDE:
             raise ValueError(f"`{name}` holds values up to {big:.3g}; beyond "
-                             f"{_MAX_MAGNITUDE:.0e} their squares overflow float64 while "
+                             f"{MAX_MAGNITUDE:.0e} their squares overflow float64 while "
                              "standardising. Rescale the data.")
 
 
@@ -274,7 +274,10 @@ class _RNNBase(BaseEstimator):
                     f"`sample_weight` is zero on all {n_train} training samples before the "
                     "early-stopping validation part: nothing to train on.")
         dt = check_dtype("dtype", self.dtype) if first else self.network_.dtype
-        sw = _cast_finite("sample_weight", sw, dt)
+        # weights are relative (the loss is divided by their sum; scikit-learn's check has
+        # refused all zeros): scaled to a largest of 1, tiny ones (1e-320) do not underflow
+        # to zero in float32
+        sw = _cast_finite("sample_weight", sw / sw.max(), dt)
         codes = None
         if embedding is not None:
             table, codes = embedding
@@ -355,8 +358,16 @@ class _RNNBase(BaseEstimator):
         X3 = self._scale_X(self._windows(X, reset=False), self.network_.dtype)
         groups = self.network_._check_groups(groups, X3.shape[0])
         with threads.blas_single_thread():
-            return self.network_._kernel_predict(X3, False, threads.resolve_n_jobs(self.n_jobs),
-                                                 groups)[:, 0, :]
+            out = self.network_._kernel_predict(X3, False, threads.resolve_n_jobs(self.n_jobs),
+                                                groups)[:, 0, :]
+        if not np.isfinite(out).all():
+            # weights that overflow in the forward pass (a crafted model file, a fit on data
+            # far outside float32) would otherwise come back as inf/NaN predictions
+            row = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
+            raise ValueError(f"The network's output on `X` row {row} is not finite: its "
+                             f"weights (largest |w| = {float(np.abs(self.network_.params).max()):.3g}"
+                             f") or the windows overflow {np.dtype(self.network_.dtype).name}.")
+        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -499,6 +510,9 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         y = np.asarray(y)
         if y.ndim == 0 or y.ndim > 2:
             raise ValueError(f"`y` must be 1-D or 2-D, got shape {y.shape}.")
+        if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+            raise TypeError(f"`y` must hold numbers, got dtype {y.dtype} (e.g. "
+                            f"{y.reshape(-1)[0]!r}).")
         if reset:
             self._y_ndim = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
@@ -637,8 +651,10 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
             self.classes_ = self._label_encoder.classes_
             if len(self.classes_) < 2:
                 raise ValueError(
-                    f"The number of classes has to be greater than one; got {len(self.classes_)} "
-                    f"class ({self.classes_[0]!r})."
+                    f"The number of classes has to be greater than one; got {len(self.classes_)}"
+                    f" class{'' if len(self.classes_) == 1 else 'es'} "
+                    f"{self.classes_.tolist()!r}" + (" (`classes` is empty)" if classes is not None
+                                                     and len(self.classes_) == 0 else "") + "."
                 )
         unseen = np.setdiff1d(y, self.classes_)
         if unseen.size:

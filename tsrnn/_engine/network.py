@@ -617,7 +617,7 @@ class Network:
         n, T, _ = X.shape
         qs = self._check_quantiles(quantiles, loss)
         delta = check_float("huber_delta", huber_delta, low=0, low_open=True)
-        trunc = check_int("bptt_steps", bptt_steps, allow_none=True) or T
+        trunc = min(check_int("bptt_steps", bptt_steps, allow_none=True) or T, T)
         Y = self._check_Y(Y, X, loss, seq, len(qs) if loss == "quantile" else 1)
         sw = self._check_sample_weight(sample_weight, n)
         masks = self._check_masks(dropout_masks, X)

@@ -71,6 +71,9 @@ def fresh(name, shape, dtype):  # noqa: ARG001 - the Workspace.get signature, no
 def count_params(cell, input_size, hidden_size, num_layers, output_size, num_embeddings=0,
                  embedding_dim=0) -> int:
     """Length of the flat parameter vector of a layout (closed form, nothing built)."""
+    # Python ints: NumPy integers (np.int64(2**62)) would overflow silently in the products
+    input_size, hidden_size, num_layers, output_size, num_embeddings, embedding_dim = map(
+        int, (input_size, hidden_size, num_layers, output_size, num_embeddings, embedding_dim))
     G = _k.N_GATES[cell] * hidden_size
     first = G * (input_size + embedding_dim + hidden_size + 2)
     rest = (num_layers - 1) * G * (2 * hidden_size + 2)
@@ -89,6 +92,8 @@ def plan_bytes(cell, input_size, hidden_size, num_layers, output_size, dtype, *,
     BPTT scratch, dropout masks (drawn in float64) and a gathered minibatch.
     """
     size = np.dtype(dtype).itemsize
+    input_size, hidden_size, num_layers, output_size, batch, steps, targets = map(
+        int, (input_size, hidden_size, num_layers, output_size, batch, steps, targets))
     n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
                             num_embeddings, embedding_dim)
     total = n_params * (size + 8)

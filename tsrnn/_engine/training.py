@@ -206,7 +206,7 @@ class Trainer:
         n, T, _ = X.shape
         order = rng.permutation(n) if cfg.shuffle else None
         code = LOSS_CODES[cfg.loss]
-        trunc = cfg.bptt_steps or T
+        trunc = min(cfg.bptt_steps or T, T)  # a longer truncation is no truncation
         total = 0.0
         work = self._workspace
         for start in range(0, n, cfg.batch_size):
