@@ -97,7 +97,7 @@ def test_datasets_and_help():
     (["forecast", "--dataset", "weather", "--target", "nope"], "unknown column(s) 'nope'"),
     (["forecast", "--dataset", "weather", "--target", "weather"], "column 'weather' is not numeric"),
     (["forecast", "--dataset", "weather", "--target", "temp_max", "--horizon", "0"],
-     "argument --horizon: '0' must be >= 1"),
+     "argument --horizon: '0' must be in 1..10000000"),
     (["forecast", "--dataset", "mars", "--target", "x"], "argument --dataset: invalid choice"),
     (["forecast", "--dataset", "weather", "--target", "temp_max", "--lags", "many"],
      "argument --lags: 'many' is not an integer"),
@@ -471,3 +471,123 @@ def test_memory_error_is_one_line(monkeypatch, capsys):
     assert main(["forecast", *WEATHER, "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("tsrnn: error: out of memory (Unable to")
+
+
+# ------------------------------------------------------ hostile inputs
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_inputs_that_are_not_regular_files_are_refused_without_blocking(kind, tmp_path, capsys):
+    """A FIFO would block pandas' open, /dev/zero would be read without end (audit 22, 23)."""
+    path = tmp_path / "f.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = pathlib.Path("/dev/zero")
+    start = time.monotonic()
+    assert main(["forecast", str(path), "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot read {path}: " in err
+    assert ("directory" if kind == "directory" else "not a regular file") in err
+    assert time.monotonic() - start < 30
+
+
+def test_a_fifo_model_file_is_refused(tmp_path, capsys):
+    os.mkfifo(tmp_path / "m.tsrnn")
+    assert main(["predict", "--model", str(tmp_path / "m.tsrnn"), "--dataset", "weather"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_csv_too_large_for_the_memory_budget_is_refused(tmp_path, monkeypatch, capsys):
+    path = _csv(tmp_path)
+    monkeypatch.setenv("TSRNN_MEMORY_BUDGET", "1KiB")
+    assert main(["forecast", str(path), "--target", "load"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "TSRNN_MEMORY_BUDGET" in err
+    assert "KiB" in err
+
+
+@pytest.mark.parametrize("value", ["1" + "0" * 400, "99999999999EiB"])
+def test_an_absurd_memory_budget_is_one_clear_line(value, tmp_path, monkeypatch, capsys):
+    path = _csv(tmp_path)
+    monkeypatch.setenv("TSRNN_MEMORY_BUDGET", value)
+    assert main(["forecast", str(path), "--target", "load"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "TSRNN_MEMORY_BUDGET=" in err and "must be a size" in err
+    assert "lags" not in err
+    from tsrnn._validation import memory_budget
+    with pytest.raises(ValueError, match="TSRNN_MEMORY_BUDGET"):
+        memory_budget()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--season", "99999999999999999999"], "argument --season: '99999999999999999999' must be in"),
+    (["--season", "1000001"], "must be in 1..1000000"),
+    (["--seed", "-1"], "argument --seed: '-1' must be in 0..4294967295"),
+    (["--seed", str(2**32)], "argument --seed"),
+    (["--horizon", str(10**8)], "argument --horizon"),
+    (["--lags", str(10**30)], "argument --lags"),
+    (["--hidden-size", str(10**30)], "argument --hidden-size"),
+    (["--max-iter", str(10**30)], "argument --max-iter"),
+    (["--refit", str(10**30)], "argument --refit"),
+    (["--refit", "-1"], "argument --refit: '-1' must be in 0.."),
+    (["--initial", "1e11"], "argument --initial"),
+])
+def test_huge_integer_options_fail_at_parse_time_in_one_line(argv, message, tmp_path, capsys):
+    path = _csv(tmp_path, n=30)
+    cmd = "backtest" if argv[0] in ("--refit", "--initial") else "forecast"
+    assert main([cmd, str(path), "--target", "load", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_notes_are_printed_only_when_the_run_succeeds(tmp_path, monkeypatch, capsys):
+    """A short series skips its intervals with a note; an error later is the only line."""
+    path = _csv(tmp_path, n=40)
+    argv = ["forecast", str(path), "--target", "load", "--horizon", "3", *SMALL, "-q",
+            "--coverage", "0.999"]
+    assert main(argv) == 0
+    assert "intervals skipped" in capsys.readouterr().err
+
+    def fail(*a):
+        raise cli.UsageError("later failure")
+
+    monkeypatch.setattr(cli, "_backtest_note", fail)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "tsrnn: error: later failure\n"
+
+
+def test_predict_with_a_saved_ensemble(tmp_path, capsys):
+    from tsrnn import RNNEnsembleForecaster, RNNForecaster, save
+
+    path = _csv(tmp_path, future=3)
+    df = cli.read_table(str(path))
+    base = RNNForecaster(horizon=3, lags=10, past_covariates=["temp"],
+                         estimator=RNNForecaster.default_estimator(max_iter=3, hidden_size=4))
+    X = df[["temp", "holiday"]]
+    ens = RNNEnsembleForecaster(base, n_models=2, lags=[8, 10], random_state=0)
+    ens.fit(df["load"].iloc[:160], X)
+    save(ens, tmp_path / "ens.tsrnn")
+    assert main(["predict", "--model", str(tmp_path / "ens.tsrnn"), str(path), "-q",
+                 "--output", str(tmp_path / "out.csv")]) == 0
+    table = pd.read_csv(tmp_path / "out.csv", index_col=0)
+    assert list(table.columns[:1]) == ["forecast"] and len(table) == 3
+    assert np.allclose(table["forecast"], ens.predict(X=X, y=df["load"].iloc[:160]).to_numpy())
+
+
+@pytest.mark.parametrize("option", ["--output", "--save", "--plot"])
+def test_an_output_naming_the_input_csv_is_refused(option, tmp_path, capsys):
+    path = _csv(tmp_path)
+    before = path.read_bytes()
+    assert main(["forecast", str(path), "--target", "load", *SMALL, "-q", option, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "it is the input CSV" in err
+    assert path.read_bytes() == before
+
+
+def test_an_output_naming_the_model_file_is_refused(tmp_path, capsys):
+    model = tmp_path / "m.tsrnn"
+    model.write_bytes(b"whatever")
+    assert main(["predict", "--model", str(model), "--dataset", "weather",
+                 "--output", str(model)]) == 2
+    assert "it is --model" in capsys.readouterr().err and model.read_bytes() == b"whatever"

@@ -18,21 +18,25 @@ import os
 from tsrnn import _files
 
 
-def check_outputs(options):
+def check_outputs(options, inputs=None):
     """Refuse, before any work, output paths that cannot be written.
 
     Parameters
     ----------
     options : dict of str to (str or None)
         Option name (``"--output"``) to the path given (None or empty: not asked for).
+    inputs : dict of str to (str or None), optional
+        What the run reads (``"--model"``, ``"the input CSV"``) to its path: an output
+        naming one of them is refused (it would overwrite the input).
 
     Raises
     ------
     ValueError
         Naming the option and the path, when the path is a directory, its
         directory is missing or not writable, it is an existing file that is
-        not writable, or two options name the same file.
+        not writable, two options name the same file, or an option names an input.
     """
+    read = {_files.target(path): name for name, path in (inputs or {}).items() if path}
     seen = {}
     for option, path in options.items():
         if not path:
@@ -42,6 +46,8 @@ def check_outputs(options):
         if target in seen:
             raise ValueError(f"{where}: {seen[target]} names the same file")
         seen[target] = option
+        if target in read and _files.kind(target) != "special":
+            raise ValueError(f"{where}: it is {read[target]}, which would be overwritten")
         what = _files.kind(target)
         if what == "directory":
             raise ValueError(f"{where}: it is a directory")

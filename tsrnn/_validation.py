@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import os
 import re
@@ -29,10 +30,15 @@ def memory_budget() -> int:
     text = os.environ.get("TSRNN_MEMORY_BUDGET", "").strip()
     if text:
         m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)", text)
-        if m is None or m.group(2).lower() not in _UNITS:
-            raise ValueError(f"TSRNN_MEMORY_BUDGET={text!r} must be a size such as '16GiB', "
-                             "'500MB' or a number of bytes.")
-        return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+        value = None
+        if m is not None and m.group(2).lower() in _UNITS:
+            value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+        # a finite number of bytes that an int64 holds (400 digits are infinity as a float)
+        if value is None or not math.isfinite(value) or value >= 2.0 ** 63:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise ValueError(f"TSRNN_MEMORY_BUDGET={shown!r} must be a size such as "
+                             "'16GiB', '500MB' or a number of bytes (below 8 EiB).")
+        return int(value)
     try:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 3 // 4)
     except (AttributeError, ValueError, OSError):

@@ -63,8 +63,7 @@ def read_table(path, time_col=None):
     import numpy as np
     import pandas as pd
 
-    if not os.path.exists(path):
-        raise UsageError(f"no such file: {path}")
+    _check_input(path, limit=True)
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -97,6 +96,40 @@ def read_table(path, time_col=None):
         raise UsageError(f"unparseable date {column.iloc[row]!r} in column {time_col!r} "
                          f"(data row {row + 1}); choose the time column with --time-col")
     return df.drop(columns=[time_col]).set_index(pd.DatetimeIndex(stamps, name=time_col))
+
+
+# pandas takes several times a CSV's text size in memory while it reads it
+CSV_MEMORY_FACTOR = 10
+
+
+def _check_input(path, limit=False):
+    """Refuse, without opening it, an input that is missing or not a regular file (a
+    FIFO or a device would block or never end, a directory cannot be read), and with
+    ``limit`` a CSV too large to read within the memory budget."""
+    import stat
+
+    try:
+        info = os.stat(path)    # does not open the file: a FIFO cannot block here
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"cannot read {path}: it is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"cannot read {path}: not a regular file (a pipe, device or socket)")
+    if limit:
+        from tsrnn._validation import format_bytes, memory_budget
+
+        try:
+            budget = memory_budget()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if info.st_size * CSV_MEMORY_FACTOR > budget:
+            raise UsageError(f"{path} is {format_bytes(info.st_size)}: reading it would need "
+                             f"about {format_bytes(info.st_size * CSV_MEMORY_FACTOR)}, more "
+                             f"than the memory budget of {format_bytes(budget)} (set "
+                             "TSRNN_MEMORY_BUDGET to change it)")
 
 
 def _integer_steps(values, time_col):
@@ -181,9 +214,10 @@ def _forecaster(args, quiet):
                          random_state=args.seed)
 
 
-def _table(fc, point, coverage, X, y=None):
+def _table(fc, point, coverage, X, y=None, notes=None):
     """The forecast with interval columns; a short series that cannot calibrate the asked
-    coverage still gets its forecast, with a note instead of the intervals.  Raises
+    coverage still gets its forecast, with a note (appended to ``notes``, printed by the
+    command once the run succeeded) instead of the intervals.  Raises
     :class:`UsageError` when a forecast or a bound is not finite."""
     import pandas as pd
 
@@ -193,7 +227,8 @@ def _table(fc, point, coverage, X, y=None):
         try:
             iv = fc.predict_interval(coverage, X=X, y=y)
         except ValueError as exc:
-            print(f"intervals skipped: {exc}", file=sys.stderr)
+            if notes is not None:
+                notes.append(f"intervals skipped: {str(exc).splitlines()[0]}")
             return table
         if not isinstance(point, pd.Series):
             iv.columns = [f"{t}_{b}" for t, b in iv.columns]
@@ -223,8 +258,9 @@ def _check_outputs(args, *names):
     that no run fails after its fit, or after writing some of its outputs."""
     from tsrnn._cli_files import check_outputs
 
+    inputs = {"--model": getattr(args, "model", None), "the input CSV": getattr(args, "csv", None)}
     try:
-        check_outputs({f"--{name}": getattr(args, name, None) for name in names})
+        check_outputs({f"--{name}": getattr(args, name, None) for name in names}, inputs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     plot = getattr(args, "plot", None)
@@ -274,7 +310,8 @@ def cmd_forecast(args, out):
     fc = _forecaster(args, args.quiet).fit(y, X)
     _checkpoint()   # a fit cut short by Ctrl-C is not used
     point = fc.predict(X=X)
-    table = _table(fc, point, args.coverage, X)
+    notes = []
+    table = _table(fc, point, args.coverage, X, notes=notes)
     note = _backtest_note(args, y, X)
     _checkpoint()
 
@@ -298,7 +335,14 @@ def cmd_forecast(args, out):
     print(note, file=out)
     for path in written:
         print(f"wrote {path}", file=out)
+    _print_notes(notes)
     return 0
+
+
+def _print_notes(notes):
+    """The run's notes on stderr: only once it succeeded, so that an error is one line."""
+    for note in notes:
+        print(note, file=sys.stderr)
 
 
 def _backtest_note(args, y, X):
@@ -351,23 +395,32 @@ def cmd_predict(args, out):
     from tsrnn.persistence import load
 
     _check_outputs(args, "output")
+    if os.path.exists(args.model):     # a missing one: load's own message
+        _check_input(args.model)
     fc = load(args.model)
     if not hasattr(fc, "predict_interval"):
         raise UsageError(f"{args.model} holds a {type(fc).__name__}, not a forecaster")
+    # an ensemble's members share the columns; the first one names them
+    spec = fc.members_[0] if getattr(fc, "members_", None) else fc
+    if not hasattr(spec, "targets_"):
+        raise UsageError(f"{args.model} holds a {type(fc).__name__} that this command "
+                         "cannot use (no target column recorded)")
     df = load_data(args)
-    target = fc.targets_[0]
+    target = spec.targets_[0]
     if target not in df.columns:
         raise UsageError(f"the model forecasts {target!r}, which is not a column of the data")
-    args.target, args.covariates = target, fc.past_covariates_
-    args.future_covariates = fc.future_covariates_
+    args.target, args.covariates = target, list(spec.past_covariates_ or [])
+    args.future_covariates = list(spec.future_covariates_ or [])
     y, X = split_target(df, args)
     _checkpoint()
     point = fc.predict(X=X, y=y)
-    table = _table(fc, point, args.coverage, X, y=y)
+    notes = []
+    table = _table(fc, point, args.coverage, X, y=y, notes=notes)
     written = _commit([(args.output, table.to_csv)])
     print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
     for path in written:
         print(f"wrote {path}", file=out)
+    _print_notes(notes)
     return 0
 
 
@@ -398,15 +451,20 @@ def _checked(convert, ok, rule):
     return parse
 
 
-_positive_int = _checked(int, lambda v: v >= 1, "must be >= 1")
+MAX_SIZE = 10**7       # horizon, lags, hidden size, epochs, refit period, initial count
+MAX_SEASON = 10**6
+_size = _checked(int, lambda v: 1 <= v <= MAX_SIZE, f"must be in 1..{MAX_SIZE}")
+_season = _checked(int, lambda v: 1 <= v <= MAX_SEASON, f"must be in 1..{MAX_SEASON}")
+_seed = _checked(int, lambda v: 0 <= v <= 2**32 - 1, f"must be in 0..{2**32 - 1}")
+_refit = _checked(int, lambda v: 0 <= v <= MAX_SIZE, f"must be in 0..{MAX_SIZE}")
 
 
 def _lags(text):
     """``--lags``: ``auto`` or a positive integer."""
-    return "auto" if text == "auto" else _positive_int(text)
+    return "auto" if text == "auto" else _size(text)
 _coverage = _checked(float, lambda v: 0 <= v < 1, "must be in [0, 1) (0: no intervals)")
-_fraction_or_count = _checked(float, lambda v: 0 < v < 1e12,
-                              "must be a fraction in (0, 1) or a count")
+_fraction_or_count = _checked(float, lambda v: 0 < v < 1 or 1 <= v <= MAX_SIZE,
+                              f"must be a fraction in (0, 1) or a count up to {MAX_SIZE}")
 
 
 def _initial(text):
@@ -439,21 +497,21 @@ def build_parser():
 
     def model_args(p):
         p.add_argument("--target", required=True, help="the column to forecast")
-        p.add_argument("--horizon", type=_positive_int, default=7, help="steps (default 7)")
+        p.add_argument("--horizon", type=_size, default=7, help="steps (default 7)")
         p.add_argument("--lags", type=_lags, default="auto",
                        help="history steps, or auto: four horizons, at least a season and "
                             "24 (default auto)")
         p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
-        p.add_argument("--hidden-size", type=_positive_int, default=32)
-        p.add_argument("--max-iter", type=_positive_int, default=200, help="epochs (200)")
+        p.add_argument("--hidden-size", type=_size, default=32)
+        p.add_argument("--max-iter", type=_size, default=200, help="epochs (200)")
         p.add_argument("--covariates", nargs="+", default=[], metavar="COL",
                        help="columns known only up to the present (past covariates)")
         p.add_argument("--future-covariates", nargs="+", default=[], metavar="COL",
                        help="columns known ahead; the CSV must extend them over the forecast "
                        "steps (rows with the target empty)")
-        p.add_argument("--season", type=_positive_int, default=None,
+        p.add_argument("--season", type=_season, default=None,
                        help="seasonal period of the baseline (default from the frequency)")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=_seed, default=0)
         p.add_argument("--plot", help="write a PNG plot to this file")
 
     f = sub.add_parser("forecast", help="fit, print the forecast table and a backtest note",
@@ -471,7 +529,7 @@ def build_parser():
     model_args(b)
     b.add_argument("--initial", type=_initial, default=0.7,
                    help="first training window: observations, or a fraction (default 0.7)")
-    b.add_argument("--refit", type=int, default=0,
+    b.add_argument("--refit", type=_refit, default=0,
                    help="refit every N origins (default 0: fit once)")
     b.set_defaults(func=cmd_backtest)
 
@@ -496,10 +554,15 @@ def _command(argv, out):
     if args.command is None:
         parser.print_help(out)
         return 0
-    if getattr(args, "refit", 0) < 0:
-        raise UsageError("--refit must be >= 0")
     if hasattr(args, "refit"):
         args.refit = args.refit if args.refit > 0 else False
+    if args.command != "datasets":
+        from tsrnn._validation import memory_budget
+
+        try:
+            memory_budget()    # a bad TSRNN_MEMORY_BUDGET: its own message, before any work
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     with warnings.catch_warnings():
         if getattr(args, "quiet", False):
             warnings.simplefilter("ignore")
