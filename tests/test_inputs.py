@@ -139,6 +139,24 @@ HOSTILE = {
                              "`data`", "complex"),
     "nat in make_windows": (lambda: make_windows(_y(_with_nat(IDX, 4)), target="y", lags=3),
                             "`data`", "NaT"),
+    "zero offset freq": (lambda: _fc(freq=pd.offsets.Day(0)).fit(_y()), "`freq`", "positive"),
+    "negative offset freq": (lambda: _fc(freq=pd.offsets.Day(-1)).fit(_y()), "`freq`",
+                             "positive"),
+    "horizon changed since fit": (lambda: _fc().fit(_y()).set_params(horizon=5).predict(),
+                                  "`horizon`=5", "fit again"),
+    "strategy changed since fit": (
+        lambda: _fc().fit(_y()).set_params(strategy="recursive").predict_interval(),
+        "`strategy`='recursive'", "fit again"),
+    "global_model changed since fit": (
+        lambda: _fc().fit(_y()).set_params(global_model=True).predict(), "`global_model`=True",
+        "fit again"),
+    "huge embedding_dim": (
+        lambda: _fc(global_model=True, series_encoding="embedding",
+                    embedding_dim=10**20).fit(_frame()), "`embedding_dim`", "memory"),
+    "tz-aware history for a naive fit": (
+        lambda: _fc().fit(_y()).predict(y=_y().tz_localize("UTC")), "`y`", "tz=UTC"),
+    "naive history for a tz-aware fit": (
+        lambda: _fc().fit(_y().tz_localize("UTC")).predict(y=_y()), "`y`", "tz=None"),
 }
 
 
@@ -290,3 +308,20 @@ def test_windows_beyond_the_memory_budget_are_refused_before_any_is_built(monkey
         build()
     assert what in str(info.value) and "windows of 50 steps" in str(info.value)
     assert "Lower `lags`" in str(info.value)
+
+
+@pytest.mark.parametrize("y", [_y(name=True), _y(name=False),
+                               pd.DataFrame({True: _y(), False: _y() * 2})])
+def test_bool_names_are_labels_not_masks(y):
+    fc = _fc().fit(y)
+    out = fc.predict()
+    assert out.shape == ((2,) if isinstance(y, pd.Series) else (2, 2))
+    assert np.isfinite(np.asarray(fc.predict(y=y))).all()
+
+
+def test_set_params_after_fit_takes_effect_at_the_next_fit():
+    fc = _fc().fit(_y()).set_params(horizon=3)
+    assert len(fc.fit(_y()).predict()) == 3
+    # parameters predict does not read may change freely
+    fc.set_params(random_state=1, estimator__max_iter=3)
+    assert len(fc.predict()) == 3
