@@ -21,10 +21,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tsrnn import RNNForecaster, RNNRegressor
+from tsrnn import RNNEnsembleForecaster, RNNForecaster, RNNRegressor
 from tsrnn._forecast.series import prepare
 from tsrnn._forecast.timeaxis import MAX_GRID_RATIO
-from tsrnn.model_selection import fit_many
+from tsrnn.model_selection import backtest, fit_many, predict_many
 from tsrnn.windowing import make_windows
 
 N = 60
@@ -157,6 +157,39 @@ HOSTILE = {
         lambda: _fc().fit(_y()).predict(y=_y().tz_localize("UTC")), "`y`", "tz=UTC"),
     "naive history for a tz-aware fit": (
         lambda: _fc().fit(_y().tz_localize("UTC")).predict(y=_y()), "`y`", "tz=None"),
+    "a billion ensemble members": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=10**9).fit(_y()), "`n_models`",
+        "at most 1000"),
+    "a million ensemble workers": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=2, n_jobs=10**6).fit(_y()), "`n_jobs`",
+        "at most"),
+    "fractional ensemble workers": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=2, n_jobs=2.5).fit(_y()), "`n_jobs`",
+        "2.5"),
+    "bool ensemble workers": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=2, n_jobs=True).fit(_y()), "`n_jobs`",
+        "True"),
+    "backtest of a regressor": (lambda: backtest(RNNRegressor(), _y(), initial=0.7),
+                                "`forecaster`", "RNNRegressor"),
+    "backtest m beyond the first fit": (
+        lambda: backtest(_fc(), _y(), initial=0.7, m=N), "`m`", "`initial`=42"),
+    "backtest m equal to the first fit": (
+        lambda: backtest(_fc(), _y(), initial=0.7, m=42), "`m`=42", "less than"),
+    "backtest huge m": (lambda: backtest(_fc(), _y(), initial=0.7, m=10**20), "`m`", "initial"),
+    "backtest huge step": (lambda: backtest(_fc(), _y(), initial=0.7, step=10**20), "`step`",
+                           "at most"),
+    "panel backtest huge step": (
+        lambda: backtest(_fc(global_model=True), _frame(), initial=0.7, step=10**20), "`step`",
+        "at most"),
+    "panel backtest huge m": (
+        lambda: backtest(_fc(global_model=True), _frame(), initial=0.7, m=10**20), "`m`",
+        "initial"),
+    "backtest metrics not a list": (lambda: backtest(_fc(), _y(), initial=0.7, metrics=3),
+                                    "`metrics`", "3"),
+    "fit_many with a million workers": (lambda: fit_many(_fc(), _frame(), n_jobs=10**6),
+                                        "`n_jobs`", "at most"),
+    "predict_many with a non-model": (
+        lambda: predict_many({"a": _fc().fit(_y()), "b": "x"}), "`models`", "series 'b'"),
 }
 
 
@@ -325,3 +358,11 @@ def test_set_params_after_fit_takes_effect_at_the_next_fit():
     # parameters predict does not read may change freely
     fc.set_params(random_state=1, estimator__max_iter=3)
     assert len(fc.predict()) == 3
+
+
+def test_backtest_metrics_none_means_the_defaults():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = backtest(_fc(), _y(), initial=0.7).summary
+        none = backtest(_fc(), _y(), initial=0.7, metrics=None).summary
+    pd.testing.assert_frame_equal(default, none)
