@@ -9,6 +9,8 @@ the last observation.  Everything about time lives here and in
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
@@ -19,6 +21,10 @@ from tsrnn._validation import check_choice, check_float, check_int, naming
 from tsrnn.windowing import as_names
 
 __all__ = ["RNNForecaster"]
+
+# each fitted forecaster's parameters as at its fit, beside it rather than in its
+# attributes (which are the saved file's schema); a copy or a loaded model has none
+_FITTED_PARAMS = weakref.WeakKeyDictionary()
 
 
 class RNNForecaster(BaseEstimator):
@@ -244,8 +250,8 @@ class RNNForecaster(BaseEstimator):
     def _check_fitted(self):
         """Refuse to forecast with parameters changed (by set_params) since fit."""
         check_is_fitted(self, "estimator_")
-        fitted = self.__dict__.get("_fitted_params")
-        if fitted is None:
+        fitted = _FITTED_PARAMS.get(self)
+        if fitted is None:  # a copy or a loaded model (its file was checked for consistency)
             return
         changed = [k for k, v in self._fit_params().items()
                    if k in fitted and not _same(v, fitted[k])]
@@ -358,7 +364,7 @@ class RNNForecaster(BaseEstimator):
             with naming(self), interrupts.deferred(raise_on_exit=True):
                 self._check_params()
                 self._model().fit(self, y, X)
-                self._fitted_params = self._fit_params()
+                _FITTED_PARAMS[self] = self._fit_params()
                 return self
         except BaseException:
             # a failed (re)fit leaves the model as it was: still usable if it was fitted
