@@ -348,12 +348,12 @@ def predict_many(models, X=None, y=None, *, series_id=None, coverage=None, n_job
     n_jobs = check_workers(n_jobs)
     if not isinstance(models, dict) or not models:
         raise TypeError("`models` must be a non-empty dict of fitted forecasters (from fit_many).")
+    if coverage is not None:
+        check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
     for sid, model in models.items():
         if not callable(getattr(model, "predict", None)) or not hasattr(model, "_values"):
             raise TypeError(f"series {sid!r}: `models`[{sid!r}] must be a fitted forecaster "
                             f"(from fit_many), got {type(model).__name__} {model!r:.80}.")
-    if coverage is not None:
-        check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
     ids = list(models)
     histories = dict.fromkeys(ids)
     if y is not None:
