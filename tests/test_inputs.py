@@ -21,10 +21,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tsrnn import RNNForecaster, RNNRegressor
+from tsrnn import RNNEnsembleForecaster, RNNForecaster, RNNRegressor
 from tsrnn._forecast.series import prepare
 from tsrnn._forecast.timeaxis import MAX_GRID_RATIO
-from tsrnn.model_selection import fit_many
+from tsrnn.model_selection import backtest, fit_many, predict_many
 from tsrnn.windowing import make_windows
 
 N = 60
@@ -139,6 +139,57 @@ HOSTILE = {
                              "`data`", "complex"),
     "nat in make_windows": (lambda: make_windows(_y(_with_nat(IDX, 4)), target="y", lags=3),
                             "`data`", "NaT"),
+    "zero offset freq": (lambda: _fc(freq=pd.offsets.Day(0)).fit(_y()), "`freq`", "positive"),
+    "negative offset freq": (lambda: _fc(freq=pd.offsets.Day(-1)).fit(_y()), "`freq`",
+                             "positive"),
+    "horizon changed since fit": (lambda: _fc().fit(_y()).set_params(horizon=5).predict(),
+                                  "`horizon`=5", "fit again"),
+    "strategy changed since fit": (
+        lambda: _fc().fit(_y()).set_params(strategy="recursive").predict_interval(),
+        "`strategy`='recursive'", "fit again"),
+    "global_model changed since fit": (
+        lambda: _fc().fit(_y()).set_params(global_model=True).predict(), "`global_model`=True",
+        "fit again"),
+    "huge embedding_dim": (
+        lambda: _fc(global_model=True, series_encoding="embedding",
+                    embedding_dim=10**20).fit(_frame()), "`embedding_dim`", "memory"),
+    "tz-aware history for a naive fit": (
+        lambda: _fc().fit(_y()).predict(y=_y().tz_localize("UTC")), "`y`", "tz=UTC"),
+    "naive history for a tz-aware fit": (
+        lambda: _fc().fit(_y().tz_localize("UTC")).predict(y=_y()), "`y`", "tz=None"),
+    "a billion ensemble members": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=10**9).fit(_y()), "`n_models`",
+        "at most 1000"),
+    "a million ensemble workers": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=2, n_jobs=10**6).fit(_y()), "`n_jobs`",
+        "at most"),
+    "fractional ensemble workers": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=2, n_jobs=2.5).fit(_y()), "`n_jobs`",
+        "2.5"),
+    "bool ensemble workers": (
+        lambda: RNNEnsembleForecaster(_fc(), n_models=2, n_jobs=True).fit(_y()), "`n_jobs`",
+        "True"),
+    "backtest of a regressor": (lambda: backtest(RNNRegressor(), _y(), initial=0.7),
+                                "`forecaster`", "RNNRegressor"),
+    "backtest m beyond the first fit": (
+        lambda: backtest(_fc(), _y(), initial=0.7, m=N), "`m`", "`initial`=42"),
+    "backtest m equal to the first fit": (
+        lambda: backtest(_fc(), _y(), initial=0.7, m=42), "`m`=42", "less than"),
+    "backtest huge m": (lambda: backtest(_fc(), _y(), initial=0.7, m=10**20), "`m`", "initial"),
+    "backtest huge step": (lambda: backtest(_fc(), _y(), initial=0.7, step=10**20), "`step`",
+                           "at most"),
+    "panel backtest huge step": (
+        lambda: backtest(_fc(global_model=True), _frame(), initial=0.7, step=10**20), "`step`",
+        "at most"),
+    "panel backtest huge m": (
+        lambda: backtest(_fc(global_model=True), _frame(), initial=0.7, m=10**20), "`m`",
+        "initial"),
+    "backtest metrics not a list": (lambda: backtest(_fc(), _y(), initial=0.7, metrics=3),
+                                    "`metrics`", "3"),
+    "fit_many with a million workers": (lambda: fit_many(_fc(), _frame(), n_jobs=10**6),
+                                        "`n_jobs`", "at most"),
+    "predict_many with a non-model": (
+        lambda: predict_many({"a": _fc().fit(_y()), "b": "x"}), "`models`", "series 'b'"),
 }
 
 
@@ -290,3 +341,28 @@ def test_windows_beyond_the_memory_budget_are_refused_before_any_is_built(monkey
         build()
     assert what in str(info.value) and "windows of 50 steps" in str(info.value)
     assert "Lower `lags`" in str(info.value)
+
+
+@pytest.mark.parametrize("y", [_y(name=True), _y(name=False),
+                               pd.DataFrame({True: _y(), False: _y() * 2})])
+def test_bool_names_are_labels_not_masks(y):
+    fc = _fc().fit(y)
+    out = fc.predict()
+    assert out.shape == ((2,) if isinstance(y, pd.Series) else (2, 2))
+    assert np.isfinite(np.asarray(fc.predict(y=y))).all()
+
+
+def test_set_params_after_fit_takes_effect_at_the_next_fit():
+    fc = _fc().fit(_y()).set_params(horizon=3)
+    assert len(fc.fit(_y()).predict()) == 3
+    # parameters predict does not read may change freely
+    fc.set_params(random_state=1, estimator__max_iter=3)
+    assert len(fc.predict()) == 3
+
+
+def test_backtest_metrics_none_means_the_defaults():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = backtest(_fc(), _y(), initial=0.7).summary
+        none = backtest(_fc(), _y(), initial=0.7, metrics=None).summary
+    pd.testing.assert_frame_equal(default, none)

@@ -26,6 +26,7 @@ from tsrnn._engine import interrupts
 from tsrnn._forecast import forecast, windows
 from tsrnn._forecast.global_model import panel_series
 from tsrnn._forecast.regressor import fitted_levels
+from tsrnn._many import check_workers
 from tsrnn._validation import (
     check_choice,
     check_int,
@@ -33,6 +34,10 @@ from tsrnn._validation import (
     naming,
 )
 from tsrnn.forecasting import RNNForecaster
+
+# members an ensemble may have: beyond this the seeds and members alone fill memory, and
+# the median of a few dozen networks has long stopped changing
+MAX_MODELS = 1000
 
 __all__ = ["RNNEnsembleForecaster"]
 
@@ -54,7 +59,7 @@ class RNNEnsembleForecaster(BaseEstimator):
         The member template (``None``: ``RNNForecaster()``). Cloned, never
         modified; a global model makes every member global.
     n_models : int, default=5
-        Members.
+        Members, at most 1000.
     lags : list of int or "auto", optional
         Input windows the members cycle through; default the forecaster's own.
     losses : list of str, optional
@@ -66,7 +71,7 @@ class RNNEnsembleForecaster(BaseEstimator):
     n_jobs : int, optional
         Members fitted at once, in threads (the kernels release the GIL; each
         member's network then runs on one thread). ``None``: one at a time;
-        ``-1``: all cores. Results are identical for any value.
+        ``-1``: all cores; at most 100,000. Results are identical for any value.
     random_state : int, RandomState instance or None, default=None
         Seeds the members: the first gets it as is (so an ensemble of one is
         the forecaster itself), the others seeds drawn from it. ``None``: the
@@ -117,6 +122,10 @@ class RNNEnsembleForecaster(BaseEstimator):
         """Each member's (lags, loss, random_state) as forecaster parameters."""
         base = self._base()
         n = check_int("n_models", self.n_models)
+        if n > MAX_MODELS:
+            raise ValueError(f"`n_models`={n!r} must be at most {MAX_MODELS} (each member is a "
+                             "separately trained forecaster).")
+        check_workers(self.n_jobs)
         check_choice("combine", self.combine, tuple(_COMBINE))
         lags = [base.lags] if self.lags is None else list(_as_list("lags", self.lags))
         for v in lags:

@@ -239,6 +239,21 @@ def _check_lengths(forecaster, panel):
                              f"{need} are needed.")
 
 
+# joblib refuses more workers than this (its pre-dispatch of 2 * n_jobs tasks must stay
+# within 1,000,000); beyond it there is no machine to run them on anyway
+MAX_N_JOBS = 100_000
+
+
+def check_workers(n_jobs):
+    """``n_jobs`` for joblib: None or a non-zero int of at most :data:`MAX_N_JOBS` workers
+    (a ValueError naming `n_jobs` up front, not a failure inside joblib's workers)."""
+    n_jobs = check_n_jobs(n_jobs)
+    if n_jobs is not None and n_jobs > MAX_N_JOBS:
+        raise ValueError(f"`n_jobs`={n_jobs!r} must be at most {MAX_N_JOBS:,} workers (or -1 "
+                         "for one per CPU).")
+    return n_jobs
+
+
 def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
     """Fit one clone of ``forecaster`` per series of a panel, in parallel through joblib.
 
@@ -285,7 +300,7 @@ def fit_many(forecaster, y, X=None, *, series_id=None, n_jobs=None):
     >>> models = fit_many(tsrnn.RNNForecaster(horizon=5), panel, n_jobs=-1)  # doctest: +SKIP
     >>> predict_many(models).loc["MSFT"]  # doctest: +SKIP
     """
-    n_jobs = check_n_jobs(n_jobs)
+    n_jobs = check_workers(n_jobs)
     if not hasattr(forecaster, "fit") or not hasattr(forecaster, "lags"):
         raise TypeError(f"`forecaster` must be an RNNForecaster, got {type(forecaster).__name__}.")
     forecaster._check_params()
@@ -330,11 +345,15 @@ def predict_many(models, X=None, y=None, *, series_id=None, coverage=None, n_job
         ``upper``) for single-target series, or one column per target
         (``(target, "forecast"/"lower"/"upper")`` with ``coverage``).
     """
-    n_jobs = check_n_jobs(n_jobs)
+    n_jobs = check_workers(n_jobs)
     if not isinstance(models, dict) or not models:
         raise TypeError("`models` must be a non-empty dict of fitted forecasters (from fit_many).")
     if coverage is not None:
         check_float("coverage", coverage, low=0, high=1, low_open=True, high_open=True)
+    for sid, model in models.items():
+        if not callable(getattr(model, "predict", None)) or not hasattr(model, "_values"):
+            raise TypeError(f"series {sid!r}: `models`[{sid!r}] must be a fitted forecaster "
+                            f"(from fit_many), got {type(model).__name__} {model!r:.80}.")
     ids = list(models)
     histories = dict.fromkeys(ids)
     if y is not None:

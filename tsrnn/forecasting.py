@@ -9,6 +9,8 @@ the last observation.  Everything about time lives here and in
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
@@ -19,6 +21,10 @@ from tsrnn._validation import check_choice, check_float, check_int, naming
 from tsrnn.windowing import as_names
 
 __all__ = ["RNNForecaster"]
+
+# each fitted forecaster's parameters as at its fit, beside it rather than in its
+# attributes (which are the saved file's schema); a copy or a loaded model has none
+_FITTED_PARAMS = weakref.WeakKeyDictionary()
 
 
 class RNNForecaster(BaseEstimator):
@@ -233,6 +239,28 @@ class RNNForecaster(BaseEstimator):
             self.estimator = self.default_estimator()
         return super().set_params(**params)
 
+    # parameters that predict reads of the fitted model: changed by set_params after fit,
+    # they take effect at the next fit (predict refuses to mix them with the fitted model)
+    _REFIT_EXEMPT = ("estimator", "random_state", "calibration_fraction")
+
+    def _fit_params(self):
+        return {k: v for k, v in self.get_params(deep=False).items()
+                if k not in self._REFIT_EXEMPT}
+
+    def _check_fitted(self):
+        """Refuse to forecast with parameters changed (by set_params) since fit."""
+        check_is_fitted(self, "estimator_")
+        fitted = _FITTED_PARAMS.get(self)
+        if fitted is None:  # a copy or a loaded model (its file was checked for consistency)
+            return
+        changed = [k for k, v in self._fit_params().items()
+                   if k in fitted and not _same(v, fitted[k])]
+        if changed:
+            now = ", ".join(f"`{k}`={getattr(self, k)!r} (fitted with {fitted[k]!r})"
+                            for k in changed)
+            raise ValueError(f"{now} changed since fit; call fit again for the new "
+                             "parameters to take effect.")
+
     @property
     def _is_global(self):
         return bool(self.global_model) or self.series_id is not None
@@ -278,6 +306,7 @@ class RNNForecaster(BaseEstimator):
         (see :meth:`_series_state`), as :meth:`predict` (``what``
         "point") or :meth:`predict_interval` ("interval") or :meth:`predict_quantiles`
         ("quantiles") would frame them."""
+        self._check_fitted()
         return self._model().forecast_values(self, what, X, y, coverage)
 
     def _frame(self, out, what, levels=None):
@@ -299,6 +328,7 @@ class RNNForecaster(BaseEstimator):
         a series' arrays ending at ``pos`` (a backtest's origins); ``sid`` names the series
         of a global model; bounds (lower, upper) from :meth:`_half_width`'s ``half``, else
         None."""
+        self._check_fitted()
         if sid is None:
             return single.forecast_at(self, A, F, pos, half)
         return global_model.forecast_at(self, sid, A, F, pos, half)
@@ -333,7 +363,9 @@ class RNNForecaster(BaseEstimator):
             # KeyboardInterrupt: nothing more is trained, the model is put back
             with naming(self), interrupts.deferred(raise_on_exit=True):
                 self._check_params()
-                return self._model().fit(self, y, X)
+                self._model().fit(self, y, X)
+                _FITTED_PARAMS[self] = self._fit_params()
+                return self
         except BaseException:
             # a failed (re)fit leaves the model as it was: still usable if it was fitted
             self.__dict__.clear()
@@ -359,7 +391,7 @@ class RNNForecaster(BaseEstimator):
             Same type as the fitted ``y``, indexed by the next ``horizon``
             timestamps.
         """
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         return forecast.check_finite(self._model().predict(self, "point", X, y), "point")
 
     def predict_interval(self, coverage=0.9, X=None, y=None):
@@ -382,6 +414,7 @@ class RNNForecaster(BaseEstimator):
             ``(target, "lower")``, ``(target, "upper")``, indexed like
             :meth:`predict`.
         """
+        self._check_fitted()
         coverage = windows.check_interval(self, coverage, "estimator_")
         return forecast.check_finite(
             self._model().predict(self, "interval", X, y, coverage=coverage), "interval")
@@ -396,7 +429,7 @@ class RNNForecaster(BaseEstimator):
             One column per level (a Series was fitted) or per ``(target,
             level)``, indexed like :meth:`predict`.
         """
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         levels = regressor.fitted_levels(self.estimator_)
         if levels is None:
             raise ValueError(f"predict_quantiles needs loss='quantile' in the estimator (e.g. "
@@ -407,3 +440,16 @@ class RNNForecaster(BaseEstimator):
                              "cannot feed back a quantile.")
         return forecast.check_finite(
             self._model().predict(self, "quantiles", X, y, levels=list(levels)), "quantile")
+
+
+def _same(a, b):
+    """Whether two parameter values are equal (arrays elementwise, anything else by ==)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        try:
+            return bool(np.array_equal(a, b))
+        except (TypeError, ValueError):
+            return False

@@ -127,15 +127,18 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         Observations (or fraction of them) in the first training window; for
         a panel, time points of the union of the series' timestamps.
     step : int, optional
-        Steps between origins; default the forecaster's ``horizon``.
+        Steps between origins (at most the series' length); default the
+        forecaster's ``horizon``.
     refit : bool or int, default=False
         ``False``: one fit, reused for every origin (fast). ``True``: refit on
         the expanding window at every origin. An int ``k``: refit at every
         ``k``-th origin.
     m : int, default=1
         Seasonal period: of the seasonal naive baseline and of the MASE/RMSSE
-        scale (computed on the first ``initial`` observations).
+        scale (computed on the first ``initial`` observations, so less than
+        ``initial``).
     metrics : list of str, default=("mae", "rmse", "mase", "rmsse", "smape")
+        None: the default.
     coverage : float in (0, 1), optional
         Also give :meth:`~RNNForecaster.predict_interval` bounds and report
         their empirical ``coverage`` and mean ``interval_width``.
@@ -144,6 +147,9 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
     -------
     BacktestResult
     """
+    if not callable(getattr(forecaster, "_template", None)):
+        raise TypeError(f"`forecaster` must be an RNNForecaster or RNNEnsembleForecaster, got "
+                        f"{type(forecaster).__name__}: {forecaster!r:.80}.")
     template = forecaster._template()
     h = check_int("horizon", template.horizon)
     step = h if step is None else check_int("step", step)
@@ -152,6 +158,11 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
         every = 1 if refit else None
     else:
         every = check_int("refit", refit)
+    if metrics is None:
+        metrics = _METRICS
+    if not isinstance(metrics, str) and not _iterable(metrics):
+        raise TypeError(f"`metrics`={metrics!r} must be None, a metric name or a list of "
+                        f"them from {list(_METRICS)}.")
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     unknown = [x for x in names if x not in _METRICS]
     if unknown:
@@ -163,6 +174,25 @@ def backtest(forecaster, y, X=None, *, initial, step=None, refit=False, m=1,
                              "`calibration_fraction`=None.")
     run = _backtest_panel if template._is_global else _backtest_series
     return run(forecaster, template, y, X, initial, step, every, m, names, coverage)
+
+
+def _iterable(value):
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_span(step, m, initial, n):
+    """``step`` and ``m`` against the series: origins are at most ``n`` steps apart, and the
+    seasonal baseline and the MASE/RMSSE scale need a season within the first fit."""
+    if step > n:
+        raise ValueError(f"`step`={step} must be at most the {n} observations of `y`.")
+    if m >= initial:
+        raise ValueError(f"`m`={m} must be less than `initial`={initial} observations: the "
+                         "seasonal naive baseline and the MASE/RMSSE scale compare values `m` "
+                         "steps apart within the first fit.")
 
 
 def _blocks(origins, every):
@@ -188,6 +218,7 @@ def _backtest_series(forecaster, template, y, X, initial, step, every, m, names,
     data, past, future = prep.data, prep.past, prep.future
     n, n_t = len(data.raw), data.n_targets
     initial = _resolve_initial(initial, n, windows.fewest_lags(template) + h + 1)
+    _check_span(step, m, initial, n)
     origins = np.arange(initial - 1, n - h, step)
     if not len(origins):
         raise ValueError(f"No origin leaves `horizon`={h} steps after `initial`={initial} in the "
@@ -265,6 +296,7 @@ def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, 
         times = times.union(prepared[sid].data.raw.index)
     n = len(times)
     initial = _resolve_initial(initial, n, lags + h + 1)
+    _check_span(step, m, initial, n)
     origin_times = times[initial - 1:n - h:step]
     if not len(origin_times):
         raise ValueError(f"No origin leaves `horizon`={h} steps after `initial`={initial} in the "

@@ -27,7 +27,7 @@ from tsrnn._forecast.series import (
     pad_start,
     prepare,
 )
-from tsrnn._validation import NoTrainingSamplesError, check_random_state
+from tsrnn._validation import NoTrainingSamplesError, check_allocation, check_random_state
 from tsrnn.panel import series_error, split_covariates, split_panel, stack_forecasts
 from tsrnn.windowing import check_window_memory, window_positions
 
@@ -149,6 +149,7 @@ def _initial_embedding(fc, n_series):
         return fc.series_embedding_
     # a generator of its own, seeded from random_state, so that the network's
     # initial weights are the same with and without an embedding
+    check_allocation(f"`embedding_dim`={dim} for {n_series} series", n_series * dim * 8 * 3)
     seed = check_random_state(_seed(fc, est)).randint(np.iinfo(np.int32).max)
     return (np.random.RandomState(seed).standard_normal((n_series, dim)) * 0.1).astype(dtype)
 

@@ -198,6 +198,12 @@ class Prepared(NamedTuple):
     future: list
 
 
+def columns(frame, names):
+    """``frame``'s columns ``names``, selected by position: a bare label list such as
+    ``[True]`` would be read by pandas as a boolean mask."""
+    return frame.iloc[:, [frame.columns.get_loc(n) for n in names]]
+
+
 def span(index):
     return f"{index[0]} .. {index[-1]}" if len(index) else "empty"
 
@@ -290,6 +296,11 @@ def prepare(spec, y, X, *, fitted=None, need_rows=None, axis=None):
         if isinstance(axis.offset, int) != (not isinstance(frame.index, pd.DatetimeIndex)):
             raise TypeError(f"`y` has a {type(frame.index).__name__}; the forecaster was fitted "
                             "on a different kind of index.")
+        fitted_tz = getattr(getattr(state.history, "index", None), "tz", None)
+        if isinstance(frame.index, pd.DatetimeIndex) and str(frame.index.tz) != str(fitted_tz):
+            raise ValueError(f"`y` has timestamps with tz={frame.index.tz}; the forecaster was "
+                             f"fitted on tz={fitted_tz}: convert `y`'s index "
+                             "(tz_localize/tz_convert) to match.")
     check_numeric(frame, targets, "y")
     frame = working_floats(frame)
     if past or future:
@@ -466,7 +477,7 @@ def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False)
                              f"last `lags`={lags}.")
         hist = data.filled.iloc[-lags:]
     known = targets + past
-    gaps = hist[known].isna().any(axis=1).to_numpy()
+    gaps = columns(hist, known).isna().any(axis=1).to_numpy()
     if gaps.any():
         what = "`y`'s" if y is not None else "The fitted series'"
         fix = "use `missing`='ffill' or complete the history" if spec.missing != "ffill" else \
@@ -477,8 +488,8 @@ def forecast_inputs(spec, state, targets, past, future, X, y, *, short_ok=False)
             f"({rows(hist.index, gaps)}); {fix}."
         )
     future_index = state.axis.future(hist.index[-1], h)
-    A = hist[known].to_numpy(np.float64)
-    F = hist[future].to_numpy(np.float64)
+    A = columns(hist, known).to_numpy(np.float64)
+    F = columns(hist, future).to_numpy(np.float64)
     if future:
         missing = future_index.difference(X.index)
         if len(missing):

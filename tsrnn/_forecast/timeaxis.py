@@ -247,6 +247,9 @@ def resolve_axis(index: pd.Index, freq, what: str) -> TimeAxis:
                 offset = to_offset(freq)
             except (ValueError, TypeError):
                 raise ValueError(f"`freq`={freq!r} is not a pandas frequency or DateOffset.") from None
+            if getattr(offset, "n", 1) < 1:
+                raise ValueError(f"`freq`={freq!r} must be a positive step (a zero or negative "
+                                 "offset never advances).")
         elif index.freq is not None:
             offset = index.freq
         else:
