@@ -366,3 +366,17 @@ def test_backtest_metrics_none_means_the_defaults():
         default = backtest(_fc(), _y(), initial=0.7).summary
         none = backtest(_fc(), _y(), initial=0.7, metrics=None).summary
     pd.testing.assert_frame_equal(default, none)
+
+
+def test_parameters_changed_after_fit_are_caught_on_saved_and_copied_models(tmp_path):
+    import copy
+    import pickle
+
+    from tsrnn import load, save
+
+    fc = _fc().fit(_y())
+    save(fc, tmp_path / "fc.tsrnn")
+    for other in (load(tmp_path / "fc.tsrnn"), copy.deepcopy(fc), pickle.loads(pickle.dumps(fc))):
+        other.predict()
+        with pytest.raises(ValueError, match=r"`horizon`=5 \(fitted with 2\) changed since fit"):
+            other.set_params(horizon=5).predict()

@@ -103,6 +103,15 @@ PARAMETERS = {
     "verbose": either(instance(bool), integer(0)),
 }
 
+def _parameter_record(v, where, cls):
+    """Parameters of ``cls`` as at its fit: a dict of its parameter names to values of the
+    kinds its parameters take."""
+    if not isinstance(v, dict) or not set(v) <= set(cls._get_param_names()):
+        fail(where, v, f"must map {cls.__name__} parameter names to values")
+    for k, item in v.items():
+        PARAMETERS.get(k, plain)(item, f"{where}[{k!r}]")
+
+
 _F64 = dict(dtype=np.float64, finite=True)
 _NETWORK_FITTED = {
     "n_features_in_": integer(1),
@@ -143,6 +152,7 @@ _FORECASTER_FITTED = {
     "_states": optional(instance(dict)),
     "padded_series_": optional(NAMES),
     "series_embedding_": optional(none_or(array("f", ndim=2, finite=True))),
+    "_fitted_params": optional(lambda v, where: _parameter_record(v, where, RNNForecaster)),
 }
 _ONE_SERIES, _GLOBAL = {"_state"}, {"series_ids_", "_layout", "_states", "padded_series_",
                                     "series_embedding_"}

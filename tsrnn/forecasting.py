@@ -9,8 +9,6 @@ the last observation.  Everything about time lives here and in
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
@@ -21,10 +19,6 @@ from tsrnn._validation import check_choice, check_float, check_int, naming
 from tsrnn.windowing import as_names
 
 __all__ = ["RNNForecaster"]
-
-# each fitted forecaster's parameters as at its fit, beside it rather than in its
-# attributes (which are the saved file's schema); a copy or a loaded model has none
-_FITTED_PARAMS = weakref.WeakKeyDictionary()
 
 
 class RNNForecaster(BaseEstimator):
@@ -250,8 +244,8 @@ class RNNForecaster(BaseEstimator):
     def _check_fitted(self):
         """Refuse to forecast with parameters changed (by set_params) since fit."""
         check_is_fitted(self, "estimator_")
-        fitted = _FITTED_PARAMS.get(self)
-        if fitted is None:  # a copy or a loaded model (its file was checked for consistency)
+        fitted = getattr(self, "_fitted_params", None)
+        if fitted is None:
             return
         changed = [k for k, v in self._fit_params().items()
                    if k in fitted and not _same(v, fitted[k])]
@@ -364,7 +358,8 @@ class RNNForecaster(BaseEstimator):
             with naming(self), interrupts.deferred(raise_on_exit=True):
                 self._check_params()
                 self._model().fit(self, y, X)
-                _FITTED_PARAMS[self] = self._fit_params()
+                # what predict checks set_params against (saved, copied and pickled with it)
+                self._fitted_params = self._fit_params()
                 return self
         except BaseException:
             # a failed (re)fit leaves the model as it was: still usable if it was fitted
