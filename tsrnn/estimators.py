@@ -9,7 +9,6 @@ column names.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import fields
 
@@ -31,6 +30,12 @@ from tsrnn._engine import interrupts, threads
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import check_plan
 from tsrnn._engine.training import TrainConfig, Trainer
+from tsrnn._estimator_data import (
+    cast_finite,
+    check_magnitude,
+    structure_from_columns,
+    weighted_stats,
+)
 from tsrnn._validation import (
     NoTrainingSamplesError,
     check_choice,
@@ -44,76 +49,6 @@ from tsrnn._validation import (
 )
 
 __all__ = ["RNNRegressor", "RNNClassifier"]
-
-# Column names written by tsrnn.windowing: "<channel>[t-<k>]" or "<channel>[t+<k>]".
-_LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t(?P<sign>[-+])(?P<k>\d+)\]$")
-
-
-def _structure_from_columns(columns):
-    """Channel count of windowing-style column names, or None if they are not such names.
-
-    The columns must be time-major: every channel of the oldest step, then the
-    next step, with the same channel order at every step, and each channel's
-    offset from the origin growing by one per step (future-known covariates
-    are read ahead, so channels may differ in offset).
-    """
-    parsed = [_LAG_COLUMN.match(str(c)) for c in columns]
-    if not parsed or not all(parsed):
-        return None
-    channels = list(dict.fromkeys(m["channel"] for m in parsed))
-    C = len(channels)
-    if len(parsed) % C:
-        return None
-    offsets = np.array([int(m["k"]) * (1 if m["sign"] == "+" else -1) for m in parsed])
-    if any(m["channel"] != channels[k % C] for k, m in enumerate(parsed)):
-        return None
-    if not np.all(np.diff(offsets.reshape(-1, C), axis=0) == 1):
-        return None
-    return C
-
-
-def _weighted_stats(A, sw, scale):
-    """Per-channel (last axis) mean and std of (n, T, C) data with sample weights.
-
-    Weighted, so that weight k means the same as k repeated samples; a
-    constant channel gets std 1.  Without ``scale``: mean 0, std 1.
-    """
-    C = A.shape[2]
-    if not scale:
-        return np.zeros(C), np.ones(C)
-    w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2]).reshape(-1)
-    flat = A.reshape(-1, C).astype(np.float64)
-    mean = np.average(flat, axis=0, weights=w)
-    std = np.sqrt(np.average((flat - mean) ** 2, axis=0, weights=w))
-    return mean, np.where(std > 0, std, 1.0)
-
-
-# Beyond this magnitude the float64 statistics of standardising (squares, sums) overflow.
-MAX_MAGNITUDE = 1e150
-
-
-def _check_magnitude(name, A):
-    """Refuse data whose standardisation would overflow float64 (NaN predictions)."""
-    if A.size:
-        big = float(np.max(np.abs(A)))
-        if big > MAX_MAGNITUDE:
-            raise ValueError(f"`{name}` holds values up to {big:.3g}; beyond "
-                             f"{MAX_MAGNITUDE:.0e} their squares overflow float64 while "
-                             "standardising. Rescale the data.")
-
-
-def _cast_finite(name, A, dtype):
-    """``A`` in ``dtype``, refusing values that overflow it (a NaN prediction otherwise)."""
-    with np.errstate(over="ignore"):  # reported below, as an error naming the argument
-        out = np.ascontiguousarray(A, dtype=dtype)
-    if out.dtype != A.dtype and not np.isfinite(out).all():
-        big = float(np.max(np.abs(A)))
-        raise ValueError(
-            f"`{name}` holds values too large for {np.dtype(dtype).name} after scaling (up to "
-            f"{big:.3g}; {np.dtype(dtype).name} ends at {float(np.finfo(dtype).max):.3g}). Use "
-            "`dtype=numpy.float64` or rescale the data.")
-    return out
-
 
 def _assign(estimator, params):
     """``__init__``'s whole job: store every argument under its name (scikit-learn's rule)."""
@@ -181,7 +116,7 @@ class _RNNBase(BaseEstimator):
             C = channels_3d
         elif self.n_channels != "auto":
             C = self.n_channels
-        elif columns is not None and (C := _structure_from_columns(columns)) is not None:
+        elif columns is not None and (C := structure_from_columns(columns)) is not None:
             pass
         elif not reset:
             C = self.n_channels_
@@ -201,19 +136,19 @@ class _RNNBase(BaseEstimator):
         # the working dtype is applied after standardising (:meth:`_scale_X`): values offset
         # by 1e8 cast to float32 first would lose every digit that varies
         X = np.ascontiguousarray(X.reshape(n, T, C), dtype=np.result_type(X.dtype, dt))
-        _check_magnitude("X", X)
+        check_magnitude("X", X)
         return (X, y) if fitting else X
 
     # -------------------------------------------------------------- scaling
     def _fit_scaler(self, X, sw):
         self._scaled = bool(self.scale)
-        self._x_mean, self._x_std = _weighted_stats(X, sw, self._scaled)
+        self._x_mean, self._x_std = weighted_stats(X, sw, self._scaled)
 
     def _scale_X(self, X, dtype):
         """Standardised windows in the network's ``dtype`` (computed in float64)."""
         if self._scaled:
             X = (X - self._x_mean) / self._x_std
-        return _cast_finite("X", X, dtype)
+        return cast_finite("X", X, dtype)
 
     # ------------------------------------------------------------------ fit
     def _config(self, n_train):
@@ -277,7 +212,7 @@ class _RNNBase(BaseEstimator):
         # weights are relative (the loss is divided by their sum; scikit-learn's check has
         # refused all zeros): scaled to a largest of 1, tiny ones (1e-320) do not underflow
         # to zero in float32
-        sw = _cast_finite("sample_weight", sw / sw.max(), dt)
+        sw = cast_finite("sample_weight", sw / sw.max(), dt)
         codes = None
         if embedding is not None:
             table, codes = embedding
@@ -517,19 +452,19 @@ class RNNRegressor(RegressorMixin, _RNNBase):
             self._y_ndim = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         Y = y.reshape(n, -1).astype(np.result_type(y.dtype, np.float32))
-        _check_magnitude("y", Y)
+        check_magnitude("y", Y)
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(f"`y` has {Y.shape[1]} outputs; the estimator was fitted on "
                              f"{self.n_outputs_}.")
         return Y[:, None, :]
 
     def _fit_target(self, Y, sw):
-        self._y_mean, self._y_std = _weighted_stats(Y, sw, self._scaled)
+        self._y_mean, self._y_std = weighted_stats(Y, sw, self._scaled)
 
     def _scale_y(self, Y, dtype):
         if self._scaled:
             Y = (Y - self._y_mean) / self._y_std
-        return _cast_finite("y", Y, dtype)
+        return cast_finite("y", Y, dtype)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X, y``, continuing from the current weights (streaming updates).

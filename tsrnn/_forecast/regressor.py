@@ -16,7 +16,8 @@ import pandas as pd
 from sklearn.base import clone, is_regressor
 from sklearn.utils import get_tags
 
-from tsrnn.estimators import MAX_MAGNITUDE, RNNRegressor
+from tsrnn._estimator_data import MAX_MAGNITUDE
+from tsrnn.estimators import RNNRegressor
 from tsrnn.windowing import offset_name
 
 # What the forecaster's default network changes from RNNRegressor's defaults.

@@ -1,0 +1,81 @@
+"""How the estimators read their data: window structure from column names, weighted
+standardisation statistics, and the checks of magnitude and of the cast to the network's
+dtype (data are standardised in float64 first).
+
+NumPy only; below :mod:`tsrnn.estimators`, which knows scikit-learn.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+# Column names written by tsrnn.windowing: "<channel>[t-<k>]" or "<channel>[t+<k>]".
+_LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t(?P<sign>[-+])(?P<k>\d+)\]$")
+
+
+def structure_from_columns(columns):
+    """Channel count of windowing-style column names, or None if they are not such names.
+
+    The columns must be time-major: every channel of the oldest step, then the
+    next step, with the same channel order at every step, and each channel's
+    offset from the origin growing by one per step (future-known covariates
+    are read ahead, so channels may differ in offset).
+    """
+    parsed = [_LAG_COLUMN.match(str(c)) for c in columns]
+    if not parsed or not all(parsed):
+        return None
+    channels = list(dict.fromkeys(m["channel"] for m in parsed))
+    C = len(channels)
+    if len(parsed) % C:
+        return None
+    offsets = np.array([int(m["k"]) * (1 if m["sign"] == "+" else -1) for m in parsed])
+    if any(m["channel"] != channels[k % C] for k, m in enumerate(parsed)):
+        return None
+    if not np.all(np.diff(offsets.reshape(-1, C), axis=0) == 1):
+        return None
+    return C
+
+
+def weighted_stats(A, sw, scale):
+    """Per-channel (last axis) mean and std of (n, T, C) data with sample weights.
+
+    Weighted, so that weight k means the same as k repeated samples; a
+    constant channel gets std 1.  Without ``scale``: mean 0, std 1.
+    """
+    C = A.shape[2]
+    if not scale:
+        return np.zeros(C), np.ones(C)
+    w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2]).reshape(-1)
+    flat = A.reshape(-1, C).astype(np.float64)
+    mean = np.average(flat, axis=0, weights=w)
+    std = np.sqrt(np.average((flat - mean) ** 2, axis=0, weights=w))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+# Beyond this magnitude the float64 statistics of standardising (squares, sums) overflow.
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(name, A):
+    """Refuse data whose standardisation would overflow float64 (NaN predictions)."""
+    if A.size:
+        big = float(np.max(np.abs(A)))
+        if big > MAX_MAGNITUDE:
+            raise ValueError(f"`{name}` holds values up to {big:.3g}; beyond "
+                             f"{MAX_MAGNITUDE:.0e} their squares overflow float64 while "
+                             "standardising. Rescale the data.")
+
+
+def cast_finite(name, A, dtype):
+    """``A`` in ``dtype``, refusing values that overflow it (a NaN prediction otherwise)."""
+    with np.errstate(over="ignore"):  # reported below, as an error naming the argument
+        out = np.ascontiguousarray(A, dtype=dtype)
+    if out.dtype != A.dtype and not np.isfinite(out).all():
+        big = float(np.max(np.abs(A)))
+        raise ValueError(
+            f"`{name}` holds values too large for {np.dtype(dtype).name} after scaling (up to "
+            f"{big:.3g}; {np.dtype(dtype).name} ends at {float(np.finfo(dtype).max):.3g}). Use "
+            "`dtype=numpy.float64` or rescale the data.")
+    return out
