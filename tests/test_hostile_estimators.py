@@ -162,6 +162,9 @@ def test_quantiles_changed_after_fit_do_not_change_predictions():
     with pytest.raises(ValueError, match="does not match the fitted heads"):
         q.fit(X, y)
     np.testing.assert_array_equal(q.predict_quantiles(X), before)
+    q.set_params(warm_start=False).fit(X, y)  # a fresh fit takes the new levels
+    np.testing.assert_array_equal(q.quantiles_, [0.5, 0.9])
+    assert q.predict_quantiles(X).shape == (len(X), 2)
     plain = RNNRegressor(**SMALL).fit(X, y)
     assert plain.quantiles_ is None
     plain.set_params(loss="quantile", quantiles=[0.5])

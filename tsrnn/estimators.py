@@ -94,7 +94,7 @@ class _RNNBase(BaseEstimator):
 
     def _windows(self, X, y=None, *, reset, fitting=False):
         """Validate X (and y) in one call; return X as (n, T, C) in the working dtype (and y)."""
-        dt = check_dtype("dtype", self.dtype) if reset else self.network_.dtype
+        dt = self._dtype(reset)
         columns = getattr(X, "columns", None)
         channels_3d = None
         if columns is None and not sp.issparse(X):
@@ -138,6 +138,11 @@ class _RNNBase(BaseEstimator):
         X = np.ascontiguousarray(X.reshape(n, T, C), dtype=np.result_type(X.dtype, dt))
         check_magnitude("X", X)
         return (X, y) if fitting else X
+
+    def _dtype(self, reset):
+        """The working dtype: the parameter's for a new network, else the fitted one's
+        (a ``set_params(dtype=...)`` after fit takes effect at the next fresh fit)."""
+        return check_dtype("dtype", self.dtype) if reset else self.network_.dtype
 
     # -------------------------------------------------------------- scaling
     def _fit_scaler(self, X, sw):
@@ -208,7 +213,8 @@ class _RNNBase(BaseEstimator):
                 raise ValueError(
                     f"`sample_weight` is zero on all {n_train} training samples before the "
                     "early-stopping validation part: nothing to train on.")
-        dt = check_dtype("dtype", self.dtype) if first else self.network_.dtype
+        dt = self._dtype(first)
+        self._head_levels(first)
         # weights are relative (the loss is divided by their sum; scikit-learn's check has
         # refused all zeros): scaled to a largest of 1, tiny ones (1e-320) do not underflow
         # to zero in float32
@@ -229,7 +235,6 @@ class _RNNBase(BaseEstimator):
             # statistics of the training part only: the held-out tail must not leak
             self._fit_scaler(X3[:n_train], sw[:n_train])
             self._fit_target(Y[:n_train], sw[:n_train])
-            self._fit_head_levels()
             self._rng = check_random_state(self.random_state)
             self.network_ = Network(
                 self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
@@ -419,18 +424,19 @@ class RNNRegressor(RegressorMixin, _RNNBase):
 
     def _loss_config(self):
         qs = None if self.loss != "quantile" else check_quantiles(self.quantiles)
-        if hasattr(self, "network_") and not (
-                (qs is None and self.quantiles_ is None)
-                or (qs is not None and self.quantiles_ is not None
-                    and np.array_equal(qs, self.quantiles_))):
-            # a warm start continues the fitted heads: one per fitted level
+        return dict(loss=self.loss, quantiles=qs, huber_delta=self.huber_delta)
+
+    def _head_levels(self, first):
+        """Set ``quantiles_`` for a new network; a continued one (warm start,
+        ``partial_fit``) must ask for the levels its heads were fitted for."""
+        levels = check_quantiles(self.quantiles) if self.loss == "quantile" else None
+        if first:
+            self.quantiles_ = levels
+        elif (levels is None) != (self.quantiles_ is None) or (
+                levels is not None and not np.array_equal(levels, self.quantiles_)):
             raise ValueError(
                 f"`loss`={self.loss!r} with `quantiles`={self.quantiles!r} does not match the "
                 f"fitted heads (quantiles_={self.quantiles_!r}); refit without warm_start.")
-        return dict(loss=self.loss, quantiles=qs, huber_delta=self.huber_delta)
-
-    def _fit_head_levels(self):
-        self.quantiles_ = check_quantiles(self.quantiles) if self.loss == "quantile" else None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -601,7 +607,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
     def _fit_target(self, Y, sw):
         pass
 
-    def _fit_head_levels(self):
+    def _head_levels(self, first):
         pass
 
     def _scale_y(self, Y, dtype):

@@ -153,9 +153,7 @@ class Network:
                  num_embeddings=0, embedding_dim=0):
         self._configure(cell, input_size, hidden_size, num_layers, output_size, activation,
                         dtype, init, num_embeddings, embedding_dim)
-        check_plan(self.cell, self.input_size, self.hidden_size, self.num_layers,
-                   self.output_size, self.dtype, num_embeddings=self.num_embeddings,
-                   embedding_dim=self.embedding_dim)
+        self._check_plan()
         self.params = np.empty(self.n_params, self.dtype)
         self.reset_parameters(random_state)
 
@@ -204,6 +202,13 @@ class Network:
             raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
                              f"{embedding_dim} must both be positive (an embedding) or both 0.")
         self._build_layout()
+
+    def _check_plan(self, **training):
+        """:func:`~tsrnn._engine.plan.check_plan` for this network's layout (building it,
+        or ``training`` as :func:`~tsrnn._engine.plan.plan_bytes` takes it)."""
+        check_plan(self.cell, self.input_size, self.hidden_size, self.num_layers,
+                   self.output_size, self.dtype, num_embeddings=self.num_embeddings,
+                   embedding_dim=self.embedding_dim, **training)
 
     # ------------------------------------------------------------------ layout
     @staticmethod
@@ -623,10 +628,8 @@ class Network:
         masks = self._check_masks(dropout_masks, X)
         groups = self._check_groups(groups, n)
         n_threads = threads.resolve_n_jobs(check_n_jobs(n_jobs))
-        check_plan(self.cell, self.input_size, self.hidden_size, self.num_layers,
-                   self.output_size, self.dtype, num_embeddings=self.num_embeddings,
-                   embedding_dim=self.embedding_dim, batch=n, steps=T, targets=Y.shape[2],
-                   seq=seq, dropout=masks.shape[0] > 0, n_threads=n_threads)
+        self._check_plan(batch=n, steps=T, targets=Y.shape[2], seq=seq,
+                         dropout=masks.shape[0] > 0, n_threads=n_threads)
         with threads.blas_single_thread():
             return self._kernel_loss_grad(X, Y, sw, _LOSS_CODES[loss], qs, delta, seq, trunc,
                                           masks, bool(input_grad), n_threads, groups=groups)

@@ -123,8 +123,9 @@ def check_plan(cell, input_size, hidden_size, num_layers, output_size, dtype, **
     check_layers(num_layers)
     n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
                             training.get("num_embeddings", 0), training.get("embedding_dim", 0))
-    what = (f"{'A GRU' if cell == 'gru' else 'An ' + cell.upper()} network with `hidden_size`={hidden_size} and `num_layers`={num_layers} "
-            f"({n_params:,} parameters")
+    article = "A" if cell == "gru" else "An"
+    what = (f"{article} {cell.upper()} network with `hidden_size`={hidden_size} and "
+            f"`num_layers`={num_layers} ({n_params:,} parameters")
     if training.get("batch"):
         what += (f"), trained on minibatches of {training['batch']} windows of "
                  f"{training['steps']} steps,")

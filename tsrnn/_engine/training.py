@@ -232,8 +232,8 @@ class Trainer:
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 return math.nan
             if interrupts.requested(self._scope):
-                # Ctrl-C: this epoch is abandoned before the update; the weights go back to
-                # the best epoch's (or to where this epoch started)
+                # Ctrl-C: this epoch is abandoned before the update (_finish restores the
+                # best weights so far)
                 return None
             self.optimizer.step(net.params, grad)
             total += loss * wsum
