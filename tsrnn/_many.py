@@ -77,9 +77,11 @@ def _recording():
 def _routed():
     """For the duration of an in-process run: every warning shown (as a worker
     process's catch would), a worker thread's into its own list, any other thread's
-    as usual."""
+    as usual; and Ctrl-C deferred, so that the workers stop at their next minibatch and
+    it is raised here (a process pool gets KeyboardInterrupt at once, and joblib then
+    stops its workers)."""
     global _routing_pid
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), interrupts.deferred(raise_on_exit=True):
         warnings.simplefilter("always")
         shown = warnings.showwarning
 
@@ -191,11 +193,7 @@ def _run_joblib(calls, ids, n_jobs, action):
     in_process = bool(getattr(backend, "uses_threads", False))
     later = []
     try:
-        # in-process workers stop at their next minibatch on Ctrl-C and raise it here; a
-        # process pool gets KeyboardInterrupt at once (joblib then stops its workers)
-        with _routed() if in_process else contextlib.nullcontext(), \
-                interrupts.deferred(raise_on_exit=True) if in_process \
-                else contextlib.nullcontext():
+        with _routed() if in_process else contextlib.nullcontext():
             for sid, result, caught in parallel(tasks()):
                 done[sid] = result
                 if in_process:
