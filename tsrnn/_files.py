@@ -37,6 +37,16 @@ def kind(path) -> str:
     return "directory" if stat.S_ISDIR(mode) else "special"
 
 
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link"}
+
+
+def describe(mode) -> str:
+    """What a non-regular file is, for a message: "a directory", "a FIFO (named pipe)"..."""
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
 def create_beside(path):
     """``(fd, temporary path)`` of a new, empty, hidden file beside the file ``path``
     (already :func:`target`-resolved), with the target's extension and the mode

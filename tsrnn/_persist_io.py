@@ -36,14 +36,6 @@ CHUNK = 1 << 20
 # Kinds of array a model file holds: numbers, booleans, text, times; never objects.
 ARRAY_KINDS = "biufcUSMm"
 _MEMBER = re.compile(r"a[0-9]{1,9}\.npy")
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
-          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link"}
-
-
-def file_kind(mode) -> str:
-    """What a non-regular file is, for a message: "a directory", "a FIFO (named pipe)"..."""
-    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 # ------------------------------------------------------------------------------ writing
@@ -125,7 +117,7 @@ def open_regular(path, limit):
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"`path`={path!r} is {file_kind(st.st_mode)}, not a regular file: "
+            raise ValueError(f"`path`={path!r} is {_files.describe(st.st_mode)}, not a regular file: "
                              "model files are read only from regular files.")
         if st.st_size > limit:
             raise ValueError(f"`path`={path!r} is {format_bytes(st.st_size)}, more than a model "

@@ -108,28 +108,25 @@ def _check_input(path, limit=False):
     ``limit`` a CSV too large to read within the memory budget."""
     import stat
 
+    from tsrnn import _files
+
     try:
         info = os.stat(path)    # does not open the file: a FIFO cannot block here
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise UsageError(f"cannot read {path}: it is a directory")
     if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"cannot read {path}: not a regular file (a pipe, device or socket)")
+        raise UsageError(f"cannot read {path}: it is {_files.describe(info.st_mode)}, not a "
+                         "regular file")
     if limit:
-        from tsrnn._validation import format_bytes, memory_budget
+        from tsrnn._validation import check_allocation, format_bytes
 
         try:
-            budget = memory_budget()
+            check_allocation(f"reading {path} ({format_bytes(info.st_size)})",
+                             info.st_size * CSV_MEMORY_FACTOR)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if info.st_size * CSV_MEMORY_FACTOR > budget:
-            raise UsageError(f"{path} is {format_bytes(info.st_size)}: reading it would need "
-                             f"about {format_bytes(info.st_size * CSV_MEMORY_FACTOR)}, more "
-                             f"than the memory budget of {format_bytes(budget)} (set "
-                             "TSRNN_MEMORY_BUDGET to change it)")
 
 
 def _integer_steps(values, time_col):
