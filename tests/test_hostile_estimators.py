@@ -286,7 +286,7 @@ def test_weights_that_overflow_in_the_forward_pass_are_an_error_not_nan():
 
 
 def test_forecaster_names_its_own_argument_for_values_beyond_float64s_squares():
-    with pytest.raises(ValueError, match=r"`y` holds values whose windows reach"):
+    with pytest.raises(ValueError, match=r"`y` holds values up to"):
         RNNForecaster(lags=12, horizon=3, estimator=RNNRegressor(**SMALL)).fit(_series(1e300))
 
 

@@ -46,9 +46,9 @@ def check_outputs(options, inputs=None):
         if target in seen:
             raise ValueError(f"{where}: {seen[target]} names the same file")
         seen[target] = option
-        if target in read and _files.kind(target) != "special":
-            raise ValueError(f"{where}: it is {read[target]}, which would be overwritten")
         what = _files.kind(target)
+        if target in read and what != "special":
+            raise ValueError(f"{where}: it is {read[target]}, which would be overwritten")
         if what == "directory":
             raise ValueError(f"{where}: it is a directory")
         if what == "special":
@@ -58,7 +58,7 @@ def check_outputs(options, inputs=None):
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
             raise ValueError(f"{where}: no directory {folder}")
-        if os.path.exists(target) and not os.access(target, os.W_OK):
+        if what == "regular" and not os.access(target, os.W_OK):
             raise ValueError(f"{where}: the file is not writable")
         if not _files.can_create_in(folder):
             raise ValueError(f"{where}: the directory {folder} is not writable")

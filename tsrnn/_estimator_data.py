@@ -61,7 +61,7 @@ MAX_MAGNITUDE = 1e150
 def check_magnitude(name, A):
     """Refuse data whose standardisation would overflow float64 (NaN predictions)."""
     if A.size:
-        big = float(np.max(np.abs(A)))
+        big = float(np.nanmax(np.abs(A)))  # a forecaster's windows may hold gaps
         if big > MAX_MAGNITUDE:
             raise ValueError(f"`{name}` holds values up to {big:.3g}; beyond "
                              f"{MAX_MAGNITUDE:.0e} their squares overflow float64 while "

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import clone, is_regressor
 from sklearn.utils import get_tags
 
-from tsrnn._estimator_data import MAX_MAGNITUDE
+from tsrnn._estimator_data import check_magnitude
 from tsrnn.estimators import RNNRegressor
 from tsrnn.windowing import offset_name
 
@@ -161,13 +161,9 @@ def fit_estimator(est, Xw, Yw, columns=None, embedding=None):
     Errors of estimators other than tsrnn's are re-raised naming ``estimator``.
     """
     Y2 = Yw.reshape(len(Yw), -1)
-    for name, A in (("y", Y2), ("y or X", Xw)):
-        big = float(np.nanmax(np.abs(A))) if A.size else 0.0
-        if big > MAX_MAGNITUDE:
-            # named in the forecaster's terms: the estimator would name its own `X`/`y`
-            raise ValueError(f"`{name}` holds values whose windows reach {big:.3g}; beyond "
-                             f"{MAX_MAGNITUDE:.0e} their squares overflow float64 while the "
-                             "network standardises them. Rescale the series.")
+    # named in the forecaster's terms: the estimator would name its own `X`/`y`
+    check_magnitude("y", Y2)
+    check_magnitude("y or X", Xw)
     if is_network(est):
         return est._fit(Xw, Y2, None, incremental=False, embedding=embedding)
     if embedding is not None:
