@@ -128,17 +128,19 @@ def is_boundary(t, T, bptt_steps):
 # ---------------------------------------------------------------------------
 
 
-def _layer_forward(cell, W_ih, W_hh, b_ih, b_hh, Xk, activation):
-    """Run one layer over the sequence ``Xk`` (n, T, in_k).
+def _layer_forward(cell, W_ih, W_hh, b_ih, b_hh, Xk, activation, h_init=None, c_init=None):
+    """Run one layer over the sequence ``Xk`` (n, T, in_k), from the state ``h_init``
+    (and the LSTM's ``c_init``), zero by default.
 
     Returns the hidden sequence (n, T, H) and a list of per-step caches used by
     :func:`_layer_backward`.
     """
     n, T, _ = Xk.shape
     H = W_hh.shape[1]
-    h = np.zeros((n, H))
-    c = np.zeros((n, H))
+    h = np.zeros((n, H)) if h_init is None else np.asarray(h_init, np.float64)
+    c = np.zeros((n, H)) if c_init is None else np.asarray(c_init, np.float64)
     Hs = np.zeros((n, T, H))
+    Cs = np.zeros((n, T, H))
     caches = []
     for t in range(T):
         x = Xk[:, t, :]
@@ -165,6 +167,7 @@ def _layer_forward(cell, W_ih, W_hh, b_ih, b_hh, Xk, activation):
             h_new = o * tc
             caches.append(dict(x=x, h_prev=h, c_prev=c, i=i, f=f, g=g, o=o, tc=tc))
             h, c = h_new, c_new
+            Cs[:, t, :] = c
         elif cell == "gru":
             r = sigmoid(gi[:, 0 * H : 1 * H] + gh[:, 0 * H : 1 * H])
             z = sigmoid(gi[:, 1 * H : 2 * H] + gh[:, 1 * H : 2 * H])
@@ -176,6 +179,7 @@ def _layer_forward(cell, W_ih, W_hh, b_ih, b_hh, Xk, activation):
         else:  # pragma: no cover
             raise ValueError(cell)
         Hs[:, t, :] = h
+    caches.append(dict(h_last=h, c_last=c))  # the final state (after the last step)
     return Hs, caches
 
 
@@ -184,9 +188,11 @@ def _layer_backward(cell, W_ih, W_hh, caches, dHs, activation, bptt_steps):
 
     ``dHs`` (n, T, H) is the gradient of the loss with respect to this layer's
     hidden output at every step coming from *outside* the recurrence (the head
-    or the layer above).  Returns ``(dXk, dW_ih, dW_hh, db_ih, db_hh)``.
-    The recurrent gradient carried from step t to step t-1 is zeroed when the
-    state passed from t-1 to t is detached (see :func:`is_boundary`).
+    or the layer above).  Returns ``(dXk, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0)``,
+    the last two the gradients of the initial state.  The recurrent gradient
+    carried from step t to step t-1 is zeroed when the state passed from t-1
+    to t is detached (see :func:`is_boundary`); the initial state entering
+    step 0 is detached when ``bptt_steps`` divides T.
     """
     n, T, H = dHs.shape
     in_k = W_ih.shape[1]
@@ -254,7 +260,10 @@ def _layer_backward(cell, W_ih, W_hh, caches, dHs, activation, bptt_steps):
             dh_next = dh_prev
             if dc_prev is not None:
                 dc_next = dc_prev
-    return dXk, dW_ih, dW_hh, db_ih, db_hh
+    if bptt_steps is not None and T % bptt_steps == 0:
+        dh_next = np.zeros((n, H))
+        dc_next = np.zeros((n, H))
+    return dXk, dW_ih, dW_hh, db_ih, db_hh, dh_next, dc_next
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +271,8 @@ def _layer_backward(cell, W_ih, W_hh, caches, dHs, activation, bptt_steps):
 # ---------------------------------------------------------------------------
 
 
-def _stack_forward(cell, weights, X, num_layers, activation, dropout_masks):
+def _stack_forward(cell, weights, X, num_layers, activation, dropout_masks, h0=None,
+                   c0=None):
     X = _as_3d(X)
     n, T, _ = X.shape
     inputs, hiddens, caches = [], [], []
@@ -272,7 +282,8 @@ def _stack_forward(cell, weights, X, num_layers, activation, dropout_masks):
         W_hh = np.asarray(weights[f"rnn.weight_hh_l{k}"], dtype=np.float64)
         b_ih = np.asarray(weights[f"rnn.bias_ih_l{k}"], dtype=np.float64)
         b_hh = np.asarray(weights[f"rnn.bias_hh_l{k}"], dtype=np.float64)
-        Hs, cache = _layer_forward(cell, W_ih, W_hh, b_ih, b_hh, Xk, activation)
+        Hs, cache = _layer_forward(cell, W_ih, W_hh, b_ih, b_hh, Xk, activation,
+                                   None if h0 is None else h0[k], None if c0 is None else c0[k])
         inputs.append(Xk)
         hiddens.append(Hs)
         caches.append(cache)
@@ -299,20 +310,28 @@ def ref_forward(
     activation="tanh",
     return_sequences=False,
     dropout_masks=None,
+    h0=None,
+    c0=None,
+    return_state=False,
 ):
-    """Network output ``P``: (n, O) many-to-one or (n, T, O) many-to-many."""
+    """Network output ``P``: (n, O) many-to-one or (n, T, O) many-to-many; with
+    ``return_state`` also the final states ``(hN, cN)``, each (L, n, H)."""
     _check_cell(cell, weights)
     X = _as_3d(X)
     n, T, _ = X.shape
     H = np.asarray(weights["rnn.weight_hh_l0"]).shape[1]
     masks = _check_masks(dropout_masks, num_layers, n, T, H)
-    _, _, hiddens, _ = _stack_forward(cell, weights, X, num_layers, activation, masks)
+    _, _, hiddens, caches = _stack_forward(cell, weights, X, num_layers, activation, masks,
+                                           h0, c0)
     W = np.asarray(weights["head.weight"], dtype=np.float64)
     b = np.asarray(weights["head.bias"], dtype=np.float64)
     top = hiddens[-1]
-    if return_sequences:
-        return top @ W.T + b
-    return top[:, -1, :] @ W.T + b
+    P = top @ W.T + b if return_sequences else top[:, -1, :] @ W.T + b
+    if not return_state:
+        return P
+    hN = np.stack([c[-1]["h_last"] for c in caches])
+    cN = np.stack([c[-1]["c_last"] for c in caches])
+    return P, (hN, cN)
 
 
 # ---------------------------------------------------------------------------
@@ -423,8 +442,11 @@ def ref_loss_grad(
     quantiles=None,
     huber_delta=1.0,
     dropout_masks=None,
+    h0=None,
+    c0=None,
 ):
-    """Loss value and gradients of every weight plus ``"input"`` (dL/dX).
+    """Loss value and gradients of every weight plus ``"input"`` (dL/dX), and of the
+    initial state (``"h0"``, and ``"c0"`` for an LSTM) when ``h0`` is given.
 
     The gradients are computed by explicit backpropagation through time, layer
     by layer from the top, with the truncation rule described in the module
@@ -439,7 +461,8 @@ def ref_loss_grad(
     if bptt_steps is not None and bptt_steps < 1:
         raise ValueError("bptt_steps must be >= 1")
     masks = _check_masks(dropout_masks, num_layers, n, T, H)
-    _, inputs, hiddens, caches = _stack_forward(cell, weights, X, num_layers, activation, masks)
+    _, inputs, hiddens, caches = _stack_forward(cell, weights, X, num_layers, activation, masks,
+                                                h0, c0)
 
     W = np.asarray(weights["head.weight"], dtype=np.float64)
     b = np.asarray(weights["head.bias"], dtype=np.float64)
@@ -460,11 +483,13 @@ def ref_loss_grad(
         grads["head.bias"] = dP.sum(axis=0)
         dHs[:, -1, :] += dP @ W
 
+    dh0 = np.zeros((num_layers, n, H))
+    dc0 = np.zeros((num_layers, n, H))
     for k in range(num_layers - 1, -1, -1):
         W_ih = np.asarray(weights[f"rnn.weight_ih_l{k}"], dtype=np.float64)
         W_hh = np.asarray(weights[f"rnn.weight_hh_l{k}"], dtype=np.float64)
-        dXk, dW_ih, dW_hh, db_ih, db_hh = _layer_backward(
-            cell, W_ih, W_hh, caches[k], dHs, activation, bptt_steps
+        dXk, dW_ih, dW_hh, db_ih, db_hh, dh0[k], dc0[k] = _layer_backward(
+            cell, W_ih, W_hh, caches[k][:-1], dHs, activation, bptt_steps
         )
         grads[f"rnn.weight_ih_l{k}"] = dW_ih
         grads[f"rnn.weight_hh_l{k}"] = dW_hh
@@ -476,7 +501,12 @@ def ref_loss_grad(
             grads["input"] = dXk.reshape(X_in.shape)
 
     order = list(weight_shapes(cell, X.shape[2], H, num_layers, W.shape[0])) + ["input"]
-    return value, {key: grads[key] for key in order}
+    out = {key: grads[key] for key in order}
+    if h0 is not None:
+        out["h0"] = dh0
+        if cell == "lstm":
+            out["c0"] = dc0
+    return value, out
 
 
 # ---------------------------------------------------------------------------

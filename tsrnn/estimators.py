@@ -27,6 +27,7 @@ from sklearn.utils.validation import (
 )
 
 from tsrnn._engine import interrupts, threads
+from tsrnn._engine.inputs import check_groups
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import check_plan
 from tsrnn._engine.training import TrainConfig, Trainer
@@ -296,7 +297,7 @@ class _RNNBase(BaseEstimator):
         embedding row, for a network fitted with an embedding."""
         check_is_fitted(self, "network_")
         X3 = self._scale_X(self._windows(X, reset=False), self.network_.dtype)
-        groups = self.network_._check_groups(groups, X3.shape[0])
+        groups = check_groups(self.network_, groups, X3.shape[0])
         with threads.blas_single_thread():
             out = self.network_._kernel_predict(X3, False, threads.resolve_n_jobs(self.n_jobs),
                                                 groups)[:, 0, :]

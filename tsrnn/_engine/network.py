@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-from tsrnn._engine import threads
+from tsrnn._engine import inputs as _inputs
+from tsrnn._engine import sequences, threads
 from tsrnn._engine.kernels import drivers as _k
 from tsrnn._engine.kernels.losses import CODES as _LOSS_CODES
 from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
@@ -32,11 +33,10 @@ from tsrnn._validation import (
     check_float,
     check_int,
     check_n_jobs,
-    check_quantiles,
     check_random_state,
 )
 
-__all__ = ["Network", "Workspace"]
+__all__ = ["Network", "Workspace", "truncation"]
 
 LOSSES = tuple(_LOSS_CODES)
 INITS = ("pytorch", "orthogonal")
@@ -52,6 +52,13 @@ _POOL_MIN_WORK = 10_000
 # vectorised rational approximations, float64 ones scalar libm calls (7.8 ns against 0.12 ns
 # per element, benchmarks/RESULTS.md), so in float64 the gates cost more than the products.
 _ELEMENTWISE_WORK = {np.dtype(np.float32): 4, np.dtype(np.float64): 64}
+
+
+def truncation(bptt_steps, T):
+    """The kernels' ``trunc`` for ``bptt_steps`` (None: none) over ``T`` steps: a value
+    above T means no truncation, so that even the state entering step 0 (an initial
+    state) gets its gradient."""
+    return T + 1 if bptt_steps is None or bptt_steps > T else int(bptt_steps)
 
 
 @functools.lru_cache(maxsize=None)
@@ -371,99 +378,16 @@ class Network:
         self.params[...] = new
         return self
 
-    # ------------------------------------------------------------------ inputs
-    def _check_X(self, X):
-        X = as_float_array("X", X, self.dtype, ndims=(2, 3))
-        if X.ndim == 2:
-            if self.input_size != 1:
-                raise ValueError(
-                    f"`X` is 2-D with shape {X.shape}, which means one channel, but this network "
-                    f"has input_size={self.input_size}; pass X of shape (n, T, {self.input_size})."
-                )
-            X = X.reshape(X.shape[0], X.shape[1], 1)
-        n, T, C = X.shape
-        if n == 0 or T == 0:
-            raise ValueError(f"`X` must hold at least one sample and one step, got shape {X.shape}.")
-        if C != self.input_size:
-            raise ValueError(
-                f"`X` has {C} channels (shape {X.shape}) but this network has "
-                f"input_size={self.input_size}."
-            )
-        return X
-
-    def _check_Y(self, Y, X, loss, seq, n_quantiles):
-        n, T, _ = X.shape
-        O = self.output_size
-        lead = (n, T) if seq else (n,)
-        if loss == "cross_entropy":
-            Y = np.asarray(Y)
-            if Y.shape != lead:
-                raise ValueError(f"`Y` must have shape {lead} (class labels), got {Y.shape}.")
-            if not (np.issubdtype(Y.dtype, np.integer)
-                    or (np.issubdtype(Y.dtype, np.floating) and np.all(np.mod(Y, 1) == 0))):
-                raise ValueError(f"`Y` must hold integer class labels, got dtype {Y.dtype}.")
-            if Y.size and (Y.min() < 0 or Y.max() >= O):
-                raise ValueError(
-                    f"`Y` labels must lie in [0, {O - 1}] (output_size={O}); "
-                    f"found range [{Y.min()}, {Y.max()}]."
-                )
-            return np.ascontiguousarray(Y.reshape(n, -1, 1), dtype=self.dtype)
-        K = O // n_quantiles
-        Y = as_float_array("Y", Y, self.dtype, ndims=(len(lead), len(lead) + 1))
-        if Y.ndim == len(lead):
-            Y = Y[..., None]
-        if Y.shape != lead + (K,):
-            raise ValueError(f"`Y` must have shape {lead + (K,)}, got {Y.shape}.")
-        return Y.reshape(n, -1, K)
-
-    def _check_sample_weight(self, sample_weight, n):
-        if sample_weight is None:
-            return np.ones(n, self.dtype)
-        sw = as_float_array("sample_weight", sample_weight, self.dtype, ndims=(1,))
-        if sw.shape != (n,):
-            raise ValueError(f"`sample_weight` must have shape ({n},), got {sw.shape}.")
-        if (sw < 0).any() or sw.sum() <= 0:
-            raise ValueError("`sample_weight` must be non-negative with a positive sum.")
-        return sw
-
-    def _check_masks(self, masks, X):
-        n, T, _ = X.shape
-        if masks is None or self.num_layers == 1:
-            if masks is not None and np.size(masks):
-                raise ValueError("`dropout_masks` must be None for a single-layer network.")
-            return np.empty((0, 0, 0, 0), self.dtype)
-        shape = (self.num_layers - 1, n, T, self.hidden_size)
-        masks = as_float_array("dropout_masks", masks, self.dtype, ndims=(4,))
-        if masks.shape != shape:
-            raise ValueError(f"`dropout_masks` must have shape {shape}, got {masks.shape}.")
-        return masks
-
-    def _check_groups(self, groups, n):
-        """The embedding rows of ``n`` samples as int64, or an empty array without one."""
-        if not self.num_embeddings:
-            if groups is not None:
-                raise ValueError("`groups` needs a network with an embedding "
-                                 "(num_embeddings > 0).")
-            return np.empty(0, np.int64)
-        if groups is None:
-            raise ValueError(f"`groups` must give each sample's embedding row (this network "
-                             f"has num_embeddings={self.num_embeddings}).")
-        g = np.asarray(groups)
-        if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer):
-            raise ValueError(f"`groups` must be {n} integers, got shape {g.shape} of dtype "
-                             f"{g.dtype}.")
-        if n and (g.min() < 0 or g.max() >= self.num_embeddings):
-            raise ValueError(f"`groups` must lie in [0, {self.num_embeddings - 1}]; found "
-                             f"[{g.min()}, {g.max()}].")
-        return np.ascontiguousarray(g, dtype=np.int64)
-
     # --------------------------------------------------------------- compute
-    def forward(self, X, return_sequences=False, n_jobs=None, groups=None):
-        """Head outputs for a batch of windows.
+    def forward(self, X, return_sequences=False, n_jobs=None, groups=None, *, lengths=None,
+                h0=None, return_state=False):
+        """Head outputs for a batch of windows or of sequences of different lengths.
 
         Parameters
         ----------
-        X : array-like of shape (n, T, C), or (n, T) when ``input_size`` is 1
+        X : array-like of shape (n, T, C), (n, T) when ``input_size`` is 1, or list
+            A list of n sequences of shapes ``(T_i, C)`` (or ``(T_i,)``) runs
+            each to its own length.
         return_sequences : bool, default=False
             If True, apply the head at every step.
         n_jobs : int or None, default=None
@@ -471,31 +395,84 @@ class Network:
             depend on it, bit for bit.
         groups : array-like of int of shape (n,), optional
             Each sample's embedding row (networks with ``num_embeddings``).
+        lengths : array-like of int of shape (n,), optional
+            With an array ``X``: each sequence's length; the steps after it
+            are padding (any values, NaN included) and are ignored.
+        h0 : ndarray of shape (num_layers, n, hidden_size), optional
+            The state before the first step (default zero), laid out as
+            ``torch.nn.RNN``/``GRU`` take it; an LSTM takes the pair
+            ``(h0, c0)`` as ``torch.nn.LSTM`` does.
+        return_state : bool, default=False
+            Also return the state after each sequence's last step (``h_n``, or
+            ``(h_n, c_n)`` for an LSTM, shaped as ``h0``): pass it back as
+            ``h0`` to continue the sequences where they stopped.
 
         Returns
         -------
-        ndarray of shape (n, output_size), or (n, T, output_size)
-        """
-        X = self._check_X(X)
-        groups = self._check_groups(groups, X.shape[0])
-        with threads.blas_single_thread():
-            out = self._kernel_predict(X, bool(return_sequences),
-                                       threads.resolve_n_jobs(check_n_jobs(n_jobs)), groups)
-        return out if return_sequences else out[:, 0, :]
+        out : ndarray of shape (n, output_size), (n, T, output_size), or list
+            Many-to-one: the head on each sequence's last real step.  With
+            ``return_sequences``: every step's output; NaN past a sequence's
+            length for a padded ``X``, a list of ``(T_i, output_size)`` arrays
+            for a list ``X``.
+        state : ndarray or tuple of ndarray
+            Only with ``return_state``.
 
-    def _run(self, X, groups, chunks, n_threads, work, mode, train, out):
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = Network("gru", input_size=2, hidden_size=3, random_state=0)
+        >>> seqs = [np.ones((5, 2)), np.ones((2, 2))]
+        >>> net.forward(seqs).shape
+        (2, 1)
+        >>> out, h = net.forward(seqs, return_state=True)
+        >>> h.shape
+        (1, 2, 3)
+        """
+        X, lens, listed = _inputs.check_X(self, X, lengths)
+        n = X.shape[0]
+        groups = _inputs.check_groups(self, groups, n)
+        h0, c0 = _inputs.check_state(self, h0, n)
+        seq = bool(return_sequences)
+        state = sequences.Batch(lens, h0, c0)
+        if return_state:
+            shape = (self.num_layers, n, self.hidden_size)
+            state.hN = np.empty(shape, self.dtype)
+            state.cN = np.empty(shape, self.dtype) if self.cell == "lstm" else None
+        with threads.blas_single_thread():
+            out = self._kernel_predict(X, seq, threads.resolve_n_jobs(check_n_jobs(n_jobs)),
+                                       groups, state=state)
+        if not seq:
+            out = out[:, 0, :]
+        elif listed:
+            out = sequences.unpad(out, state.lengths if lens is not None
+                                  else np.full(n, X.shape[1]))
+        else:
+            out = sequences.mask_padding(out, lens)
+        if not return_state:
+            return out
+        return out, ((state.hN, state.cN) if self.cell == "lstm" else state.hN)
+
+    def _run(self, X, groups, chunks, n_threads, work, mode, train, out,
+             state=sequences.NO_BATCH):
         """Run the cell's kernel over the ``chunks`` of batch ``X`` on ``n_threads``.
 
         ``work`` (threads, size) is the scratch; ``mode`` the drivers' PREDICT
         (into ``out``) or TRAIN; ``train`` the training arguments ``(Y, sw,
         masks, seq, trunc, code, qs, delta, scale, gbuf, lbuf, dX, grad)``
-        (:func:`_no_training` for a prediction).  Returns the loss sum.
+        (:func:`_no_training` for a prediction); ``state`` the lengths, initial
+        and final states, state gradients and step weights
+        (:class:`~tsrnn._engine.sequences.Batch`).  Returns the loss sum.
         """
         E = self.embedding
         if groups is None:
             groups = np.empty(0, np.int64)
+        order = sequences.bucket_order(state.lengths)
+        if order is not None:
+            return self._run_sorted(order, X, groups, chunks, n_threads, work, mode, train, out,
+                                    state)
         (Y, sw, masks, seq, trunc, code, qs, delta, scale, gbuf, lbuf, dX, grad) = train
         kernel = _k.RUN[self.cell]
+        state_args = state.args(self.dtype)
         relu = self.activation == "relu"
         k = min(n_threads, chunks)
         if k > 1 and self._step_work(-(-X.shape[0] // k)) < _POOL_MIN_WORK:
@@ -506,7 +483,7 @@ class Network:
             return kernel((X, E, groups, Y, sw, self.params, self._offs, self.num_layers,
                            self.hidden_size, relu, masks, seq, trunc, code, qs, delta, scale,
                            chunks, c0, c1, work[j], gbuf, lbuf, dX, grad, out, kmode, flags,
-                           value, n_wait))
+                           value, n_wait) + state_args)
 
         summed = [False, 0.0]  # whether the chunks' gradients were added up, and the loss
 
@@ -528,6 +505,29 @@ class Network:
             summed[1] = launch(_k.REDUCE, 0, 0, 0, None)[0]
         return summed[1]
 
+    def _run_sorted(self, order, X, groups, chunks, n_threads, work, mode, train, out, state):
+        """:meth:`_run` on the batch sorted by length (``order``), so that each chunk runs
+        about as many steps as its sequences have; outputs are put back in the caller's
+        order.  The loss and gradient are sums over the same samples in another order."""
+        (Y, sw, masks, *rest, dX, grad) = train
+        if mode == _k.PREDICT:
+            train_s = train
+        else:
+            masks_s = np.ascontiguousarray(masks[:, order]) if masks.shape[0] else masks
+            train_s = (np.ascontiguousarray(Y[order]), np.ascontiguousarray(sw[order]),
+                       masks_s, *rest, np.empty_like(dX), grad)
+        out_s = np.empty_like(out)
+        state_s = state.take(order)
+        total = self._run(np.ascontiguousarray(X[order]),
+                          groups[order] if groups.shape[0] else groups, chunks, n_threads, work,
+                          mode, train_s, out_s, state_s)
+        if out.shape[0]:
+            out[order] = out_s
+        if mode != _k.PREDICT and dX.shape[0]:
+            dX[order] = train_s[-2]
+        state.put(state_s, order)
+        return total
+
     def _step_work(self, rows):
         """Work of one step of the first layer for ``rows`` samples, in multiply-adds: the
         recurrent and input projections plus the gates' elementwise work (what a thread's
@@ -536,7 +536,8 @@ class Network:
         return rows * G * (self.input_size + self.embedding_dim + self.hidden_size
                            + _ELEMENTWISE_WORK[self.params.dtype])
 
-    def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None):
+    def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None,
+                        state=sequences.NO_BATCH):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
         caller holds :func:`tsrnn._engine.threads.blas_single_thread`."""
         get = fresh if workspace is None else workspace.get
@@ -549,23 +550,27 @@ class Network:
         work = get("predict_work", (min(n_threads, chunks), size), self.dtype)
         out = get("predict_out", (n, T if seq else 1, O), self.dtype)
         self._run(X, groups, chunks, n_threads, work, _k.PREDICT, _no_training(self.dtype, seq),
-                  out)
+                  out, state)
         return out
 
     def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,
                   bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
-                  input_grad=False, n_jobs=None, groups=None):
+                  input_grad=False, n_jobs=None, groups=None, lengths=None, h0=None):
         """Loss of a batch and its gradient for every parameter, by BPTT.
 
         Parameters
         ----------
-        X : array-like of shape (n, T, C), or (n, T) when ``input_size`` is 1
-        Y : array-like
+        X : array-like of shape (n, T, C), (n, T) when ``input_size`` is 1, or list
+            A list of sequences ``(T_i, C)`` runs each to its own length, as
+            in :meth:`forward`.
+        Y : array-like or list
             Targets: (n, output_size) — or (n,) if ``output_size`` is 1 — for
             the pointwise losses; (n, K) for ``"quantile"`` where ``output_size
             = K * len(quantiles)``; integer labels (n,) for
             ``"cross_entropy"``.  With ``return_sequences`` a time axis
-            follows n: (n, T, ...).
+            follows n: (n, T, ...); for sequences of different lengths, a list
+            of per-sequence targets ``(T_i, ...)`` or a padded array (values
+            past a length are ignored).
         loss : {"squared_error", "absolute_error", "huber", "quantile", "cross_entropy"}
             Weighted mean over samples (and steps) and outputs.
             ``"squared_error"`` with unit weights is ``torch.nn.MSELoss()``;
@@ -594,6 +599,14 @@ class Network:
             Threads for the batch chunks; the result is bitwise the same for any value.
         groups : array-like of int of shape (n,), optional
             Each sample's embedding row (networks with ``num_embeddings``).
+        lengths : array-like of int of shape (n,), optional
+            Each sequence's length in a padded ``X`` (see :meth:`forward`).
+            Padded steps take no loss (the mean runs over real steps) and get
+            a zero input gradient.
+        h0 : ndarray or pair of ndarray, optional
+            The initial state, as in :meth:`forward`; its gradient is returned
+            under ``"h0"`` (and ``"c0"`` for an LSTM).  Truncated BPTT detaches
+            it like any other state when ``bptt_steps`` divides a length.
 
         Returns
         -------
@@ -601,46 +614,79 @@ class Network:
         grads : dict of str to ndarray
             The gradient of every parameter, keyed as :meth:`state_dict`.
         """
-        two_d = np.ndim(X) == 2
-        X = self._check_X(X)
+        two_d = not sequences.is_ragged(X) and np.ndim(X) == 2
+        X, lens, listed = _inputs.check_X(self, X, lengths)
+        n = X.shape[0]
+        h0, c0 = _inputs.check_state(self, h0, n)
+        state = sequences.Batch(lens, h0, c0)
+        if h0 is not None:
+            state.dh0 = np.empty_like(h0)
+            state.dc0 = None if c0 is None else np.empty_like(c0)
         loss, grad, dX = self._loss_grad(
             X, Y, loss, sample_weight=sample_weight, return_sequences=return_sequences,
             bptt_steps=bptt_steps, quantiles=quantiles, huber_delta=huber_delta,
             dropout_masks=dropout_masks, input_grad=input_grad, n_jobs=n_jobs, groups=groups,
+            state=state,
         )
         grads = self._views(grad)
         if input_grad:
-            grads["input"] = dX[..., 0] if two_d else dX
+            if listed:
+                grads["input"] = sequences.unpad(dX, lens if lens is not None
+                                                 else np.full(n, X.shape[1]))
+            else:
+                grads["input"] = dX[..., 0] if two_d else dX
+        if h0 is not None:
+            grads["h0"] = state.dh0
+            if c0 is not None:
+                grads["c0"] = state.dc0
         return loss, grads
 
     def _loss_grad(self, X, Y, loss, *, sample_weight=None, return_sequences=False,
                    bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
-                   input_grad=False, n_jobs=None, groups=None):
-        """Validated core of :meth:`loss_grad`: returns ``(loss, flat_grad, dX)``."""
+                   input_grad=False, n_jobs=None, groups=None, state=sequences.NO_BATCH):
+        """Validated core of :meth:`loss_grad` for a checked ``X`` (and its ``state``):
+        returns ``(loss, flat_grad, dX)``."""
         check_choice("loss", loss, LOSSES)
         seq = bool(return_sequences)
         n, T, _ = X.shape
-        qs = self._check_quantiles(quantiles, loss)
+        qs = _inputs.check_quantiles_for(self, quantiles, loss)
         delta = check_float("huber_delta", huber_delta, low=0, low_open=True)
-        trunc = min(check_int("bptt_steps", bptt_steps, allow_none=True) or T, T)
-        Y = self._check_Y(Y, X, loss, seq, len(qs) if loss == "quantile" else 1)
-        sw = self._check_sample_weight(sample_weight, n)
-        masks = self._check_masks(dropout_masks, X)
-        groups = self._check_groups(groups, n)
+        trunc = truncation(check_int("bptt_steps", bptt_steps, allow_none=True), T)
+        Y = _inputs.check_Y(self, Y, X, loss, seq, len(qs) if loss == "quantile" else 1,
+                            state.lengths)
+        sw = _inputs.check_sample_weight(self, sample_weight, n)
+        masks = _inputs.check_masks(self, dropout_masks, X)
+        groups = _inputs.check_groups(self, groups, n)
         n_threads = threads.resolve_n_jobs(check_n_jobs(n_jobs))
         self._check_plan(batch=n, steps=T, targets=Y.shape[2], seq=seq,
                          dropout=masks.shape[0] > 0, n_threads=n_threads)
         with threads.blas_single_thread():
             return self._kernel_loss_grad(X, Y, sw, _LOSS_CODES[loss], qs, delta, seq, trunc,
-                                          masks, bool(input_grad), n_threads, groups=groups)
+                                          masks, bool(input_grad), n_threads, groups=groups,
+                                          state=state)
 
-    def _loss_scale(self, sw, T, seq, code):
-        """1 / (row weight sum x outputs per row): turns weighted loss sums into means."""
-        rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
+    def _loss_scale(self, sw, T, seq, code, state=sequences.NO_BATCH):
+        """1 / (row weight sum x outputs per row): turns weighted loss sums into means.
+
+        A row is a sample (many-to-one) or one real step of a sample
+        (many-to-many: padded steps are not rows; step weights scale theirs).
+        """
+        if not seq:
+            rows = float(sw.sum(dtype=np.float64))
+        else:
+            w = np.ones((sw.shape[0], T)) if state.step_weight is None \
+                else state.step_weight.astype(np.float64)
+            if state.lengths is not None:
+                w = w * (np.arange(T)[None, :] < state.lengths[:, None])
+            rows = float((sw.astype(np.float64) @ w).sum()) if state.step_weight is not None \
+                or state.lengths is not None else float(sw.sum(dtype=np.float64)) * T
+        if rows <= 0:
+            raise ValueError("The weights leave no step with a positive weight.")
         return 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
 
     def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks=None,
-                          want_dx=False, n_threads=1, groups=None, workspace=None):
+                          want_dx=False, n_threads=1, groups=None, workspace=None,
+                          state=sequences.NO_BATCH):
         """Loss and flat gradient for validated, prepared arrays (see :meth:`_loss_grad`).
 
         ``Y`` is (n, T or 1, K); ``masks`` None means no dropout; ``groups``
@@ -658,7 +704,7 @@ class Network:
             masks = np.empty((0, 0, 0, 0), self.dtype)
         embedded = self.num_embeddings > 0
         D = self.embedding_dim
-        scale = self._loss_scale(sw, T, seq, code)
+        scale = self._loss_scale(sw, T, seq, code, state)
         chunks = train_chunks(n)
         H = self.hidden_size
         dx_rows = n if (want_dx or embedded) else 0
@@ -672,7 +718,7 @@ class Network:
         grad = get("grad", (self.n_params,), self.dtype)
         total = self._run(X, groups, chunks, n_threads, work, _k.TRAIN,
                           (Y, sw, masks, bool(seq), int(trunc), int(code), qs, float(delta),
-                           float(scale), gbuf, lbuf, dX, grad), _no_output(self.dtype))
+                           float(scale), gbuf, lbuf, dX, grad), _no_output(self.dtype), state)
         if embedded:
             # each row's gradient: its samples' input gradient on the embedding channels,
             # summed over steps and samples in float64 (so that it does not depend on the
@@ -684,27 +730,24 @@ class Network:
         return total * scale, grad, dX
 
     def _kernel_loss(self, X, Y, sw, code, qs, delta, seq, n_threads=1, groups=None,
-                     workspace=None):
+                     workspace=None, state=sequences.NO_BATCH):
         """Loss only (forward pass, no BPTT) for prepared arrays, as :meth:`_kernel_loss_grad`."""
-        P = self._kernel_predict(X, seq, n_threads, groups, workspace)
+        P = self._kernel_predict(X, seq, n_threads, groups, workspace, state)
         n, steps, O = P.shape
         rows = n * steps
-        w = np.repeat(sw, steps) if seq else sw
+        if not seq:
+            w = sw
+        else:
+            w = np.repeat(sw[:, None], steps, axis=1)
+            if state.step_weight is not None:
+                w = w * state.step_weight
+            if state.lengths is not None:
+                w = w * (np.arange(steps)[None, :] < state.lengths[:, None])
+            w = np.ascontiguousarray(w.reshape(rows), dtype=sw.dtype)
         dP = np.empty((rows, O), P.dtype)
         total = loss_rows(P.reshape(rows, O), np.ascontiguousarray(Y.reshape(rows, -1)), w, code,
                           qs, delta, 1.0, dP)
-        return total * self._loss_scale(sw, X.shape[1], seq, code)
-
-    def _check_quantiles(self, quantiles, loss):
-        if loss != "quantile":
-            return np.empty(0, self.dtype)
-        qs = check_quantiles(quantiles)
-        if self.output_size % qs.size:
-            raise ValueError(
-                f"`output_size`={self.output_size} must be a multiple of the number of "
-                f"`quantiles` ({qs.size}) for loss='quantile'."
-            )
-        return qs.astype(self.dtype)
+        return total * self._loss_scale(sw, X.shape[1], seq, code, state)
 
     def __repr__(self):
         extra = f", activation={self.activation!r}" if self.cell == "rnn" else ""

@@ -23,6 +23,7 @@ from tsrnn._engine import interrupts, threads
 from tsrnn._engine.jit import is_compiled
 from tsrnn._engine.kernels import drivers
 from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
+from tsrnn._engine.network import truncation
 from tsrnn._engine.optim import SGD, Adam
 from tsrnn._engine.plan import Workspace
 
@@ -206,7 +207,7 @@ class Trainer:
         n, T, _ = X.shape
         order = rng.permutation(n) if cfg.shuffle else None
         code = LOSS_CODES[cfg.loss]
-        trunc = min(cfg.bptt_steps or T, T)  # a longer truncation is no truncation
+        trunc = truncation(cfg.bptt_steps, T)
         total = 0.0
         work = self._workspace
         for start in range(0, n, cfg.batch_size):

@@ -11,7 +11,8 @@ One entry point per cell, ``<cell>_run(args)`` (``drivers.RUN``), for
 training and prediction alike, so that each cell and dtype compiles once;
 ``args`` is the tuple ``(X, E, groups, Y, sw, theta, offs, L, H, relu, masks,
 seq, trunc, code, qs, delta, scale, n_chunks, c0, c1, work, gbuf, lbuf, dX,
-grad, out, mode, sync, sync_value, n_wait)``:
+grad, out, mode, sync, sync_value, n_wait, lens, h0, c0, hN, cN, dh0, dc0,
+stepw)``:
 
 =========  ==================================================================
 X          (n, T, C) inputs, C-contiguous, the parameters' dtype.
@@ -30,7 +31,7 @@ masks      (L - 1, n, T, H) inverted-dropout multipliers between layers, or
            (0, 0, 0, 0) for none.
 seq        many-to-many: the head (and the loss) at every step.
 trunc      truncated BPTT: the state is detached every ``trunc`` steps,
-           counted back from the last (T: no truncation).
+           counted back from each sequence's last (> T: no truncation).
 code       loss code (``losses.CODES``); ``qs`` quantile levels; ``delta``
            the Huber threshold; ``scale`` the normaliser of the gradient.
 n_chunks   chunks the batch is cut into; ``c0 .. c1 - 1`` the ones to run.
@@ -50,15 +51,28 @@ sync       (k,) int64: the thread pool's flags; ``sync[0] = sync_value`` is
 n_wait     workers to wait for at the end (``sync[1 + w] == sync_value``)
            before the sum. Every call returns ``(loss sum or 0.0, True)``, or
            ``(0.0, False)`` when the workers took too long (Python then waits).
+lens       (n,) int64 sequence lengths (1..T) of a variable-length batch, the
+           steps after each zero-padded; empty: every sequence has T steps.
+           A chunk runs to its longest sequence; a finished sequence's state
+           is held to the end, its padded steps take no loss and no gradient.
+h0, c0     (L, n, H) the state before step 0 (``c0``: LSTM); empty: zero.
+hN, cN     (L, n, H) out: the state after each sequence's last step; empty:
+           not wanted.
+dh0, dc0   (L, n, H) out (training): the loss gradient of ``h0``/``c0``;
+           empty: not wanted.
+stepw      (n, T) per-step loss weights of a many-to-many loss (times
+           ``sw``); empty: all 1.
 =========  ==================================================================
 
 Calling convention of a cell's layer functions
 ----------------------------------------------
-``forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu)`` and
-``backward(dh, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc,
-relu)``, all buffers time-major: ``xin`` (T*m, D) the layer's input; ``gates``
-(T, m, G) the activated gates; ``hs`` (T+1, m, H) the hidden states with
-``hs[0] = 0``; ``cs`` (T+1, m, H) the LSTM's cell states; ``aux`` (T, m, H)
+``forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu, ln,
+warm)`` and ``backward(dh, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp,
+trunc, relu, ln, to_h0)``, all buffers time-major: ``xin`` (T*m, D) the
+layer's input; ``gates`` (T, m, G) the activated gates; ``hs`` (T+1, m, H) the
+hidden states with ``hs[0]`` the initial state (``warm``: not all zero);
+``ln`` the chunk's lengths (see ``lens``); ``to_h0``: leave the gradient of
+the initial state in ``dhn``/``dcn``; ``cs`` (T+1, m, H) the LSTM's cell states; ``aux`` (T, m, H)
 what the cell's backward pass needs besides (see each cell); ``gh`` (m, G)
 the recurrent projection of one step; ``dh`` (T, m, H) the gradient reaching
 each step's output from above; ``dgx``/``dgh`` (T, m, G) the pre-activation

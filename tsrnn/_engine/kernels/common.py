@@ -78,12 +78,32 @@ def add(a, b):
 
 
 @njit(cache=False)
-def recurrent_projection(hs, t, w_hh, gh):
-    """``gh = h_{t-1} W_hh^T`` for step t (zero at t = 0, where h_{-1} = 0)."""
-    if t > 0:
+def recurrent_projection(hs, t, w_hh, gh, warm):
+    """``gh = h_{t-1} W_hh^T`` for step t (zero at t = 0 unless the layer starts from a
+    given state, ``warm``: otherwise h_{-1} = 0)."""
+    if t > 0 or warm:
         np.dot(hs[t], w_hh.T, gh)
     else:
         gh[:] = 0
+
+
+@njit(cache=False)
+def hold(states, t, ln):
+    """Freeze the rows past their length: the state after step t is the one before it.
+
+    ``ln`` holds the chunk's sequence lengths (empty: all run to the end).  A
+    finished sequence's state is carried unchanged to the last step, so that
+    the final state (and the many-to-one head reading it) is each sequence's
+    own last real step; its gate values there are computed but never used.
+    Called once per step, after the rows' loop (a check inside that loop
+    slowed small networks by a fifth).
+    """
+    for i in range(ln.shape[0]):
+        if t >= ln[i]:
+            src = states[t, i]
+            dst = states[t + 1, i]
+            for j in range(dst.shape[0]):
+                dst[j] = src[j]
 
 
 @njit(cache=False)
@@ -119,18 +139,39 @@ def input_weight_grad(dg, xin, out):
 
 
 @njit(cache=False)
-def carry_back(t, T, trunc, dg, w_hh, dh_prev):
+def carry_back(t, T, trunc, dg, w_hh, dh_prev, dc_prev, extra, ln, to_h0):
     """The gradient reaching ``h_{t-1}`` through the recurrent weights, ``dh_prev =
-    dg_t W_hh`` from step t's recurrent pre-activation gradient ``dg_t`` (m, G).
+    dg_t W_hh (+ extra)`` from step t's recurrent pre-activation gradient ``dg_t`` (m, G).
 
-    Truncated BPTT detaches the state entering step t when ``(T - t) % trunc
-    == 0``: then ``dh_prev`` is zero.  Returns whether the gradient was
-    carried (False also at t = 0, where there is no earlier step).
+    ``extra`` (m, H) is a cell's direct path from h_t to h_{t-1} (the GRU's
+    ``dh_t * z_t``; empty for the others).  Truncated BPTT detaches the state
+    entering step t of a sequence of length ``L`` when ``(L - t) % trunc ==
+    0`` (``trunc`` > T: no truncation): then that row of ``dh_prev`` and of the
+    LSTM's carried cell gradient ``dc_prev`` is zero.  ``L`` is T, or the
+    row's own length in ``ln`` (rows past their length carry zero anyway:
+    their gate gradients are zero).  At t = 0 the gradient is computed only
+    when the initial state's gradient is wanted (``to_h0``); otherwise
+    ``dh_prev`` is left as it is.
     """
-    if t == 0:
-        return False
-    if (T - t) % trunc == 0:
-        dh_prev[:] = 0
-        return False
+    if t == 0 and not to_h0:
+        return
+    m = dh_prev.shape[0]
+    if ln.shape[0] == 0:
+        if (T - t) % trunc == 0:
+            dh_prev[:] = 0
+            dc_prev[:] = 0
+            return
+        np.dot(dg[t], w_hh, dh_prev)
+        if extra.shape[0] > 0:
+            for i in range(m):
+                for j in range(dh_prev.shape[1]):
+                    dh_prev[i, j] += extra[i, j]
+        return
     np.dot(dg[t], w_hh, dh_prev)
-    return True
+    for i in range(m):
+        if t < ln[i] and (ln[i] - t) % trunc == 0:
+            dh_prev[i, :] = 0
+            dc_prev[i, :] = 0
+        elif extra.shape[0] > 0:
+            for j in range(dh_prev.shape[1]):
+                dh_prev[i, j] += extra[i, j]

@@ -101,8 +101,6 @@ def _carve_forward(work, m, T, C, L, H, G, O, seq, dropout):
     aux, p = _piece4(work, p, L, T, m, H)
     gh, p = _piece2(work, p, m, G)
     P, p = _piece2(work, p, R, O)
-    hs[:, 0] = 0  # h_{-1} = 0 and c_{-1} = 0
-    cs[:, 0] = 0
     return xin0, xdrop, gates, hs, cs, aux, gh, P, p
 
 
@@ -165,6 +163,41 @@ def _fill_input(X, E, groups, a, xin0):
 
 
 @njit(cache=False)
+def _chunk_steps(lens, a, b, T):
+    """Steps chunk a:b runs: T, or its longest sequence's length (``lens`` non-empty)."""
+    if lens.shape[0] == 0:
+        return T
+    longest = 0
+    for i in range(a, b):
+        longest = max(longest, lens[i])
+    return longest
+
+
+@njit(cache=False)
+def _initial_state(states, init, a):
+    """``states[:, 0]`` (the state before the first step) of samples a:a+m: ``init[:, a:]``,
+    or zero when ``init`` is empty."""
+    m = states.shape[2]
+    for layer in range(states.shape[0]):
+        for i in range(m):
+            for j in range(states.shape[3]):
+                states[layer, 0, i, j] = init[layer, a + i, j] if init.shape[0] else 0
+
+
+@njit(cache=False)
+def _final_state(states, out, a):
+    """``out[:, a:a+m]`` = the state after the chunk's last step (each sequence's own last
+    step: finished sequences are held); nothing when ``out`` is empty."""
+    if out.shape[0] == 0:
+        return
+    T1, m = states.shape[1], states.shape[2]
+    for layer in range(states.shape[0]):
+        for i in range(m):
+            for j in range(states.shape[3]):
+                out[layer, a + i, j] = states[layer, T1 - 1, i, j]
+
+
+@njit(cache=False)
 def _layer_input(layer, xin0, xdrop, hs):
     """The (T*m, D) input of ``layer``: the data, or the layer below's states (after
     dropout when there is dropout)."""
@@ -216,32 +249,44 @@ def _drivers(forward, backward, separate_dgh):
     :mod:`tsrnn._engine.kernels` for the calling convention)."""
 
     @njit(inline=True)
-    def forward_chunk(X, E, groups, a, b, theta, offs, L, H, relu, masks, work, O, seq):
+    def forward_chunk(X, E, groups, a, b, theta, offs, L, H, relu, masks, work, O, seq, lens,
+                      h0, c0):
         """Forward pass of samples a:b through all layers, keeping every state; returns
         the buffers and the scratch position after them."""
         m = b - a
-        T, C = X.shape[1], X.shape[2] + E.shape[1]
+        T, C = _chunk_steps(lens, a, b, X.shape[1]), X.shape[2] + E.shape[1]
         G = (offs[1] - offs[0]) // C
         dropout = masks.shape[0] > 0
         xin0, xdrop, gates, hs, cs, aux, gh, P, p = _carve_forward(work, m, T, C, L, H, G, O,
                                                                    seq, dropout)
         _fill_input(X, E, groups, a, xin0)
+        _initial_state(hs, h0, a)
+        _initial_state(cs, c0, a)
+        ln = lens[a:b]
+        warm = h0.shape[0] > 0
         for layer in range(L):
             _drop_out(layer, xdrop, hs, masks, a)
             xin = _layer_input(layer, xin0, xdrop, hs)
             k = 4 * layer
             forward(xin, _matrix(theta, offs, k, xin.shape[1]), _matrix(theta, offs, k + 1, H),
                     _vector(theta, offs, k + 2), _vector(theta, offs, k + 3),
-                    gates[layer], hs[layer], cs[layer], aux[layer], gh, relu)
+                    gates[layer], hs[layer], cs[layer], aux[layer], gh, relu, ln, warm)
         return xin0, xdrop, gates, hs, cs, aux, P, p
 
     @njit(inline=True)
     def chunk_loss_grad(X, Y, sw, a, b, theta, offs, L, H, relu, masks, seq, trunc, code, qs,
-                        delta, scale, work, grad, dX, xin0, xdrop, gates, hs, cs, aux, P, p):
+                        delta, scale, work, grad, dX, xin0, xdrop, gates, hs, cs, aux, P, p,
+                        state):
         """Loss and BPTT for samples a:b after their forward pass (its buffers, and ``p``
-        the scratch position after them); returns the chunk's weighted loss sum."""
+        the scratch position after them); ``state`` is (lengths, step weights, and the
+        initial state's gradient outputs).  Returns the chunk's weighted loss sum."""
+        # one tuple: a call with more than 30 arguments compiles to a star-args call,
+        # which Numba cannot inline
+        lens, stepw, dh0, dc0 = state
         m = b - a
-        T = X.shape[1]
+        T = xin0.shape[0]  # the chunk's steps (see _chunk_steps)
+        ln = lens[a:b]
+        to_h0 = dh0.shape[0] > 0
         O = P.shape[1]
         K = Y.shape[2]
         want_dx = dX.shape[0] > 0
@@ -256,9 +301,14 @@ def _drivers(forward, backward, separate_dgh):
         R = P.shape[0]
         for r in range(R):
             i = r % m
+            t = r // m  # the step of a row of a sequence's outputs (0 for many-to-one)
             wr[r] = sw[a + i]
+            if stepw.shape[0]:
+                wr[r] *= stepw[a + i, t]
+            if seq and ln.shape[0] and t >= ln[i]:
+                wr[r] = 0  # past the sequence's end: no loss, no gradient
             for k in range(K):
-                Yr[r, k] = Y[a + i, r // m, k]
+                Yr[r, k] = Y[a + i, t, k]
         part = loss_rows(P, Yr, wr, code, qs, delta, scale, dP)
 
         np.dot(dP.T, hin, _matrix(grad, offs, kh, H))
@@ -268,12 +318,24 @@ def _drivers(forward, backward, separate_dgh):
             np.dot(dP, w_head, dh.reshape(T * m, H))
         else:
             np.dot(dP, w_head, dh[T - 1])
+            for i in range(ln.shape[0]):
+                # the head read the state held since the sequence's last real step
+                if ln[i] < T:
+                    for j in range(H):
+                        dh[ln[i] - 1, i, j] = dh[T - 1, i, j]
+                        dh[T - 1, i, j] = 0
         for layer in range(L - 1, -1, -1):
             k = 4 * layer
             xin = _layer_input(layer, xin0, xdrop, hs)
             w_ih = _matrix(theta, offs, k, xin.shape[1])
             backward(dh, _matrix(theta, offs, k + 1, H), gates[layer], hs[layer], cs[layer],
-                     aux[layer], dgx, dgh, dhn, dcn, dtmp, trunc, relu)
+                     aux[layer], dgx, dgh, dhn, dcn, dtmp, trunc, relu, ln, to_h0)
+            if to_h0:  # the gradient of the state entering step 0
+                for i in range(m):
+                    for j in range(H):
+                        dh0[layer, a + i, j] = dhn[i, j]
+                        if dc0.shape[0]:
+                            dc0[layer, a + i, j] = dcn[i, j]
             dgx2 = dgx.reshape(T * m, G)
             dgh2 = dgh.reshape(T * m, G)
             input_weight_grad(dgx2, xin, _matrix(grad, offs, k, xin.shape[1]))
@@ -293,13 +355,17 @@ def _drivers(forward, backward, separate_dgh):
                     for i in range(m):
                         for c in range(C):
                             dX[a + i, t, c] = dx0[t * m + i, c]
+                for t in range(T, dX.shape[1]):  # steps past the chunk's longest sequence
+                    for i in range(m):
+                        for c in range(C):
+                            dX[a + i, t, c] = 0
         return part
 
     @njit(inline=True)
     def run(args):
         (X, E, groups, Y, sw, theta, offs, L, H, relu, masks, seq, trunc, code, qs, delta,
          scale, n_chunks, c0, c1, work, gbuf, lbuf, dX, grad, out, mode, sync, sync_value,
-         n_wait) = args
+         n_wait, lens, h0, c0_, hN, cN, dh0, dc0, stepw) = args
         if sync.shape[0]:  # set the pool's workers going, now that the GIL is released
             atomic_store(sync, 0, sync_value)
         n = X.shape[0]
@@ -307,7 +373,9 @@ def _drivers(forward, backward, separate_dgh):
         for c in range(c0, c1 if mode != REDUCE else c0):
             a, b = _bounds(n, n_chunks, c)
             xin0, xdrop, gates, hs, cs, aux, P, p = forward_chunk(
-                X, E, groups, a, b, theta, offs, L, H, relu, masks, work, O, seq)
+                X, E, groups, a, b, theta, offs, L, H, relu, masks, work, O, seq, lens, h0, c0_)
+            _final_state(hs, hN, a)
+            _final_state(cs, cN, a)
             _head(theta, offs, L, H, hs, seq, P)
             if mode == PREDICT:
                 m = b - a
@@ -317,7 +385,8 @@ def _drivers(forward, backward, separate_dgh):
             else:
                 lbuf[c] = chunk_loss_grad(X, Y, sw, a, b, theta, offs, L, H, relu, masks, seq,
                                           trunc, code, qs, delta, scale, work, gbuf[c], dX,
-                                          xin0, xdrop, gates, hs, cs, aux, P, p)
+                                          xin0, xdrop, gates, hs, cs, aux, P, p,
+                                          (lens, stepw, dh0, dc0))
         for w in range(n_wait):  # the pool's workers, waited for without the GIL
             if not wait_until(sync, 1 + w, sync_value, WAIT_SPINS):
                 return 0.0, False

@@ -24,6 +24,7 @@ from tsrnn._engine.jit import njit
 from tsrnn._engine.kernels.common import (
     add,
     carry_back,
+    hold,
     input_projection,
     recurrent_projection,
     sigmoid,
@@ -32,14 +33,14 @@ from tsrnn._engine.kernels.common import (
 
 
 @njit(cache=False)
-def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
+def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu, ln, warm):
     """Run one layer over all steps, keeping r, z, n and q = W_hn h + b_hn."""
     T, m, G = gates.shape
     H = G // 3
     input_projection(xin, w_ih, gates.reshape(T * m, G))
     b_rz = add(b_ih[:2 * H], b_hh[:2 * H])
     for t in range(T):
-        recurrent_projection(hs, t, w_hh, gh)
+        recurrent_projection(hs, t, w_hh, gh, warm)
         for i in range(m):
             # Short passes vectorise where one fused loop does not (see lstm.py).
             gate = gates[t, i]
@@ -55,10 +56,12 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
             h = hs[t + 1, i]
             for j in range(H):
                 h[j] = (1 - gate[H + j]) * gate[2 * H + j] + gate[H + j] * h_prev[j]
+        hold(hs, t, ln)
 
 
 @njit(cache=False)
-def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, relu):
+def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, relu, ln,
+             to_h0):
     """BPTT through one layer: writes ``dgx`` (input side) and ``dgh`` (recurrent side)."""
     T, m, G = dgx.shape
     H = G // 3
@@ -85,7 +88,4 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
                 d_rec[H + j] = d_z
                 d_rec[2 * H + j] = dn * r
                 dtmp[i, j] = dh * z
-        if carry_back(t, T, trunc, dgh, w_hh, dhn):
-            for i in range(m):
-                for j in range(H):
-                    dhn[i, j] += dtmp[i, j]
+        carry_back(t, T, trunc, dgh, w_hh, dhn, dcn, dtmp, ln, to_h0)

@@ -27,6 +27,7 @@ from tsrnn._engine.jit import njit
 from tsrnn._engine.kernels.common import (
     add,
     carry_back,
+    hold,
     input_projection,
     recurrent_projection,
     tanh,
@@ -34,7 +35,7 @@ from tsrnn._engine.kernels.common import (
 
 
 @njit(cache=False)
-def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
+def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu, ln, warm):
     """Run one layer over all steps, keeping the gates, the cell states and tanh(c)."""
     T, m, G = gates.shape
     H = G // 4
@@ -50,7 +51,7 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
         a[j] = 1 if g_block else 0.5
         d[j] = 0 if g_block else 0.5
     for t in range(T):
-        recurrent_projection(hs, t, w_hh, gh)
+        recurrent_projection(hs, t, w_hh, gh, warm)
         for i in range(m):
             # Short single-purpose passes: with few arrays per loop LLVM can
             # prove (or check) non-aliasing and vectorise; one fused loop
@@ -69,10 +70,13 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
                 tanh_c[j] = tanh(c[j])
             for j in range(H):  # h = o * tanh(c)
                 h[j] = gate[3 * H + j] * tanh_c[j]
+        hold(hs, t, ln)
+        hold(cs, t, ln)
 
 
 @njit(cache=False)
-def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, relu):
+def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, relu, ln,
+             to_h0):
     """BPTT through one layer: writes d[i f g o]_t into ``dgx`` for every step."""
     T, m, G = dgx.shape
     H = G // 4
@@ -102,5 +106,4 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
                 d[2 * H + j] = dc[j] * gate[j] * (1 - gate[2 * H + j] * gate[2 * H + j])
             for j in range(H):  # dc_{t-1}
                 dc[j] *= gate[H + j]
-        if not carry_back(t, T, trunc, dgx, w_hh, dhn):
-            dcn[:] = 0
+        carry_back(t, T, trunc, dgx, w_hh, dhn, dcn, dtmp[:0], ln, to_h0)

@@ -20,6 +20,7 @@ from tsrnn._engine.jit import njit
 from tsrnn._engine.kernels.common import (
     add,
     carry_back,
+    hold,
     input_projection,
     recurrent_projection,
     tanh,
@@ -27,13 +28,13 @@ from tsrnn._engine.kernels.common import (
 
 
 @njit(cache=False)
-def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
+def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu, ln, warm):
     """Run one layer over all steps, keeping what BPTT needs (``hs``)."""
     T, m, H = gates.shape
     input_projection(xin, w_ih, gates.reshape(T * m, H))
     b = add(b_ih, b_hh)
     for t in range(T):
-        recurrent_projection(hs, t, w_hh, gh)
+        recurrent_projection(hs, t, w_hh, gh, warm)
         for i in range(m):
             p = gates[t, i]
             r = gh[i]
@@ -46,10 +47,12 @@ def forward(xin, w_ih, w_hh, b_ih, b_hh, gates, hs, cs, aux, gh, relu):
             else:
                 for j in range(H):
                     h[j] = tanh(p[j])
+        hold(hs, t, ln)
 
 
 @njit(cache=False)
-def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, relu):
+def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, relu, ln,
+             to_h0):
     """BPTT through one layer: writes ``dgx`` = dp_t for every step."""
     T, m, H = dgx.shape
     dhn[:] = 0
@@ -62,4 +65,4 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
                     dgx[t, i, j] = dh if h > 0 else 0
                 else:
                     dgx[t, i, j] = dh * (1 - h * h)
-        carry_back(t, T, trunc, dgx, w_hh, dhn)
+        carry_back(t, T, trunc, dgx, w_hh, dhn, dcn, dtmp[:0], ln, to_h0)
