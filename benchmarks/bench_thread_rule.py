@@ -4,7 +4,7 @@ For every batch-32 configuration of cell x hidden 16/64 x T 24/96 x C 1/8 x dtyp
 at batch 256), one training epoch (``Network._loss_grad`` + Adam over 2048 windows) and one
 inference pass are timed with the pool forced on (``_POOL_MIN_WORK = 0``) and forced off,
 alternating, best of 6.  Printed: serial time / pooled time (above 1: two threads win).
-``tsrnn/_engine/network.py``'s ``_POOL_MIN_WORK`` and ``_ELEMENTWISE_WORK`` put the
+``tsrnn/_engine/launch.py``'s ``_POOL_MIN_WORK`` and ``_ELEMENTWISE_WORK`` put the
 crossover between the configurations that lose and those that gain.
 
 Usage::
@@ -21,7 +21,7 @@ import numpy as np
 import scipy.linalg  # noqa: F401  (the BLAS the kernels use, loaded first)
 from threadpoolctl import threadpool_limits
 
-from tsrnn._engine import network as nw
+from tsrnn._engine import launch as nw
 from tsrnn._engine.optim import Adam
 from tsrnn.nn import Network
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from tsrnn._validation import as_float_array, check_allocation
 
-__all__ = ["Batch", "bucket_order", "check_lengths", "is_ragged", "no_state", "pad", "unpad"]
+__all__ = ["Batch", "blank", "bucket_order", "check_lengths", "is_ragged", "mask_padding",
+           "no_state", "pad", "truncation", "unpad"]
 
 
 def is_ragged(X):
@@ -144,6 +145,13 @@ def bucket_order(lengths):
     if lengths is None or (np.diff(lengths) >= 0).all():
         return None
     return np.argsort(lengths, kind="stable")
+
+
+def truncation(bptt_steps, T):
+    """The kernels' ``trunc`` for ``bptt_steps`` (None: none) over ``T`` steps: a value
+    above T means no truncation, so that even the state entering step 0 (an initial
+    state) gets its gradient."""
+    return T + 1 if bptt_steps is None or bptt_steps > T else int(bptt_steps)
 
 
 class Batch:

@@ -23,9 +23,9 @@ from tsrnn._engine import interrupts, threads
 from tsrnn._engine.jit import is_compiled
 from tsrnn._engine.kernels import drivers
 from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
-from tsrnn._engine.network import truncation
 from tsrnn._engine.optim import SGD, Adam
 from tsrnn._engine.plan import Workspace
+from tsrnn._engine.sequences import truncation
 
 # Reduce-on-plateau: divide the learning rate by this after a plateau, stop below the floor.
 PLATEAU_FACTOR = 5.0
