@@ -65,12 +65,17 @@ def test_two_d_windows_and_structure_enforced():
     flat = X.reshape(len(X), -1)
     reg = RNNRegressor(**FAST, n_channels=2).fit(flat, y)
     np.testing.assert_allclose(reg.predict(X), reg.predict(flat))
-    with pytest.raises(ValueError):
-        reg.predict(X[:, :5])
+    # a recurrent network takes windows of any length in 3-D (or as a list), not in 2-D,
+    # where the width is the fitted one (scikit-learn's contract)
+    short = reg.predict(X[:, :5])
+    assert short.shape == (len(X),) and np.isfinite(short).all()
+    np.testing.assert_allclose(short, reg.predict(list(X[:, :5])), rtol=1e-6)
+    with pytest.raises(ValueError, match="features"):
+        reg.predict(flat[:, :10])
     with pytest.raises(ValueError, match="features"):
         RNNRegressor(**FAST).fit(X, y).predict(X[:, :, :1])
     # same width, other structure: 20 steps x 1 channel instead of 10 x 2
-    with pytest.raises(ValueError, match="10 steps x 2 channels"):
+    with pytest.raises(ValueError, match="1 channels .* fitted on 2"):
         reg.predict(X.reshape(len(X), 20, 1))
 
 

@@ -189,8 +189,13 @@ def _failures(X, y, y_bad):
         "bad param": lambda e: e.set_params(hidden_size=0).fit(X, y),
         "negative weight": lambda e: e.fit(X, y, sample_weight=-np.ones(len(y))),
         "too big": lambda e: e.set_params(num_layers=10**6).fit(X, y),
-        "partial other width": lambda e: e.partial_fit(X[:, :5], y),
-        "warm other width": lambda e: e.set_params(warm_start=True).fit(X[:, :5], y),
+        # 2-D windows keep their fitted width (3-D ones may have any length)
+        "partial other width": lambda e: e.partial_fit(X[:, :5, 0], y),
+        "warm other width": lambda e: e.set_params(warm_start=True).fit(X[:, :5, 0], y),
+        "warm other channels": lambda e: e.set_params(warm_start=True).fit(
+            np.concatenate([X, X], axis=2), y),
+        "warm other output": lambda e: e.set_params(warm_start=True, output="sequence").fit(
+            X, np.repeat(np.asarray(y)[:, None], X.shape[1], axis=1)),
     }
 
 

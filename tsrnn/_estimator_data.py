@@ -38,16 +38,21 @@ def structure_from_columns(columns):
     return C
 
 
-def weighted_stats(A, sw, scale):
+def weighted_stats(A, sw, scale, lengths=None):
     """Per-channel (last axis) mean and std of (n, T, C) data with sample weights.
 
     Weighted, so that weight k means the same as k repeated samples; a
-    constant channel gets std 1.  Without ``scale``: mean 0, std 1.
+    constant channel gets std 1.  With ``lengths`` (variable-length
+    sequences) only each sequence's real steps count.  Without ``scale``:
+    mean 0, std 1.
     """
     C = A.shape[2]
     if not scale:
         return np.zeros(C), np.ones(C)
-    w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2]).reshape(-1)
+    w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2])
+    if lengths is not None:
+        w = w * (np.arange(A.shape[1])[None, :] < lengths[:, None])
+    w = w.reshape(-1)
     flat = A.reshape(-1, C).astype(np.float64)
     mean = np.average(flat, axis=0, weights=w)
     std = np.sqrt(np.average((flat - mean) ** 2, axis=0, weights=w))

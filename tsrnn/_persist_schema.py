@@ -114,9 +114,11 @@ def _parameter_record(v, where, cls):
 
 _F64 = dict(dtype=np.float64, finite=True)
 _NETWORK_FITTED = {
-    "n_features_in_": integer(1),
+    # absent after a fit on sequences of their own lengths (n_timesteps_ None)
+    "n_features_in_": optional(integer(1)),
     "feature_names_in_": optional(array("OU", ndim=1)),  # fitted on named columns
-    "n_timesteps_": integer(1),
+    "n_timesteps_": none_or(integer(1)),
+    "output_": choice("last", "sequence"),
     "n_channels_": integer(1),
     "network_": instance(Network),
     "_scaled": instance(bool),
@@ -282,7 +284,13 @@ _CHECK_PARAMS = {RNNRegressor: RNNRegressor._check_params,
 
 def _network_estimator(s, est, where, head):
     T, C, net = s["n_timesteps_"], s["n_channels_"], s["network_"]
-    same(f"{where}.n_features_in_", s["n_features_in_"], T * C, "n_timesteps_ * n_channels_")
+    if T is None:
+        if "n_features_in_" in s or "feature_names_in_" in s:
+            fail(f"{where}.n_features_in_", s.get("n_features_in_"),
+                 "must be absent for a fit on sequences (n_timesteps_ None)")
+    else:
+        same(f"{where}.n_features_in_", s.get("n_features_in_"), T * C,
+             "n_timesteps_ * n_channels_")
     if "feature_names_in_" in s:
         shape(f"{where}.feature_names_in_", s["feature_names_in_"], (T * C,))
     shape(f"{where}._x_mean", s["_x_mean"], (C,))

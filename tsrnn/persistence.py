@@ -51,7 +51,7 @@ __all__ = ["load", "save"]
 FORMAT = "tsrnn-model"
 # 2: estimators keep their fitted quantile levels and scaling flag (quantiles_, _scaled),
 # which a file of format 1 lacks.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _MAX_META = 1 << 20
 _UNITS = ("s", "ms", "us", "ns")
 # Runtime helpers rebuilt on load instead of stored (optimizer moments restart).

@@ -32,7 +32,7 @@ import pandas as pd
 
 from tsrnn._validation import check_allocation, check_int
 
-__all__ = ["make_windows"]
+__all__ = ["make_sequences", "make_windows"]
 
 
 def series_frame(series: pd.Series) -> pd.DataFrame:
@@ -281,3 +281,75 @@ def make_windows(
     index = data.index[pos]
     return (pd.DataFrame(X2, index=index, columns=xcols),
             pd.DataFrame(Y2, index=index.copy(), columns=ycols))
+
+
+def make_sequences(
+    data: pd.DataFrame,
+    by: str,
+    *,
+    columns: Sequence[str] | str | None = None,
+    sort_by: str | None = None,
+) -> tuple[list[np.ndarray], pd.Index]:
+    """Split a long DataFrame into one array per sequence, for variable-length input.
+
+    Each value of the column ``by`` (a recording, a sensor, an utterance)
+    becomes one ``(T_i, C)`` array of its rows, in the order of first
+    appearance; :class:`~tsrnn.RNNRegressor`, :class:`~tsrnn.RNNClassifier`
+    and :class:`tsrnn.nn.Network` take the list as ``X`` and run each sequence
+    to its own length.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per step, a sequence-id column among the others.
+    by : str
+        The sequence-id column.
+    columns : str or list of str, optional
+        The channels, in this order (default: every column but ``by`` and
+        ``sort_by``).
+    sort_by : str, optional
+        A column (a time stamp, a step number) that orders each sequence's
+        rows; default: the rows' order in ``data``.
+
+    Returns
+    -------
+    sequences : list of ndarray of shape (T_i, C)
+    ids : Index
+        The sequence id of each array.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"id": ["a", "a", "b", "a"], "x": [1.0, 2.0, 3.0, 4.0]})
+    >>> seqs, ids = make_sequences(df, "id")
+    >>> [s.ravel().tolist() for s in seqs], list(ids)
+    ([[1.0, 2.0, 4.0], [3.0]], ['a', 'b'])
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"`data` must be a pandas DataFrame, got {type(data).__name__}.")
+    for name, value in (("by", by), ("sort_by", sort_by)):
+        if value is not None and value not in data.columns:
+            raise ValueError(f"`{name}`={value!r} is not a column of `data`; its columns are "
+                             f"{list(data.columns)}.")
+    if columns is None:
+        cols = [c for c in data.columns if c not in (by, sort_by)]
+    else:
+        cols = as_names("columns", columns)
+        missing = [c for c in cols if c not in data.columns]
+        if missing:
+            raise ValueError(f"`columns` {missing} are not columns of `data`; its columns are "
+                             f"{list(data.columns)}.")
+        if by in cols or (sort_by is not None and sort_by in cols):
+            raise ValueError(f"`columns` must not hold the `by`/`sort_by` columns ({by!r}, "
+                             f"{sort_by!r}).")
+    if not cols:
+        raise ValueError("`data` has no channel columns besides `by`/`sort_by`.")
+    if data[by].isna().any():
+        raise ValueError(f"`data[{by!r}]` has missing sequence ids (row "
+                         f"{int(np.argmax(data[by].isna().to_numpy()))}).")
+    check_numeric(data, cols, "data")
+    frame = data.sort_values(sort_by, kind="stable") if sort_by is not None else data
+    ids = pd.Index(pd.unique(data[by]), name=by)
+    groups = frame.groupby(by, sort=False)[cols]
+    values = {key: part.to_numpy(dtype=np.float64) for key, part in groups}
+    return [values[key] for key in ids], ids

@@ -26,10 +26,17 @@ __all__ = ["Batch", "blank", "bucket_order", "check_lengths", "is_ragged", "mask
 
 def is_ragged(X):
     """Whether ``X`` is given as a sequence of separate arrays (a list or tuple of
-    sequences, each ``(T_i, C)`` or ``(T_i,)``) rather than one array."""
+    sequences, each ``(T_i, C)`` or ``(T_i,)``) rather than one array.
+
+    A list of 1-D rows of one length is the array-like of a 2-D array (rows
+    of univariate windows, scikit-learn's reading), not a list of sequences.
+    """
     if isinstance(X, np.ndarray) or not isinstance(X, Sequence) or isinstance(X, (str, bytes)):
         return False
-    return len(X) > 0 and all(np.ndim(x) in (1, 2) and not np.isscalar(x) for x in X)
+    ranks = [np.ndim(x) for x in X]
+    if not X or any(r not in (1, 2) for r in ranks):
+        return False
+    return 2 in ranks or len({len(x) for x in X}) > 1
 
 
 def pad(name, seqs, dtype, channels=None):

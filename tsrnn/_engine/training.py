@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsrnn._engine import interrupts, threads
+from tsrnn._engine import interrupts, sequences, threads
 from tsrnn._engine.jit import is_compiled
 from tsrnn._engine.kernels import drivers
 from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
@@ -131,7 +131,7 @@ class Trainer:
         return SGD(net.n_params, momentum=cfg.momentum, nesterov=cfg.nesterovs_momentum, **common)
 
     # ------------------------------------------------------------------ epochs
-    def run(self, X, Y, sw, *, epochs, rng, validation=None, groups=None):
+    def run(self, X, Y, sw, *, epochs, rng, validation=None, groups=None, lengths=None):
         """Train for up to ``epochs`` epochs; returns why it stopped.
 
         Parameters
@@ -141,10 +141,13 @@ class Trainer:
         epochs : int
         rng : numpy.random.RandomState
             Source of the shuffles and dropout masks.
-        validation : tuple (X, Y, sw, groups) or None
+        validation : tuple (X, Y, sw, groups[, lengths]) or None
             Held-out data for early stopping; the best weights on it are restored.
         groups : ndarray of int64 (n,), optional
             Each training sample's embedding row, for a network with an embedding.
+        lengths : ndarray of int64 (n,), optional
+            Each sequence's length in a zero-padded ``X`` (variable-length
+            sequences); the epoch's loss is then the mean over real steps.
 
         Returns
         -------
@@ -158,7 +161,8 @@ class Trainer:
             with interrupts.deferred(raise_on_exit=False), threads.blas_single_thread():
                 self._scope = interrupts.token()
                 for _ in range(epochs):
-                    reason = self._run_epoch(X, Y, sw, rng, groups, n_threads, validation, bar)
+                    reason = self._run_epoch(X, Y, sw, rng, groups, n_threads, validation, bar,
+                                             lengths)
                     if reason is not None:
                         break
                 else:
@@ -174,10 +178,10 @@ class Trainer:
         self._finish(reason, validation is not None)
         return reason
 
-    def _run_epoch(self, X, Y, sw, rng, groups, n_threads, validation, bar):
+    def _run_epoch(self, X, Y, sw, rng, groups, n_threads, validation, bar, lengths=None):
         """One epoch and its bookkeeping; why training stops now, or None."""
         self._epoch_start[...] = self.net.params
-        loss = self._epoch(X, Y, sw, rng, groups, n_threads)
+        loss = self._epoch(X, Y, sw, rng, groups, n_threads, lengths)
         if loss is None:
             return "interrupted"
         if not math.isfinite(loss) or (self.loss_curve and loss > DIVERGENCE_FACTOR
@@ -201,7 +205,14 @@ class Trainer:
             return "converged"
         return "interrupted" if interrupts.requested(self._scope) else None
 
-    def _epoch(self, X, Y, sw, rng, groups, n_threads):
+    def _rows(self, sw, lengths):
+        """The weight of a minibatch's loss in the epoch's mean: its samples' weights, or
+        with variable lengths and a loss at every step, their weighted real steps."""
+        if lengths is None or not self.config.return_sequences:
+            return float(sw.sum(dtype=np.float64))
+        return float(sw.astype(np.float64) @ lengths)
+
+    def _epoch(self, X, Y, sw, rng, groups, n_threads, lengths=None):
         cfg = self.config
         net = self.net
         n, T, _ = X.shape
@@ -221,7 +232,8 @@ class Trainer:
                 xb = np.take(X, idx, axis=0, out=work.get("xb", (m,) + X.shape[1:], X.dtype))
                 yb = np.take(Y, idx, axis=0, out=work.get("yb", (m,) + Y.shape[1:], Y.dtype))
                 wb = np.take(sw, idx, out=work.get("wb", (m,), sw.dtype))
-            wsum = float(wb.sum(dtype=np.float64))
+            lb = None if lengths is None else lengths[idx]
+            wsum = self._rows(wb, lb)
             if wsum <= 0:
                 continue
             masks = self._dropout_masks(xb.shape[0], T, rng)
@@ -229,7 +241,8 @@ class Trainer:
             loss, grad, _ = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
                                                   cfg.return_sequences, trunc, masks,
                                                   n_threads=n_threads, groups=gb,
-                                                  workspace=self._workspace)
+                                                  workspace=self._workspace,
+                                                  state=sequences.Batch(lb))
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 return math.nan
             if interrupts.requested(self._scope):
@@ -239,7 +252,7 @@ class Trainer:
             self.optimizer.step(net.params, grad)
             total += loss * wsum
         self.t += n
-        loss = total / float(sw.sum(dtype=np.float64))
+        loss = total / self._rows(sw, lengths)
         if cfg.alpha:
             w = net.params[net.weight_mask].astype(np.float64)
             loss += 0.5 * cfg.alpha * float(w @ w)
@@ -253,13 +266,14 @@ class Trainer:
         keep = rng.random_sample((net.num_layers - 1, m, T, net.hidden_size)) >= p
         return (keep * (1.0 / (1.0 - p))).astype(net.dtype)
 
-    def evaluate(self, X, Y, sw, groups=None, *, n_threads=1):
+    def evaluate(self, X, Y, sw, groups=None, lengths=None, *, n_threads=1):
         """Loss of the current weights on prepared data (forward pass only, no dropout)."""
         cfg = self.config
         if float(sw.sum(dtype=np.float64)) <= 0:
             return math.nan
         return self.net._kernel_loss(X, Y, sw, LOSS_CODES[cfg.loss], self._qs, cfg.huber_delta,
-                                     cfg.return_sequences, n_threads, groups, self._workspace)
+                                     cfg.return_sequences, n_threads, groups, self._workspace,
+                                     sequences.Batch(lengths))
 
     # ------------------------------------------------------------- stopping
     def _check_stop(self, use_validation):

@@ -1,0 +1,433 @@
+"""What :class:`~tsrnn.RNNRegressor` and :class:`~tsrnn.RNNClassifier` share: parameter
+checks, reading windows and sequences, standardisation, the fit (transactional, through
+``tsrnn._engine.training``) and the head's predictions; and ``score`` over every step for
+``output="sequence"``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import fields
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from tsrnn._engine import interrupts, sequences, threads
+from tsrnn._engine.inputs import check_groups
+from tsrnn._engine.network import Network
+from tsrnn._engine.plan import check_plan
+from tsrnn._engine.training import TrainConfig, Trainer
+from tsrnn._estimator_data import (
+    cast_finite,
+    check_magnitude,
+    structure_from_columns,
+    weighted_stats,
+)
+from tsrnn._estimator_sequences import (
+    is_sequences,
+    read_step_targets,
+    read_X,
+    step_mask,
+)
+from tsrnn._validation import (
+    NoTrainingSamplesError,
+    as_float_array,
+    check_choice,
+    check_dtype,
+    check_float,
+    check_int,
+    check_n_jobs,
+    check_random_state,
+    naming,
+)
+
+
+def _assign(estimator, params):
+    """``__init__``'s whole job: store every argument under its name (scikit-learn's rule)."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+class _RNNBase(BaseEstimator):
+    """Validation and the fit/predict plumbing shared by both estimators (each declares
+    its parameters in its own ``__init__``)."""
+
+    # -------------------------------------------------------------- checks
+    def _check_params(self):
+        check_choice("cell", self.cell, ("rnn", "lstm", "gru"))
+        check_int("hidden_size", self.hidden_size)
+        check_int("num_layers", self.num_layers)
+        check_choice("activation", self.activation, ("tanh", "relu"))
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ValueError(f"`activation`={self.activation!r} is only available for cell='rnn'.")
+        check_float("dropout", self.dropout, low=0, high=1, high_open=True)
+        self._check_loss_params()
+        check_choice("solver", self.solver, ("adam", "sgd"))
+        check_float("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
+        check_choice("learning_rate", self.learning_rate, ("constant", "plateau"))
+        check_float("momentum", self.momentum, low=0, high=1)
+        check_float("alpha", self.alpha, low=0)
+        if self.batch_size != "auto":
+            check_int("batch_size", self.batch_size)
+        check_int("max_iter", self.max_iter)
+        check_float("tol", self.tol, low=0)
+        check_int("n_iter_no_change", self.n_iter_no_change)
+        check_float("validation_fraction", self.validation_fraction, low=0, high=1,
+                    low_open=True, high_open=True)
+        check_int("validation_gap", self.validation_gap, low=0)
+        if self.clip_norm is not None:
+            check_float("clip_norm", self.clip_norm, low=0, low_open=True)
+        check_int("bptt_steps", self.bptt_steps, allow_none=True)
+        if self.n_channels != "auto":
+            check_int("n_channels", self.n_channels)
+        check_n_jobs(self.n_jobs)
+        check_dtype("dtype", self.dtype)
+        check_choice("output", self.output, ("last", "sequence"))
+
+    def _windows(self, X, y=None, *, reset, fitting=False):
+        """Validate X (and y); return ``(X, lengths)`` (and y): X as (n, T, C) — zero-padded
+        sequences with their ``lengths``, or fixed-length windows with ``lengths`` None."""
+        if self._reads_sequences(X, reset):
+            X3, lengths = self._sequences(X, reset)
+            if not fitting:
+                return X3, lengths
+            if y is None or (not sequences.is_ragged(y) and np.ndim(y) == 0):
+                raise ValueError(f"`y` must be given with {X3.shape[0]} targets (one per "
+                                 "sequence of `X`).")
+            if len(y) != X3.shape[0]:
+                raise ValueError(f"`X` holds {X3.shape[0]} sequences but `y` has {len(y)} "
+                                 "targets.")
+            return X3, lengths, y
+        if not fitting:
+            return self._fixed_windows(X, reset=reset), None
+        X3, y = self._fixed_windows(X, y, reset=reset, fitting=True)
+        return X3, None, y
+
+    def _reads_sequences(self, X, reset):
+        """Whether ``X`` is read as sequences of their own lengths: a list, a NaN-padded
+        3-D array, any input of an estimator fitted on such, or 3-D windows of another
+        length than the fitted ones (a recurrent network takes any length)."""
+        if is_sequences(X):
+            return True
+        if reset:
+            return False
+        if getattr(self, "n_timesteps_", 0) is None:
+            return True
+        shape = getattr(X, "shape", None)
+        return shape is not None and len(shape) == 3 and shape[1] != self.n_timesteps_
+
+    def _sequences(self, X, reset):
+        """:meth:`_windows` for sequences: (padded X, lengths)."""
+        if not reset and not is_sequences(X) and np.ndim(X) == 2 and \
+                getattr(X, "columns", None) is None:
+            if self.n_channels_ != 1:
+                raise ValueError(f"`X` is 2-D (shape {np.shape(X)}), which means univariate "
+                                 f"windows, but the estimator was fitted on sequences of "
+                                 f"{self.n_channels_} channels; pass a list or a 3-D array.")
+            X = np.asarray(X)[:, :, None]
+        if not is_sequences(X):
+            X = as_float_array("X", X, np.float64, ndims=(3,))
+        X3, lengths = read_X(X, None if reset else self.n_channels_)
+        if reset:
+            self.n_timesteps_, self.n_channels_ = None, X3.shape[2]
+            for name in ("n_features_in_", "feature_names_in_"):
+                vars(self).pop(name, None)
+        check_magnitude("X", X3)
+        return X3, lengths
+
+    def _fixed_windows(self, X, y=None, *, reset, fitting=False):
+        """Fixed-length windows: X (and y) validated in one call; X as (n, T, C) (and y)."""
+        dt = self._dtype(reset)
+        columns = getattr(X, "columns", None)
+        channels_3d = None
+        if columns is None and not sp.issparse(X):
+            if not hasattr(X, "shape"):  # lists and other array-likes
+                X = np.asarray(X)
+            if len(X.shape) == 3 and X.shape[2]:
+                # Validate 3-D windows in their time-major 2-D form, so n_features_in_
+                # is T*C whichever form fit and predict receive.
+                channels_3d = X.shape[2]
+                X = np.asarray(X).reshape(X.shape[0], X.shape[1] * X.shape[2])
+        kwargs = dict(reset=reset, dtype=[np.float64, np.float32])
+        if not fitting:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric,
+                                 **kwargs)
+        n, width = X.shape
+        if channels_3d is not None:
+            C = channels_3d
+        elif self.n_channels != "auto":
+            C = self.n_channels
+        elif columns is not None and (C := structure_from_columns(columns)) is not None:
+            pass
+        elif not reset:
+            C = self.n_channels_
+        else:
+            C = 1
+        if width % C:
+            raise ValueError(f"`X` has {width} columns, which is not a multiple of "
+                             f"`n_channels`={C}.")
+        T = width // C
+        if reset:
+            self.n_timesteps_, self.n_channels_ = T, C
+        elif (T, C) != (self.n_timesteps_, self.n_channels_):
+            raise ValueError(
+                f"`X` has windows of {T} steps x {C} channels, but the estimator was fitted on "
+                f"{self.n_timesteps_} steps x {self.n_channels_} channels."
+            )
+        # the working dtype is applied after standardising (:meth:`_scale_X`): values offset
+        # by 1e8 cast to float32 first would lose every digit that varies
+        X = np.ascontiguousarray(X.reshape(n, T, C), dtype=np.result_type(X.dtype, dt))
+        check_magnitude("X", X)
+        return (X, y) if fitting else X
+
+    def _check_output(self, first):
+        """Set ``output_`` for a new network; a continued one keeps the head it has."""
+        if first:
+            self.output_ = self.output
+        elif self.output != self.output_:
+            raise ValueError(f"`output`={self.output!r} does not match the fitted network "
+                             f"(output_={self.output_!r}); refit without warm_start.")
+
+    def _step_targets(self, y, X3, lengths):
+        """Per-step targets (n, T, ...) of ``output="sequence"``, and whether a list."""
+        n, T = X3.shape[:2]
+        return read_step_targets(y, np.full(n, T) if lengths is None else lengths, n, T)
+
+    def _dtype(self, reset):
+        """The working dtype: the parameter's for a new network, else the fitted one's
+        (a ``set_params(dtype=...)`` after fit takes effect at the next fresh fit)."""
+        return check_dtype("dtype", self.dtype) if reset else self.network_.dtype
+
+    # -------------------------------------------------------------- scaling
+    def _fit_scaler(self, X, sw, lengths=None):
+        self._scaled = bool(self.scale)
+        self._x_mean, self._x_std = weighted_stats(X, sw, self._scaled, lengths)
+
+    def _scale_X(self, X, dtype):
+        """Standardised windows in the network's ``dtype`` (computed in float64)."""
+        if self._scaled:
+            X = (X - self._x_mean) / self._x_std
+        return cast_finite("X", X, dtype)
+
+    # ------------------------------------------------------------------ fit
+    def _config(self, n_train):
+        """The trainer's settings: every parameter it shares a name with, and the rest."""
+        batch = min(64, n_train) if self.batch_size == "auto" else min(self.batch_size, n_train)
+        shared = {f.name for f in fields(TrainConfig)} & set(self._get_param_names())
+        return TrainConfig(**{**{k: getattr(self, k) for k in shared}, **self._loss_config(),
+                              "batch_size": batch, "verbose": bool(self.verbose),
+                              "return_sequences": self.output == "sequence"})
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
+        """``embedding``: ``(table, codes)``, a learned vector per group fed to the network
+        as ``table.shape[1]`` more input channels, row ``i`` reading ``table[codes[i]]``
+        (``table`` is the initial value; the trained one is ``network_.embedding``).
+
+        A call that raises (bad data, an interrupt a caller turns into
+        ``KeyboardInterrupt``) leaves the estimator as it was: its attributes, and for a
+        warm start or ``partial_fit`` its weights and optimizer state.
+        """
+        before = dict(vars(self))
+        trainer = before.get("_trainer") if (incremental or self.warm_start) else None
+        kept = None if trainer is None else trainer.snapshot()
+        try:
+            with naming(self):
+                return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
+                                         classes=classes, embedding=embedding)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            if kept is not None:
+                trainer.restore(kept)
+            raise
+
+    def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
+        self._check_params()
+        first = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        X3, lengths, y = self._windows(X, y, reset=first, fitting=True)
+        Y = self._encode_y(y, X3, lengths, reset=first, classes=classes)
+        sw = _check_sample_weight(sample_weight, X3, dtype=np.float64, ensure_non_negative=True)
+        n = X3.shape[0]
+        n_train, n_val = n, 0
+        if self.early_stopping and not incremental:
+            n_val = max(1, math.ceil(self.validation_fraction * n))
+            n_train = n - n_val - self.validation_gap
+            if n_train < 1:
+                raise NoTrainingSamplesError(
+                    f"early_stopping leaves no training samples: {n} samples, "
+                    f"`validation_fraction`={self.validation_fraction} holds out {n_val} and "
+                    f"`validation_gap`={self.validation_gap} drops {self.validation_gap}."
+                )
+            if not (sw[n - n_val:] > 0).any():
+                raise ValueError(
+                    f"`sample_weight` is zero on all {n_val} validation samples (the last "
+                    f"`validation_fraction`={self.validation_fraction} of the data): early "
+                    "stopping cannot score them. Give them weight or use early_stopping=False."
+                )
+            if not (sw[:n_train] > 0).any():
+                raise ValueError(
+                    f"`sample_weight` is zero on all {n_train} training samples before the "
+                    "early-stopping validation part: nothing to train on.")
+        dt = self._dtype(first)
+        self._head_levels(first)
+        self._check_output(first)
+        # weights are relative (the loss is divided by their sum; scikit-learn's check has
+        # refused all zeros): scaled to a largest of 1, tiny ones (1e-320) do not underflow
+        # to zero in float32
+        sw = cast_finite("sample_weight", sw / sw.max(), dt)
+        codes = None
+        if embedding is not None:
+            table, codes = embedding
+            codes = np.ascontiguousarray(codes, dtype=np.int64)
+        config = self._config(n_train)
+        # the whole fit's memory is known now: refused before the network is built
+        table_shape = (0, 0) if embedding is None else table.shape
+        check_plan(self.cell, X3.shape[2], self.hidden_size, self.num_layers,
+                   self._n_head_outputs(), dt, num_embeddings=table_shape[0],
+                   embedding_dim=table_shape[1], batch=config.batch_size, steps=X3.shape[1],
+                   targets=Y.shape[2], seq=self.output == "sequence",
+                   dropout=self.dropout > 0 and self.num_layers > 1,
+                   n_threads=threads.resolve_n_jobs(self.n_jobs))
+        if first:
+            # statistics of the training part only: the held-out tail must not leak
+            train_lengths = None if lengths is None else lengths[:n_train]
+            self._fit_scaler(X3[:n_train], sw[:n_train], train_lengths)
+            self._fit_target(Y[:n_train], sw[:n_train],
+                             train_lengths if self.output == "sequence" else None)
+            self._rng = check_random_state(self.random_state)
+            self.network_ = Network(
+                self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
+                num_layers=self.num_layers, output_size=self._n_head_outputs(),
+                activation=self.activation, dtype=dt, random_state=self._rng,
+                num_embeddings=table_shape[0], embedding_dim=table_shape[1],
+            )
+            if embedding is not None:
+                self.network_.embedding[...] = table
+        Xs, Ys = self._scale_X(X3, dt), self._scale_y(Y, dt)
+        validation = None
+        if n_val:
+            validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:],
+                          None if codes is None else codes[n - n_val:],
+                          None if lengths is None else lengths[n - n_val:])
+            Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
+        if first or not hasattr(self, "_trainer"):
+            self._trainer = Trainer(self.network_, config)
+        else:
+            self._trainer.config = config
+        trainer = self._trainer
+        reason = trainer.run(Xs, Ys, sw, epochs=1 if incremental else self.max_iter,
+                             rng=self._rng, validation=validation,
+                             groups=None if codes is None else codes[:n_train],
+                             lengths=None if lengths is None else lengths[:n_train])
+        # a caller that turns Ctrl-C into KeyboardInterrupt (a forecaster, the command line)
+        # gets it here, before anything else is trained or recorded
+        interrupts.checkpoint()
+        if reason == "max_iter" and not incremental:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4,
+            )
+        self.loss_curve_ = list(trainer.loss_curve)
+        self.validation_scores_ = list(trainer.validation_scores) if self.early_stopping else None
+        self.best_validation_score_ = trainer.best_validation_score if self.early_stopping else None
+        self.best_loss_ = trainer.best_loss
+        self.n_iter_ = trainer.n_iter
+        self.t_ = trainer.t
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on windows ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_channels) or (n_samples, n_timesteps * n_channels)
+            Windows, time-major: in the 2-D form all channels of the oldest step
+            come first (see ``n_channels``).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _head(self, X, groups=None):
+        """The head's outputs on (scaled) windows or sequences ``X``: (n, O), or (n, T, O)
+        with ``output="sequence"``; and the sequences' lengths (None for fixed-length
+        windows).  ``groups``: each window's embedding row, for a network fitted with an
+        embedding."""
+        check_is_fitted(self, "network_")
+        X3, lengths = self._windows(X, reset=False)
+        X3 = self._scale_X(X3, self.network_.dtype)
+        groups = check_groups(self.network_, groups, X3.shape[0])
+        seq = self.output_ == "sequence"
+        with threads.blas_single_thread():
+            out = self.network_._kernel_predict(X3, seq, threads.resolve_n_jobs(self.n_jobs),
+                                                groups, state=sequences.Batch(lengths))
+        out = out if seq else out[:, 0, :]
+        real = out if lengths is None or not seq else out[step_mask(lengths, out.shape[1])]
+        if not np.isfinite(real).all():
+            # weights that overflow in the forward pass (a crafted model file, a fit on data
+            # far outside float32) would otherwise come back as inf/NaN predictions
+            bad = ~np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"The network's output on `X` row {row} is not finite: its "
+                             f"weights (largest |w| = {float(np.abs(self.network_.params).max()):.3g}"
+                             f") or the windows overflow {np.dtype(self.network_.dtype).name}.")
+        return out, lengths
+
+    def _per_sequence(self, out, lengths, listed):
+        """Per-step predictions ``out`` (n, T, ...) as returned: a list of each sequence's
+        own steps for sequences of their own lengths, else the array."""
+        if lengths is None and not listed:
+            return out
+        if lengths is None:
+            lengths = np.full(out.shape[0], out.shape[1])
+        return sequences.unpad(out, lengths)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+class _StepScore:
+    """``score`` over every step with ``output="sequence"`` (scikit-learn's mixins score
+    one prediction per sample); first among the estimators' bases."""
+
+    def score(self, X, y, sample_weight=None):
+        """R² (regressor) or accuracy (classifier); with ``output="sequence"`` over every
+        real step of every sequence, a sequence's weight applying to each of its steps."""
+        if getattr(self, "output_", self.output) != "sequence":
+            return super().score(X, y, sample_weight)  # the Regressor- or ClassifierMixin's
+        from sklearn.metrics import accuracy_score, r2_score
+
+        pred = self.predict(X)
+        n = len(pred)
+        lengths = np.array([len(p) for p in pred])
+        T = int(lengths.max())
+        padded = np.empty((n, T) + np.shape(pred[0])[1:], np.asarray(pred[0]).dtype)
+        for i, p in enumerate(pred):
+            padded[i, :len(p)] = p
+        truth, _ = read_step_targets(y, lengths, n, T)
+        mask = step_mask(lengths, T)
+        sw = None if sample_weight is None else np.broadcast_to(
+            np.asarray(sample_weight, np.float64)[:, None], (n, T))[mask]
+        if self._y_numeric:
+            return r2_score(truth[mask], padded[mask], sample_weight=sw)
+        return accuracy_score(truth[mask], padded[mask], sample_weight=sw)
+
+
