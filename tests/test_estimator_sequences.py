@@ -203,3 +203,40 @@ def test_bad_sequence_input_is_refused_by_name():
         fitted.predict([np.zeros((5, 1)), np.zeros((3, 1))])
     with pytest.raises(ValueError, match="univariate windows"):
         fitted.predict(np.zeros((3, 5)))
+
+
+def test_forecaster_windows_as_wide_as_the_horizon_do_not_warn():
+    from tsrnn import RNNForecaster
+
+    y = pd.Series(np.sin(np.arange(120) / 3), index=pd.date_range("2000", periods=120,
+                                                                   freq="D"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*output='sequence'")
+        RNNForecaster(lags=6, horizon=6, estimator=RNNRegressor(**{**FAST, "max_iter": 2}),
+                      random_state=0).fit(y)
+
+
+def test_init_schemes_reach_the_network():
+    from tsrnn.nn import Network
+
+    net = Network("rnn", input_size=3, hidden_size=5, activation="relu", init="identity",
+                  random_state=0)
+    sd = net.state_dict()
+    np.testing.assert_array_equal(sd["rnn.weight_hh_l0"], np.eye(5))
+    assert not sd["rnn.bias_ih_l0"].any() and np.abs(sd["rnn.weight_ih_l0"]).max() < 0.01
+    with pytest.raises(ValueError, match="`init`='identity' is for"):
+        Network("lstm", init="identity")
+    X = np.random.default_rng(0).normal(size=(40, 6, 1))
+    y = X[:, 0, 0]
+    for init in ("pytorch", "orthogonal", "identity"):
+        reg = RNNRegressor(cell="rnn", activation="relu", init=init, hidden_size=6,
+                           max_iter=1, random_state=0).fit(X, y)
+        assert reg.network_.init == init
+    lstm = RNNRegressor(init="orthogonal", hidden_size=4, max_iter=1, random_state=0).fit(X, y)
+    b = lstm.network_.state_dict()["rnn.bias_ih_l0"]
+    assert lstm.network_.init == "orthogonal"
+    with pytest.raises(ValueError, match="`init`='identity' is for cell='rnn'"):
+        RNNRegressor(init="identity").fit(X, y)
+    with pytest.raises(ValueError, match="`init`='he'"):
+        RNNClassifier(init="he").fit(X, y > 0)
+    np.testing.assert_array_equal(b[4:8], 1.0)  # the forget gate's bias starts at 1

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from tsrnn._engine import interrupts, sequences, threads
+from tsrnn._engine.init import INITS
 from tsrnn._engine.inputs import check_groups
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import check_plan
@@ -69,6 +70,10 @@ class _RNNBase(BaseEstimator):
         check_choice("activation", self.activation, ("tanh", "relu"))
         if self.cell != "rnn" and self.activation != "tanh":
             raise ValueError(f"`activation`={self.activation!r} is only available for cell='rnn'.")
+        check_choice("init", self.init, INITS)
+        if self.init == "identity" and self.cell != "rnn":
+            raise ValueError(f"`init`='identity' is for cell='rnn'; the {self.cell} cell's "
+                             "gates need 'pytorch' or 'orthogonal'.")
         check_float("dropout", self.dropout, low=0, high=1, high_open=True)
         self._check_loss_params()
         check_choice("solver", self.solver, ("adam", "sgd"))
@@ -229,10 +234,13 @@ class _RNNBase(BaseEstimator):
                               "batch_size": batch, "verbose": bool(self.verbose),
                               "return_sequences": self.output == "sequence"})
 
-    def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None,
+             outputs_known=False):
         """``embedding``: ``(table, codes)``, a learned vector per group fed to the network
         as ``table.shape[1]`` more input channels, row ``i`` reading ``table[codes[i]]``
         (``table`` is the initial value; the trained one is ``network_.embedding``).
+        ``outputs_known``: the caller made ``y``'s columns (a forecaster's horizon), so a
+        width equal to the window's is no reason to warn.
 
         A call that raises (bad data, an interrupt a caller turns into
         ``KeyboardInterrupt``) leaves the estimator as it was: its attributes, and for a
@@ -244,7 +252,8 @@ class _RNNBase(BaseEstimator):
         try:
             with naming(self):
                 return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
-                                         classes=classes, embedding=embedding)
+                                         classes=classes, embedding=embedding,
+                                         outputs_known=outputs_known)
         except BaseException:
             vars(self).clear()
             vars(self).update(before)
@@ -252,11 +261,13 @@ class _RNNBase(BaseEstimator):
                 trainer.restore(kept)
             raise
 
-    def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None):
+    def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None,
+                     outputs_known=False):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X3, lengths, y = self._windows(X, y, reset=first, fitting=True)
-        Y = self._encode_y(y, X3, lengths, reset=first, classes=classes)
+        Y = self._encode_y(y, X3, lengths, reset=first, classes=classes,
+                           outputs_known=outputs_known)
         sw = _check_sample_weight(sample_weight, X3, dtype=np.float64, ensure_non_negative=True)
         n = X3.shape[0]
         n_train, n_val = n, 0
@@ -309,7 +320,7 @@ class _RNNBase(BaseEstimator):
             self.network_ = Network(
                 self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
                 num_layers=self.num_layers, output_size=self._n_head_outputs(),
-                activation=self.activation, dtype=dt, random_state=self._rng,
+                activation=self.activation, dtype=dt, random_state=self._rng, init=self.init,
                 num_embeddings=table_shape[0], embedding_dim=table_shape[1],
             )
             if embedding is not None:

@@ -49,6 +49,10 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
     num_layers : int, default=1
     activation : {"tanh", "relu"}, default="tanh"
         Nonlinearity of the ``"rnn"`` cell.
+    init : {"pytorch", "orthogonal", "identity"}, default="pytorch"
+        Initial weights (see :class:`tsrnn.nn.Network`): PyTorch's uniform
+        draw; orthogonal recurrent blocks with the LSTM forget-gate bias at 1;
+        or identity recurrent weights for a ReLU ``"rnn"`` (Le et al. 2015).
     dropout : float in [0, 1), default=0
         Inverted dropout between stacked layers (masks drawn from ``random_state``).
     loss : {"squared_error", "absolute_error", "huber", "quantile"}, default="squared_error"
@@ -148,7 +152,7 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
     _y_numeric = True
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, activation="tanh",
-                 dropout=0.0, loss="squared_error", quantiles=None, huber_delta=1.0,
+                 init="pytorch", dropout=0.0, loss="squared_error", quantiles=None, huber_delta=1.0,
                  solver="adam", learning_rate_init=1e-3, learning_rate="constant", momentum=0.9,
                  nesterovs_momentum=True, alpha=0.0, batch_size="auto", max_iter=200,
                  shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
@@ -191,7 +195,7 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
         q = len(np.atleast_1d(self.quantiles)) if self.loss == "quantile" else 1
         return self.n_outputs_ * q
 
-    def _encode_y(self, y, X3, lengths, *, reset, classes=None):
+    def _encode_y(self, y, X3, lengths, *, reset, classes=None, outputs_known=False):
         n = X3.shape[0]
         if self.output == "sequence":
             Y, _ = self._step_targets(y, X3, lengths)
@@ -208,7 +212,8 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
         if lengths is not None:
             y = as_float_array("y", y, np.float64, ndims=(1, 2))
         y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == X3.shape[1] > 1 and lengths is None:
+        if y.ndim == 2 and y.shape[1] == X3.shape[1] > 1 and lengths is None and \
+                not outputs_known:
             warnings.warn(
                 f"`y` has {y.shape[1]} columns, as many as `X` has steps: they are read as "
                 f"{y.shape[1]} outputs of the last step (output='last'). For one target per "
@@ -324,8 +329,8 @@ class RNNClassifier(_StepScore, ClassifierMixin, _RNNBase):
     _y_numeric = False
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, activation="tanh",
-                 dropout=0.0, solver="adam", learning_rate_init=1e-3, learning_rate="constant",
-                 momentum=0.9, nesterovs_momentum=True, alpha=0.0, batch_size="auto",
+                 init="pytorch", dropout=0.0, solver="adam", learning_rate_init=1e-3,
+                 learning_rate="constant", momentum=0.9, nesterovs_momentum=True, alpha=0.0, batch_size="auto",
                  max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=10,
                  early_stopping=False, validation_fraction=0.1, validation_gap=0,
                  clip_norm=None, bptt_steps=None, scale=True, n_channels="auto",
@@ -342,7 +347,7 @@ class RNNClassifier(_StepScore, ClassifierMixin, _RNNBase):
     def _n_head_outputs(self):
         return len(self.classes_)
 
-    def _encode_y(self, y, X3, lengths, *, reset, classes=None):
+    def _encode_y(self, y, X3, lengths, *, reset, classes=None, outputs_known=False):
         n = X3.shape[0]
         if self.output == "sequence":
             labels, _ = self._step_targets(y, X3, lengths)

@@ -14,6 +14,7 @@ import numpy as np
 from tsrnn._engine import inputs as _inputs
 from tsrnn._engine import launch as _launch
 from tsrnn._engine import sequences, threads
+from tsrnn._engine.init import INITS, initial_values
 from tsrnn._engine.kernels import drivers as _k
 from tsrnn._engine.kernels.losses import CODES as _LOSS_CODES
 from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
@@ -38,7 +39,6 @@ from tsrnn._validation import (
 __all__ = ["Network", "Workspace"]
 
 LOSSES = tuple(_LOSS_CODES)
-INITS = ("pytorch", "orthogonal")
 class Network:
     """A stack of recurrent layers (Elman RNN, LSTM or GRU) and a linear head.
 
@@ -73,7 +73,7 @@ class Network:
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights.  Weights are drawn in float64 and cast, so
         float32 and float64 networks with the same seed start alike.
-    init : {"pytorch", "orthogonal"}, default="pytorch"
+    init : {"pytorch", "orthogonal", "identity"}, default="pytorch"
         ``"pytorch"``: every recurrent weight and bias uniform in
         ``±1/sqrt(hidden_size)``, as ``torch.nn.RNN/LSTM/GRU``; the head as
         ``torch.nn.Linear``.  ``"orthogonal"``: Keras' scheme — Glorot-uniform
@@ -85,6 +85,9 @@ class Network:
         in every seed and tied for gru; ``"orthogonal"`` converged in fewer
         epochs but then overfitted sooner.  Hence the default, which is also
         the distribution a PyTorch user's freshly built module starts from.
+        ``"identity"`` (``cell="rnn"`` only): identity recurrent weights, zero
+        biases, input weights N(0, 0.001²) — the IRNN of Le et al. (2015),
+        which lets a ReLU network carry a signal over long sequences.
 
     num_embeddings : int, default=0
         Rows of a learned embedding table ``embedding.weight`` of shape
@@ -165,6 +168,9 @@ class Network:
             )
         self.dtype = check_dtype("dtype", dtype)
         self.init = check_choice("init", init, INITS)
+        if self.init == "identity" and self.cell != "rnn":
+            raise ValueError(f"`init`='identity' is for the Elman cell (cell='rnn'); the "
+                             f"{cell} cell's gates need 'pytorch' or 'orthogonal'.")
         self.num_embeddings = check_int("num_embeddings", num_embeddings, low=0)
         self.embedding_dim = check_int("embedding_dim", embedding_dim, low=0)
         if (self.num_embeddings == 0) != (self.embedding_dim == 0):
@@ -250,33 +256,8 @@ class Network:
         -------
         self : Network
         """
-        rng = check_random_state(random_state)
-        H = self.hidden_size
-        G = _k.N_GATES[self.cell]
-        values = {}
-        for name, shape in self._shapes.items():
-            fan_in = shape[1] if len(shape) == 2 else H
-            if name.startswith("embedding."):
-                # drawn from nothing, so that the weights (and every later draw of the
-                # same generator, e.g. a trainer's shuffles) match a network without one
-                values[name] = np.zeros(shape)
-            elif self.init == "pytorch":
-                bound = 1.0 / np.sqrt(H if name.startswith("rnn.") else fan_in)
-                values[name] = rng.uniform(-bound, bound, size=shape)
-            elif "bias" in name:
-                values[name] = np.zeros(shape)
-                if self.cell == "lstm" and "bias_ih" in name:
-                    values[name][H:2 * H] = 1.0
-            elif "weight_hh" in name:
-                blocks = []
-                for _ in range(G):
-                    q, r = np.linalg.qr(rng.normal(size=(H, H)))
-                    blocks.append(q * np.sign(np.diag(r)))
-                values[name] = np.concatenate(blocks, axis=0)
-            else:
-                fan_out = shape[0] // (G if name.startswith("rnn.") else 1)
-                bound = np.sqrt(6.0 / (shape[1] + fan_out))
-                values[name] = rng.uniform(-bound, bound, size=shape)
+        values = initial_values(self._shapes, self.cell, self.init, self.hidden_size,
+                                check_random_state(random_state))
         for name, view in self._views(self.params).items():
             view[...] = values[name]
         return self

@@ -165,7 +165,8 @@ def fit_estimator(est, Xw, Yw, columns=None, embedding=None):
     check_magnitude("y", Y2)
     check_magnitude("y or X", Xw)
     if is_network(est):
-        return est._fit(Xw, Y2, None, incremental=False, embedding=embedding)
+        return est._fit(Xw, Y2, None, incremental=False, embedding=embedding,
+                        outputs_known=True)
     if embedding is not None:
         raise ValueError(f"series_encoding='embedding' learns the vectors with the network's "
                          f"input gradient and needs an RNNRegressor; `estimator` is {est!r}. "
