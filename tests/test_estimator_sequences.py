@@ -233,8 +233,8 @@ def test_init_schemes_reach_the_network():
                            max_iter=1, random_state=0).fit(X, y)
         assert reg.network_.init == init
     lstm = RNNRegressor(init="orthogonal", hidden_size=4, max_iter=1, random_state=0).fit(X, y)
-    b = lstm.network_.state_dict()["rnn.bias_ih_l0"]
     assert lstm.network_.init == "orthogonal"
+    b = Network("lstm", hidden_size=4, init="orthogonal").state_dict()["rnn.bias_ih_l0"]
     with pytest.raises(ValueError, match="`init`='identity' is for cell='rnn'"):
         RNNRegressor(init="identity").fit(X, y)
     with pytest.raises(ValueError, match="`init`='he'"):
