@@ -339,3 +339,76 @@ def test_bad_sequences_are_refused_by_name():
         net.loss_grad(good, [np.zeros((3, 2))] * 3, return_sequences=True)
     before = net.params.copy()
     assert np.array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("cell,act", CELL_CONFIGS, ids=CELL_IDS)
+def test_gradient_of_the_final_state_from_outside(cell, act):
+    """loss_grad(..., hN_grad=G) is the gradient of loss + sum(G * h_n), checked by central
+    differences; this is how an encoder receives its decoder's gradient."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3, 5, C))
+    Y = rng.normal(size=(3, 2))
+    net = _net(cell, act)
+    G = _h0(net, 3, rng)
+    h0 = _h0(net, 3, rng)
+    _, grads = net.loss_grad(X, Y, h0=h0, hN_grad=G)
+    sd = net.state_dict()
+
+    def objective(key, value):
+        probe = Network(cell, input_size=C, hidden_size=H, num_layers=2, output_size=2,
+                        activation=act, dtype=np.float64)
+        probe.load_state_dict({**sd, key: value} if key in sd else sd)
+        state = h0
+        if key == "h0":
+            state = (value, h0[1]) if cell == "lstm" else value
+        loss = probe.loss_grad(X, Y, h0=state)[0]
+        _, hN = probe.forward(X, h0=state, return_state=True)
+        if cell == "lstm":
+            return loss + np.sum(G[0] * hN[0]) + np.sum(G[1] * hN[1])
+        return loss + np.sum(G * hN)
+
+    for key in ("rnn.weight_hh_l0", "rnn.weight_ih_l1", "rnn.bias_hh_l0", "h0"):
+        at = (h0[0] if cell == "lstm" else h0) if key == "h0" else sd[key]
+        num = ref.numeric_grad(lambda v, key=key: objective(key, v), at, **fd_options(act))
+        assert ref.rel_error(grads[key], num) < 1e-7, key
+    # without it: the loss's own gradient, bitwise as before
+    zero = (np.zeros_like(G[0]), np.zeros_like(G[1])) if cell == "lstm" else np.zeros_like(G)
+    a = net.loss_grad(X, Y, h0=h0, hN_grad=zero)[1]
+    b = net.loss_grad(X, Y, h0=h0)[1]
+    for k in b:
+        np.testing.assert_array_equal(a[k], b[k])
+    with pytest.raises(ValueError, match="`hN_grad` needs sequences of one length"):
+        net.loss_grad(X, Y, lengths=[5, 3, 2], hN_grad=G)
+    with pytest.raises(ValueError, match=r"`hN_grad`|`cN_grad`"):
+        net.loss_grad(X, Y, hN_grad=np.zeros((2, 3, H + 1)) if cell != "lstm"
+                      else (np.zeros((2, 3, H)), np.zeros((1, 3, H))))
+
+
+@pytest.mark.parametrize("cell,act", CELL_CONFIGS, ids=CELL_IDS)
+def test_final_state_gradient_matches_pytorch(cell, act):
+    torch = pytest.importorskip("torch")
+    from conftest import make_torch_net
+
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(4, 6, C))
+    Y = rng.normal(size=(4, 2))
+    net = _net(cell, act)
+    tnet = make_torch_net(cell, act, C, H, 2, 2, dtype=torch.float64)
+    tnet.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    h0, G = _h0(net, 4, rng), _h0(net, 4, rng)
+    parts = h0 if cell == "lstm" else (h0,)
+    th = [torch.tensor(a, requires_grad=True) for a in parts]
+    out, hn = tnet.rnn(torch.from_numpy(X), tuple(th) if cell == "lstm" else th[0])
+    loss = torch.nn.functional.mse_loss(tnet.head(out[:, -1]), torch.from_numpy(Y))
+    if cell == "lstm":
+        total = loss + (hn[0] * torch.from_numpy(G[0])).sum() + \
+            (hn[1] * torch.from_numpy(G[1])).sum()
+    else:
+        total = loss + (hn * torch.from_numpy(G)).sum()
+    total.backward()
+    _, grads = net.loss_grad(X, Y, h0=h0, hN_grad=G)
+    for k, p in tnet.named_parameters():
+        np.testing.assert_allclose(grads[k], p.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(grads["h0"], th[0].grad.numpy(), rtol=1e-9, atol=1e-12)
+    if cell == "lstm":
+        np.testing.assert_allclose(grads["c0"], th[1].grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -153,20 +153,23 @@ def check_groups(net, groups, n):
     return np.ascontiguousarray(g, dtype=np.int64)
 
 
-def check_state(net, h0, n):
+def check_state(net, h0, n, names=("h0", "c0")):
     """The initial state as ``(h0, c0)`` arrays of shape (num_layers, n, hidden_size), or
     ``(None, None)``.  An LSTM takes the pair ``(h0, c0)``, the other cells ``h0`` alone,
-    as PyTorch's modules do."""
+    as PyTorch's modules do.  ``names``: the argument's (and its cell part's) name, for a
+    state-shaped argument other than ``h0``."""
     if h0 is None:
         return None, None
     shape = (net.num_layers, n, net.hidden_size)
+    h_name, c_name = names
     if net.cell == "lstm":
         if not (isinstance(h0, (tuple, list)) and len(h0) == 2):
-            raise ValueError(f"`h0` of an LSTM must be the pair (h0, c0), each of shape "
-                             f"{shape}, as torch.nn.LSTM takes it; got {type(h0).__name__}.")
-        parts = [("h0", h0[0]), ("c0", h0[1])]
+            raise ValueError(f"`{h_name}` of an LSTM must be the pair ({h_name}, {c_name}), "
+                             f"each of shape {shape}, as torch.nn.LSTM takes it; got "
+                             f"{type(h0).__name__}.")
+        parts = [(h_name, h0[0]), (c_name, h0[1])]
     else:
-        parts = [("h0", h0)]
+        parts = [(h_name, h0)]
     out = []
     for name, value in parts:
         arr = as_float_array(name, value, net.dtype, ndims=(3,))

@@ -414,7 +414,8 @@ class Network:
 
     def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,
                   bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
-                  input_grad=False, n_jobs=None, groups=None, lengths=None, h0=None):
+                  input_grad=False, n_jobs=None, groups=None, lengths=None, h0=None,
+                  hN_grad=None):
         """Loss of a batch and its gradient for every parameter, by BPTT.
 
         Parameters
@@ -466,6 +467,11 @@ class Network:
             The initial state, as in :meth:`forward`; its gradient is returned
             under ``"h0"`` (and ``"c0"`` for an LSTM).  Truncated BPTT detaches
             it like any other state when ``bptt_steps`` divides a length.
+        hN_grad : ndarray or pair of ndarray, optional
+            A gradient of the final state from outside, shaped as ``h0`` (an
+            LSTM's pair ``(dh_n, dc_n)``): the returned gradients are those of
+            ``loss + sum(hN_grad * h_n)``, what an encoder needs from the
+            decoder it feeds.  Fixed-length batches only.
 
         Returns
         -------
@@ -478,6 +484,11 @@ class Network:
         n = X.shape[0]
         h0, c0 = _inputs.check_state(self, h0, n)
         state = sequences.Batch(lens, h0, c0)
+        state.hN_grad, state.cN_grad = _inputs.check_state(self, hN_grad, n,
+                                                           ("hN_grad", "cN_grad"))
+        if hN_grad is not None and lens is not None:
+            raise ValueError("`hN_grad` needs sequences of one length (a gradient of the "
+                             "final state enters at the last step); got `lengths`.")
         if h0 is not None:
             state.dh0 = np.empty_like(h0)
             state.dc0 = None if c0 is None else np.empty_like(c0)

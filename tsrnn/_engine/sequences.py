@@ -136,7 +136,7 @@ def no_state(dtype):
     """The kernels' state arguments for none: no lengths, no initial state, no final state,
     no state gradient, no step weights (one compiled kernel for every use)."""
     e3 = np.empty((0, 0, 0), dtype)
-    return (np.empty(0, np.int64), e3, e3, e3, e3, e3, e3, np.empty((0, 0), dtype))
+    return (np.empty(0, np.int64), e3, e3, e3, e3, e3, e3, np.empty((0, 0), dtype), e3, e3)
 
 
 def bucket_order(lengths):
@@ -175,21 +175,26 @@ class Batch:
         Filled with the loss gradient of ``h0`` / ``c0``.
     step_weight : ndarray (n, T) or None
         Per-step loss weights (many-to-many), times the sample weights.
+    hN_grad, cN_grad : ndarray (L, n, H) or None
+        A gradient reaching the final state from outside (a decoder's gradient of
+        its initial state), added to the loss's own (fixed-length batches only).
     """
 
-    __slots__ = ("lengths", "h0", "c0", "hN", "cN", "dh0", "dc0", "step_weight")
+    __slots__ = ("lengths", "h0", "c0", "hN", "cN", "dh0", "dc0", "step_weight", "hN_grad",
+                 "cN_grad")
 
     def __init__(self, lengths=None, h0=None, c0=None, hN=None, cN=None, dh0=None, dc0=None,
-                 step_weight=None):
+                 step_weight=None, hN_grad=None, cN_grad=None):
         self.lengths, self.h0, self.c0 = lengths, h0, c0
         self.hN, self.cN, self.dh0, self.dc0 = hN, cN, dh0, dc0
         self.step_weight = step_weight
+        self.hN_grad, self.cN_grad = hN_grad, cN_grad
 
     def args(self, dtype):
-        """The eight kernel arguments, empty arrays standing for None."""
+        """The ten kernel arguments, empty arrays standing for None."""
         empty = no_state(dtype)
         values = (self.lengths, self.h0, self.c0, self.hN, self.cN, self.dh0, self.dc0,
-                  self.step_weight)
+                  self.step_weight, self.hN_grad, self.cN_grad)
         return tuple(e if v is None else v for v, e in zip(values, empty))
 
     def take(self, idx):
@@ -202,7 +207,7 @@ class Batch:
             return None if a is None else np.empty_like(a)
         return Batch(rows(self.lengths, 0), rows(self.h0, 1), rows(self.c0, 1),
                      like(self.hN), like(self.cN), like(self.dh0), like(self.dc0),
-                     rows(self.step_weight, 0))
+                     rows(self.step_weight, 0), rows(self.hN_grad, 1), rows(self.cN_grad, 1))
 
     def put(self, taken, idx):
         """Scatter the outputs of ``taken = self.take(idx)`` back into this batch's."""

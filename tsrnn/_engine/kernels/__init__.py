@@ -12,7 +12,7 @@ training and prediction alike, so that each cell and dtype compiles once;
 ``args`` is the tuple ``(X, E, groups, Y, sw, theta, offs, L, H, relu, masks,
 seq, trunc, code, qs, delta, scale, n_chunks, c0, c1, work, gbuf, lbuf, dX,
 grad, out, mode, sync, sync_value, n_wait, lens, h0, c0, hN, cN, dh0, dc0,
-stepw)``:
+stepw, ghN, gcN)``:
 
 =========  ==================================================================
 X          (n, T, C) inputs, C-contiguous, the parameters' dtype.
@@ -62,6 +62,9 @@ dh0, dc0   (L, n, H) out (training): the loss gradient of ``h0``/``c0``;
            empty: not wanted.
 stepw      (n, T) per-step loss weights of a many-to-many loss (times
            ``sw``); empty: all 1.
+ghN, gcN   (L, n, H) a gradient of the final state from outside (training,
+           fixed-length batches): it enters each layer's BPTT at the last
+           step; empty: none.
 =========  ==================================================================
 
 Calling convention of a cell's layer functions
@@ -72,7 +75,8 @@ trunc, relu, ln, to_h0)``, all buffers time-major: ``xin`` (T*m, D) the
 layer's input; ``gates`` (T, m, G) the activated gates; ``hs`` (T+1, m, H) the
 hidden states with ``hs[0]`` the initial state (``warm``: not all zero);
 ``ln`` the chunk's lengths (see ``lens``); ``to_h0``: leave the gradient of
-the initial state in ``dhn``/``dcn``; ``cs`` (T+1, m, H) the LSTM's cell states; ``aux`` (T, m, H)
+the initial state in ``dhn``/``dcn``, which hold on entry the gradient carried
+into the last step from outside (``ghN``/``gcN``, else zero); ``cs`` (T+1, m, H) the LSTM's cell states; ``aux`` (T, m, H)
 what the cell's backward pass needs besides (see each cell); ``gh`` (m, G)
 the recurrent projection of one step; ``dh`` (T, m, H) the gradient reaching
 each step's output from above; ``dgx``/``dgh`` (T, m, G) the pre-activation

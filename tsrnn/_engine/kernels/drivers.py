@@ -198,6 +198,18 @@ def _final_state(states, out, a):
 
 
 @njit(cache=False)
+def _start_carry(carry, given, layer, a):
+    """The gradient carried into a layer's last step from outside: rows a:a+m of
+    ``given[layer]`` (the gradient of the final state), or zero when ``given`` is empty."""
+    if given.shape[0] == 0:
+        carry[:] = 0
+        return
+    for i in range(carry.shape[0]):
+        for j in range(carry.shape[1]):
+            carry[i, j] = given[layer, a + i, j]
+
+
+@njit(cache=False)
 def _layer_input(layer, xin0, xdrop, hs):
     """The (T*m, D) input of ``layer``: the data, or the layer below's states (after
     dropout when there is dropout)."""
@@ -282,7 +294,7 @@ def _drivers(forward, backward, separate_dgh):
         initial state's gradient outputs).  Returns the chunk's weighted loss sum."""
         # one tuple: a call with more than 30 arguments compiles to a star-args call,
         # which Numba cannot inline
-        lens, stepw, dh0, dc0 = state
+        lens, stepw, dh0, dc0, ghN, gcN = state
         m = b - a
         T = xin0.shape[0]  # the chunk's steps (see _chunk_steps)
         ln = lens[a:b]
@@ -328,6 +340,8 @@ def _drivers(forward, backward, separate_dgh):
             k = 4 * layer
             xin = _layer_input(layer, xin0, xdrop, hs)
             w_ih = _matrix(theta, offs, k, xin.shape[1])
+            _start_carry(dhn, ghN, layer, a)
+            _start_carry(dcn, gcN, layer, a)
             backward(dh, _matrix(theta, offs, k + 1, H), gates[layer], hs[layer], cs[layer],
                      aux[layer], dgx, dgh, dhn, dcn, dtmp, trunc, relu, ln, to_h0)
             if to_h0:  # the gradient of the state entering step 0
@@ -365,7 +379,7 @@ def _drivers(forward, backward, separate_dgh):
     def run(args):
         (X, E, groups, Y, sw, theta, offs, L, H, relu, masks, seq, trunc, code, qs, delta,
          scale, n_chunks, c0, c1, work, gbuf, lbuf, dX, grad, out, mode, sync, sync_value,
-         n_wait, lens, h0, c0_, hN, cN, dh0, dc0, stepw) = args
+         n_wait, lens, h0, c0_, hN, cN, dh0, dc0, stepw, ghN, gcN) = args
         if sync.shape[0]:  # set the pool's workers going, now that the GIL is released
             atomic_store(sync, 0, sync_value)
         n = X.shape[0]
@@ -386,7 +400,7 @@ def _drivers(forward, backward, separate_dgh):
                 lbuf[c] = chunk_loss_grad(X, Y, sw, a, b, theta, offs, L, H, relu, masks, seq,
                                           trunc, code, qs, delta, scale, work, gbuf[c], dX,
                                           xin0, xdrop, gates, hs, cs, aux, P, p,
-                                          (lens, stepw, dh0, dc0))
+                                          (lens, stepw, dh0, dc0, ghN, gcN))
         for w in range(n_wait):  # the pool's workers, waited for without the GIL
             if not wait_until(sync, 1 + w, sync_value, WAIT_SPINS):
                 return 0.0, False

@@ -65,7 +65,6 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
     """BPTT through one layer: writes ``dgx`` (input side) and ``dgh`` (recurrent side)."""
     T, m, G = dgx.shape
     H = G // 3
-    dhn[:] = 0
     for t in range(T - 1, -1, -1):
         for i in range(m):
             gate = gates[t, i]

@@ -80,8 +80,6 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
     """BPTT through one layer: writes d[i f g o]_t into ``dgx`` for every step."""
     T, m, G = dgx.shape
     H = G // 4
-    dhn[:] = 0
-    dcn[:] = 0
     for t in range(T - 1, -1, -1):
         for i in range(m):
             # Short passes over few arrays, so that they vectorise (see forward).

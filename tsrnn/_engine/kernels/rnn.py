@@ -55,7 +55,6 @@ def backward(dh_in, w_hh, gates, hs, cs, aux, dgx, dgh, dhn, dcn, dtmp, trunc, r
              to_h0):
     """BPTT through one layer: writes ``dgx`` = dp_t for every step."""
     T, m, H = dgx.shape
-    dhn[:] = 0
     for t in range(T - 1, -1, -1):
         for i in range(m):
             for j in range(H):
