@@ -1,0 +1,30 @@
+"""Regression tests for problems found in review of the variable-length change."""
+
+import numpy as np
+
+from tsrnn._engine import sequences
+from tsrnn._engine.kernels.losses import CODES
+from tsrnn._engine.plan import Workspace
+from tsrnn.nn import Network
+
+
+def test_kernel_loss_ignores_unwritten_outputs_past_a_chunks_longest_sequence():
+    # n=200 is two prediction chunks; sorted lengths keep the workspace's buffer, whose
+    # steps past the first chunk's longest sequence the kernel never writes
+    net = Network("gru", input_size=1, hidden_size=3, dtype=np.float64, random_state=0)
+    rng = np.random.default_rng(0)
+    n, T = 200, 10
+    lens = np.full(n, 2)
+    lens[-1] = T
+    X = rng.normal(size=(n, T, 1))
+    Y = rng.normal(size=(n, T, 1))
+    for i, k in enumerate(lens):
+        X[i, k:] = 0
+        Y[i, k:] = 0
+    args = (X, Y, np.ones(n), CODES["squared_error"], np.empty(0), 1.0, True, 1, None)
+    clean = net._kernel_loss(*args, Workspace(), sequences.Batch(lens))
+    ws = Workspace()
+    ws.get("predict_out", (n, T, 1), np.float64)[...] = np.nan
+    poisoned = net._kernel_loss(*args, ws, sequences.Batch(lens))
+    assert np.isfinite(clean)
+    assert poisoned == clean
