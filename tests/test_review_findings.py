@@ -28,3 +28,30 @@ def test_kernel_loss_ignores_unwritten_outputs_past_a_chunks_longest_sequence():
     poisoned = net._kernel_loss(*args, ws, sequences.Batch(lens))
     assert np.isfinite(clean)
     assert poisoned == clean
+
+
+def test_score_on_nan_padded_rows_none_of_which_reaches_the_last_step():
+    # a cross-validation fold of a NaN-padded X: its sequences may all end before the
+    # array's last step, while y keeps the array's width
+    import warnings
+
+    from tsrnn import RNNClassifier, RNNRegressor
+    rng = np.random.default_rng(0)
+    X = np.full((6, 5, 1), np.nan)
+    Y = np.full((6, 5), np.nan)
+    for i, k in enumerate([2, 3, 5, 1, 4, 2]):
+        X[i, :k] = rng.normal(size=(k, 1))
+        Y[i, :k] = rng.normal(size=k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = RNNRegressor(hidden_size=3, max_iter=2, random_state=0,
+                           output="sequence").fit(X, Y)
+        labels = np.where(np.isnan(Y), "", np.where(Y > 0, "u", "d"))
+        clf = RNNClassifier(hidden_size=3, max_iter=2, random_state=0,
+                            output="sequence").fit(X, labels)
+    rows = [0, 1]
+    pred = reg.predict(X[rows])
+    truth = np.concatenate([Y[i, :len(p)] for i, p in zip(rows, pred)])
+    from sklearn.metrics import r2_score
+    assert reg.score(X[rows], Y[rows]) == r2_score(truth, np.concatenate(pred))
+    assert 0 <= clf.score(X[rows], labels[rows]) <= 1
