@@ -55,3 +55,22 @@ def test_score_on_nan_padded_rows_none_of_which_reaches_the_last_step():
     from sklearn.metrics import r2_score
     assert reg.score(X[rows], Y[rows]) == r2_score(truth, np.concatenate(pred))
     assert 0 <= clf.score(X[rows], labels[rows]) <= 1
+
+
+def test_dropout_fit_does_not_depend_on_the_padded_width():
+    import warnings
+
+    from tsrnn import RNNRegressor
+    rng = np.random.default_rng(0)
+    lens = rng.integers(1, 9, 30)
+    seqs = [rng.normal(size=(k, 1)) for k in lens]
+    y = np.array([s.sum() for s in seqs])
+    X = np.full((30, 12, 1), np.nan)
+    for i, s in enumerate(seqs):
+        X[i, :len(s)] = s
+    kw = dict(hidden_size=3, num_layers=2, dropout=0.3, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = RNNRegressor(**kw).fit(seqs, y)
+        b = RNNRegressor(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.network_.params, b.network_.params)
