@@ -430,6 +430,10 @@ class _StepScore:
         n = len(pred)
         lengths = np.array([len(p) for p in pred])
         T = int(lengths.max())
+        if not sequences.is_ragged(y) and np.ndim(y) >= 2:
+            # targets padded like a NaN-padded X: as wide as X, which may be wider than
+            # its longest sequence (a subset of the rows, a cross-validation fold)
+            T = max(T, int(np.shape(y)[1]))
         padded = np.empty((n, T) + np.shape(pred[0])[1:], np.asarray(pred[0]).dtype)
         for i, p in enumerate(pred):
             padded[i, :len(p)] = p

@@ -307,6 +307,10 @@ def _regressor(s, est, where):
     shape(f"{where}._y_std", s["_y_std"], (K,))
     # the heads are those of the fitted levels (parameters may have changed since)
     heads = 1 if s["quantiles_"] is None else len(s["quantiles_"])
+    if s["quantiles_"] is not None and s["output_"] == "sequence":
+        fail(f"{where}.output_", s["output_"], "cannot go with quantile heads (quantiles_ "
+             "set): they are many-to-one, as fit refuses loss='quantile' with "
+             "output='sequence'")
     _network_estimator(s, est, where, K * heads)
 
 

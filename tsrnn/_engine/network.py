@@ -604,6 +604,10 @@ class Network:
                      workspace=None, state=sequences.NO_BATCH):
         """Loss only (forward pass, no BPTT) for prepared arrays, as :meth:`_kernel_loss_grad`."""
         P = self._kernel_predict(X, seq, n_threads, groups, workspace, state)
+        if seq:
+            # the kernels leave the outputs past a chunk's longest sequence unwritten
+            # (whatever the buffer held, NaN included): a zero weight times NaN is NaN
+            sequences.mask_padding(P, state.lengths, 0)
         n, steps, O = P.shape
         rows = n * steps
         if not seq:

@@ -236,7 +236,7 @@ class Trainer:
             wsum = self._rows(wb, lb)
             if wsum <= 0:
                 continue
-            masks = self._dropout_masks(xb.shape[0], T, rng)
+            masks = self._dropout_masks(xb.shape[0], T, rng, lb)
             gb = None if groups is None else groups[idx]
             loss, grad, _ = net._kernel_loss_grad(xb, yb, wb, code, self._qs, cfg.huber_delta,
                                                   cfg.return_sequences, trunc, masks,
@@ -258,13 +258,23 @@ class Trainer:
             loss += 0.5 * cfg.alpha * float(w @ w)
         return loss
 
-    def _dropout_masks(self, m, T, rng):
+    def _dropout_masks(self, m, T, rng, lengths=None):
+        """Inverted-dropout masks of a minibatch.  With ``lengths`` drawn over its longest
+        sequence's steps only (the kernels never read past it), so that the draw does not
+        depend on how wide the padded array is: a list of sequences and the same sequences
+        NaN-padded to any width train alike."""
         net = self.net
         p = self.config.dropout
         if p == 0 or net.num_layers == 1:
             return None
-        keep = rng.random_sample((net.num_layers - 1, m, T, net.hidden_size)) >= p
-        return (keep * (1.0 / (1.0 - p))).astype(net.dtype)
+        steps = T if lengths is None else int(lengths.max())
+        keep = rng.random_sample((net.num_layers - 1, m, steps, net.hidden_size)) >= p
+        masks = (keep * (1.0 / (1.0 - p))).astype(net.dtype)
+        if steps == T:
+            return masks
+        full = np.ones((net.num_layers - 1, m, T, net.hidden_size), net.dtype)
+        full[:, :, :steps] = masks
+        return full
 
     def evaluate(self, X, Y, sw, groups=None, lengths=None, *, n_threads=1):
         """Loss of the current weights on prepared data (forward pass only, no dropout)."""
