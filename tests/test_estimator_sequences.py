@@ -105,10 +105,11 @@ def test_sequence_output_on_variable_lengths_and_multi_output():
     reg = RNNRegressor(**FAST, output="sequence").fit(seqs, ys)
     pred = reg.predict(seqs)
     assert [p.shape for p in pred] == [(k, 2) for k in lens]
-    padded = reg.predict(_nan_padded(seqs))
-    assert isinstance(padded, list)  # sequences of their own lengths come back as a list
-    for a, b in zip(pred, padded):
-        np.testing.assert_array_equal(a, b)
+    padded = reg.predict(_nan_padded(seqs))  # padded in, padded out: NaN past each length
+    assert padded.shape == (len(seqs), max(lens), 2)
+    for a, b, k in zip(pred, padded, lens):
+        np.testing.assert_array_equal(a, b[:k])
+        assert np.isnan(b[k:]).all()
     assert reg.score(seqs, ys) > 0.5
     # one output per step: 1-D per sequence in, 1-D per sequence out
     one = RNNRegressor(**{**FAST, "max_iter": 3}, output="sequence").fit(
@@ -125,6 +126,10 @@ def test_sequence_labelling_classifier():
     assert clf.score(seqs, labels) > 0.95
     proba = clf.predict_proba(seqs)
     assert [p.shape for p in proba] == [(k, 2) for k in lens]
+    # a NaN-padded X: probabilities padded with NaN, labels (which have no NaN) as a list
+    padded = _nan_padded(seqs)
+    assert clf.predict_proba(padded).shape == (len(seqs), max(lens), 2)
+    assert [p.shape for p in clf.predict(padded)] == [(k,) for k in lens]
     X = np.random.default_rng(6).normal(size=(50, 9, 1))
     y2 = np.where(X[..., 0] > 0, 1, 0)
     fixed = RNNClassifier(**FAST, output="sequence").fit(X, y2)

@@ -1,6 +1,7 @@
-"""Regression tests for problems found in review of the variable-length change."""
+"""Regression tests for problems found in review of the variable-length change (issue 13)."""
 
 import numpy as np
+import pytest
 
 from tsrnn._engine import sequences
 from tsrnn._engine.kernels.losses import CODES
@@ -50,10 +51,11 @@ def test_score_on_nan_padded_rows_none_of_which_reaches_the_last_step():
         clf = RNNClassifier(hidden_size=3, max_iter=2, random_state=0,
                             output="sequence").fit(X, labels)
     rows = [0, 1]
-    pred = reg.predict(X[rows])
-    truth = np.concatenate([Y[i, :len(p)] for i, p in zip(rows, pred)])
+    pred = reg.predict(X[rows])  # NaN-padded like X
+    real = ~np.isnan(Y[rows])
+    np.testing.assert_array_equal(~np.isnan(pred), real)
     from sklearn.metrics import r2_score
-    assert reg.score(X[rows], Y[rows]) == r2_score(truth, np.concatenate(pred))
+    assert reg.score(X[rows], Y[rows]) == r2_score(Y[rows][real], pred[real])
     assert 0 <= clf.score(X[rows], labels[rows]) <= 1
 
 
@@ -81,8 +83,6 @@ def test_model_file_with_sequence_output_and_quantile_heads_is_refused(tmp_path)
     # file loaded and predicted (n*T,) instead of (n,)
     import warnings
 
-    import pytest
-
     import tsrnn
     from tsrnn import RNNRegressor
     rng = np.random.default_rng(0)
@@ -98,12 +98,7 @@ def test_model_file_with_sequence_output_and_quantile_heads_is_refused(tmp_path)
         tsrnn.load(path)
 
 
-import pytest  # noqa: E402
 
-
-@pytest.mark.xfail(strict=True, reason="predict on a NaN-padded (n, T, C) X with "
-                   "output='sequence' returns a list, not y's (n, T) layout (the docstring: "
-                   "'predict returns the same layout'); cross_val_predict cannot stack it")
 def test_predict_on_padded_X_keeps_the_padded_layout():
     import warnings
 
@@ -121,3 +116,4 @@ def test_predict_on_padded_X_keeps_the_padded_layout():
         warnings.simplefilter("ignore")
         pred = cross_val_predict(m, X, Y, cv=3)
     assert pred.shape == Y.shape
+    np.testing.assert_array_equal(np.isnan(pred), np.isnan(Y))  # NaN exactly past each length

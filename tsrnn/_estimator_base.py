@@ -142,6 +142,8 @@ class _RNNBase(BaseEstimator):
         if not is_sequences(X):
             X = as_float_array("X", X, np.float64, ndims=(3,))
         X3, lengths = read_X(X, None if reset else self.n_channels_)
+        if not sequences.is_ragged(X) and (lengths == X3.shape[1]).all():
+            lengths = None  # windows of one length (another than the fitted): an array out
         if reset:
             self.n_timesteps_, self.n_channels_ = None, X3.shape[2]
             for name in ("n_features_in_", "feature_names_in_"):
@@ -399,14 +401,18 @@ class _RNNBase(BaseEstimator):
                              f") or the windows overflow {np.dtype(self.network_.dtype).name}.")
         return out, lengths
 
-    def _per_sequence(self, out, lengths, listed):
-        """Per-step predictions ``out`` (n, T, ...) as returned: a list of each sequence's
-        own steps for sequences of their own lengths, else the array."""
+    def _per_sequence(self, out, lengths, listed, fill=np.nan):
+        """Per-step predictions ``out`` (n, T, ...) in the layout of ``X``: a list of each
+        sequence's own steps for a list; for a NaN-padded array, the array with ``fill``
+        past each length (a list where there is no fill, as for class labels); else the
+        array."""
         if lengths is None and not listed:
             return out
-        if lengths is None:
-            lengths = np.full(out.shape[0], out.shape[1])
-        return sequences.unpad(out, lengths)
+        if listed or fill is None:
+            if lengths is None:
+                lengths = np.full(out.shape[0], out.shape[1])
+            return sequences.unpad(out, lengths)
+        return sequences.mask_padding(np.array(out, dtype=np.float64), lengths, fill)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -428,7 +434,12 @@ class _StepScore:
 
         pred = self.predict(X)
         n = len(pred)
-        lengths = np.array([len(p) for p in pred])
+        if isinstance(pred, list):
+            lengths = np.array([len(p) for p in pred])
+        else:  # an array: full windows, or NaN past each length of a NaN-padded X
+            lengths = self._windows(X, reset=False)[1]
+            lengths = np.full(n, pred.shape[1]) if lengths is None else lengths
+            pred = sequences.unpad(pred, lengths)
         T = int(lengths.max())
         if not sequences.is_ragged(y) and np.ndim(y) >= 2:
             # targets padded like a NaN-padded X: as wide as X, which may be wider than

@@ -97,8 +97,10 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
         ``"last"``: one prediction per window, from its last step
         (many-to-one).  ``"sequence"``: one per step (many-to-many, sequence
         labelling); ``y`` is then ``(n, T)``/``(n, T, k)``, or a list of
-        per-sequence targets like ``X``, and :meth:`predict` returns the
-        same layout.
+        per-sequence targets like ``X``, and predictions come in the layout
+        of ``X``: a list for a list, an array for an array — NaN past each
+        length for a NaN-padded one (class labels, which have no NaN, as a
+        list).
     warm_start : bool, default=False
     n_jobs : int, optional
         Threads; predictions are bitwise identical for any value.
@@ -458,5 +460,5 @@ class RNNClassifier(_StepScore, ClassifierMixin, _RNNBase):
         logits, lengths = self._head(X)
         labels = self.classes_[np.argmax(logits, axis=-1)]
         if self.output_ == "sequence":
-            return self._per_sequence(labels, lengths, sequences.is_ragged(X))
+            return self._per_sequence(labels, lengths, sequences.is_ragged(X), fill=None)
         return labels
