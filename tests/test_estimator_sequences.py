@@ -43,6 +43,10 @@ def test_many_to_one_on_variable_lengths_reads_each_last_step():
     assert reg.score(seqs, y) > 0.8
     # NaN-padded 3-D (sktime/aeon's layout): the same sequences, bitwise
     np.testing.assert_array_equal(reg.predict(_nan_padded(seqs)), pred)
+    # numpy's container of sequences (an object array) reads as the list
+    holder = np.empty(len(seqs), dtype=object)
+    holder[:] = seqs
+    np.testing.assert_array_equal(reg.predict(holder), pred)
     # each sequence alone: the same prediction (up to BLAS's row-blocking)
     alone = np.array([reg.predict([s])[0] for s in seqs[:10]])
     np.testing.assert_allclose(alone, pred[:10], rtol=1e-10, atol=1e-12)

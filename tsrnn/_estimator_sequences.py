@@ -56,9 +56,8 @@ def read_X(X, channels=None):
     bad = real[..., None] & ~np.isfinite(arr)
     if bad.any():
         i, t, c = (int(v) for v in np.argwhere(bad)[0])
-        raise ValueError(f"`X[{i}]` has {float(arr[i, t, c])!r} at step {t}, channel {c}, "
-                         f"before its last step {lengths[i] - 1}: only whole steps at the end may be NaN "
-                         "(padding).")
+        raise ValueError(f"`X[{i}]` has {float(arr[i, t, c])!r} at step {t}, channel {c}: "
+                         "only whole steps at the end of a sequence may be NaN (padding).")
     arr[~real] = 0
     return np.ascontiguousarray(arr), lengths.astype(np.int64)
 

@@ -31,6 +31,8 @@ def is_ragged(X):
     A list of 1-D rows of one length is the array-like of a 2-D array (rows
     of univariate windows, scikit-learn's reading), not a list of sequences.
     """
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        X = list(X)  # numpy's container of sequences of different lengths
     if isinstance(X, np.ndarray) or not isinstance(X, Sequence) or isinstance(X, (str, bytes)):
         return False
     ranks = [np.ndim(x) for x in X]
