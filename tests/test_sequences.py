@@ -47,6 +47,21 @@ def _split_h0(h0, i):
     return h0[:, i:i + 1], None
 
 
+def _probe(net, act, key, value, h0):
+    """A copy of ``net`` with parameter ``key`` (or the initial state's ``"h0"``/``"c0"``)
+    set to ``value``, and the initial state to run it from: central differences' probe."""
+    sd = net.state_dict()
+    probe = Network(net.cell, input_size=C, hidden_size=H, num_layers=net.num_layers,
+                    output_size=net.output_size, activation=act, dtype=np.float64)
+    probe.load_state_dict({**sd, key: value} if key in sd else sd)
+    state = h0
+    if key == "h0":
+        state = (value, h0[1]) if net.cell == "lstm" else value
+    elif key == "c0":
+        state = (h0[0], value)
+    return probe, state
+
+
 def _ragged_ref(net, act, seqs, Ys, loss, seq, kw, sw=None, bptt=None, h0=None):
     """The reference loss and gradients of a ragged batch: each sequence alone, combined
     as the weighted mean over rows (a sample, or one real step of a sample)."""
@@ -206,14 +221,7 @@ def test_ragged_gradients_by_central_differences(cell, act):
     sd = net.state_dict()
 
     def loss_with(key, value):
-        probe = Network(cell, input_size=C, hidden_size=H, num_layers=2, output_size=2,
-                        activation=act, dtype=np.float64)
-        probe.load_state_dict({**sd, key: value} if key in sd else sd)
-        state = h0
-        if key == "h0":
-            state = (value, h0[1]) if cell == "lstm" else value
-        elif key == "c0":
-            state = (h0[0], value)
+        probe, state = _probe(net, act, key, value, h0)
         return probe.loss_grad(seqs, Ys, return_sequences=True, h0=state)[0]
 
     keys = ["rnn.weight_hh_l0", "rnn.weight_ih_l1", "h0"] + (["c0"] if cell == "lstm" else [])
@@ -355,12 +363,7 @@ def test_gradient_of_the_final_state_from_outside(cell, act):
     sd = net.state_dict()
 
     def objective(key, value):
-        probe = Network(cell, input_size=C, hidden_size=H, num_layers=2, output_size=2,
-                        activation=act, dtype=np.float64)
-        probe.load_state_dict({**sd, key: value} if key in sd else sd)
-        state = h0
-        if key == "h0":
-            state = (value, h0[1]) if cell == "lstm" else value
+        probe, state = _probe(net, act, key, value, h0)
         loss = probe.loss_grad(X, Y, h0=state)[0]
         _, hN = probe.forward(X, h0=state, return_state=True)
         if cell == "lstm":

@@ -409,8 +409,6 @@ class _RNNBase(BaseEstimator):
         if lengths is None and not listed:
             return out
         if listed or fill is None:
-            if lengths is None:
-                lengths = np.full(out.shape[0], out.shape[1])
             return sequences.unpad(out, lengths)
         return sequences.mask_padding(np.array(out, dtype=np.float64), lengths, fill)
 
@@ -438,8 +436,8 @@ class _StepScore:
             lengths = np.array([len(p) for p in pred])
         else:  # an array: full windows, or NaN past each length of a NaN-padded X
             lengths = self._windows(X, reset=False)[1]
-            lengths = np.full(n, pred.shape[1]) if lengths is None else lengths
             pred = sequences.unpad(pred, lengths)
+            lengths = np.array([len(p) for p in pred])
         T = int(lengths.max())
         if not sequences.is_ragged(y) and np.ndim(y) >= 2:
             # targets padded like a NaN-padded X: as wide as X, which may be wider than

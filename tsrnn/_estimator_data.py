@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 
+from tsrnn._engine.sequences import step_mask
+
 # Column names written by tsrnn.windowing: "<channel>[t-<k>]" or "<channel>[t+<k>]".
 _LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t(?P<sign>[-+])(?P<k>\d+)\]$")
 
@@ -51,7 +53,7 @@ def weighted_stats(A, sw, scale, lengths=None):
         return np.zeros(C), np.ones(C)
     w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2])
     if lengths is not None:
-        w = w * (np.arange(A.shape[1])[None, :] < lengths[:, None])
+        w = w * step_mask(lengths, A.shape[1])
     w = w.reshape(-1)
     flat = A.reshape(-1, C).astype(np.float64)
     mean = np.average(flat, axis=0, weights=w)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsrnn._engine import sequences
+from tsrnn._engine.sequences import step_mask
 from tsrnn._validation import as_float_array
 
 
@@ -52,7 +53,7 @@ def read_X(X, channels=None):
         i = int(np.argmax(lengths == 0))
         raise ValueError(f"`X[{i}]` is all NaN: an empty sequence; every sequence needs at "
                          "least one step.")
-    real = np.arange(T)[None, :] < lengths[:, None]
+    real = step_mask(lengths, T)
     bad = real[..., None] & ~np.isfinite(arr)
     if bad.any():
         i, t, c = (int(v) for v in np.argwhere(bad)[0])
@@ -60,11 +61,6 @@ def read_X(X, channels=None):
                          "only whole steps at the end of a sequence may be NaN (padding).")
     arr[~real] = 0
     return np.ascontiguousarray(arr), lengths.astype(np.int64)
-
-
-def step_mask(lengths, T):
-    """(n, T) True on each sequence's real steps."""
-    return np.arange(T)[None, :] < lengths[:, None]
 
 
 def read_step_targets(y, lengths, n, T):

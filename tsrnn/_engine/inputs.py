@@ -35,7 +35,7 @@ def check_X(net, X, lengths=None):
     arr = _fixed(net, arr)
     lens = sequences.check_lengths(lengths, arr.shape[0], arr.shape[1])
     if lens is None:
-        return _fixed(net, as_float_array("X", arr, net.dtype, ndims=(3,))), None, False
+        return as_float_array("X", arr, net.dtype, ndims=(3,)), None, False
     return sequences.blank("X", arr, lens, net.dtype), lens, False
 
 

@@ -387,8 +387,7 @@ class Network:
         if not seq:
             out = out[:, 0, :]
         elif listed:
-            out = sequences.unpad(out, state.lengths if lens is not None
-                                  else np.full(n, X.shape[1]))
+            out = sequences.unpad(out, lens)
         else:
             out = sequences.mask_padding(out, lens)
         if not return_state:
@@ -501,8 +500,7 @@ class Network:
         grads = self._views(grad)
         if input_grad:
             if listed:
-                grads["input"] = sequences.unpad(dX, lens if lens is not None
-                                                 else np.full(n, X.shape[1]))
+                grads["input"] = sequences.unpad(dX, lens)
             else:
                 grads["input"] = dX[..., 0] if two_d else dX
         if h0 is not None:
@@ -541,15 +539,11 @@ class Network:
         A row is a sample (many-to-one) or one real step of a sample
         (many-to-many: padded steps are not rows; step weights scale theirs).
         """
-        if not seq:
-            rows = float(sw.sum(dtype=np.float64))
+        factor = state.step_factor(T) if seq else None
+        if factor is None:
+            rows = float(sw.sum(dtype=np.float64)) * (T if seq else 1)
         else:
-            w = np.ones((sw.shape[0], T)) if state.step_weight is None \
-                else state.step_weight.astype(np.float64)
-            if state.lengths is not None:
-                w = w * (np.arange(T)[None, :] < state.lengths[:, None])
-            rows = float((sw.astype(np.float64) @ w).sum()) if state.step_weight is not None \
-                or state.lengths is not None else float(sw.sum(dtype=np.float64)) * T
+            rows = float((sw.astype(np.float64) @ factor).sum())
         if rows <= 0:
             raise ValueError("The weights leave no step with a positive weight.")
         return 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
@@ -610,15 +604,13 @@ class Network:
             sequences.mask_padding(P, state.lengths, 0)
         n, steps, O = P.shape
         rows = n * steps
+        factor = state.step_factor(steps) if seq else None
         if not seq:
             w = sw
+        elif factor is None:
+            w = np.repeat(sw, steps)
         else:
-            w = np.repeat(sw[:, None], steps, axis=1)
-            if state.step_weight is not None:
-                w = w * state.step_weight
-            if state.lengths is not None:
-                w = w * (np.arange(steps)[None, :] < state.lengths[:, None])
-            w = np.ascontiguousarray(w.reshape(rows), dtype=sw.dtype)
+            w = np.ascontiguousarray((sw[:, None] * factor).reshape(rows), dtype=sw.dtype)
         dP = np.empty((rows, O), P.dtype)
         total = loss_rows(P.reshape(rows, O), np.ascontiguousarray(Y.reshape(rows, -1)), w, code,
                           qs, delta, 1.0, dP)

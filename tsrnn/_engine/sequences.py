@@ -21,7 +21,7 @@ import numpy as np
 from tsrnn._validation import as_float_array, check_allocation
 
 __all__ = ["Batch", "blank", "bucket_order", "check_lengths", "is_ragged", "mask_padding",
-           "no_state", "pad", "truncation", "unpad"]
+           "no_state", "pad", "step_mask", "truncation", "unpad"]
 
 
 def is_ragged(X):
@@ -111,9 +111,7 @@ def blank(name, X, lengths, dtype):
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"`{name}` must hold numbers, got dtype {arr.dtype}.")
     out = np.array(arr, dtype=dtype, order="C", copy=True)
-    steps = np.arange(out.shape[1])
-    past = steps[None, :] >= lengths[:, None]
-    out[past] = 0
+    out[~step_mask(lengths, out.shape[1])] = 0
     if not np.isfinite(out).all():
         bad = np.argwhere(~np.isfinite(out))[0]
         raise ValueError(f"`{name}` must be finite within each sequence's length; found "
@@ -121,15 +119,23 @@ def blank(name, X, lengths, dtype):
     return out
 
 
+def step_mask(lengths, T):
+    """(n, T) True on each sequence's real steps (the first ``lengths[i]``)."""
+    return np.arange(T)[None, :] < lengths[:, None]
+
+
 def unpad(out, lengths):
-    """Per-sequence outputs ``[out[i, :lengths[i]] ...]`` of a padded many-to-many result."""
+    """Per-sequence outputs ``[out[i, :lengths[i]] ...]`` of a padded many-to-many result
+    (``lengths`` None: every sequence has all ``out.shape[1]`` steps)."""
+    if lengths is None:
+        return [row.copy() for row in out]
     return [out[i, :int(k)].copy() for i, k in enumerate(lengths)]
 
 
 def mask_padding(out, lengths, fill=np.nan):
     """``out`` (n, T, ...) with ``fill`` past each sequence's length, in place."""
     if lengths is not None:
-        out[np.arange(out.shape[1])[None, :] >= lengths[:, None]] = fill
+        out[~step_mask(lengths, out.shape[1])] = fill
     return out
 
 
@@ -217,6 +223,15 @@ class Batch:
             mine = getattr(self, name)
             if mine is not None:
                 mine[:, idx] = getattr(taken, name)
+
+    def step_factor(self, T):
+        """(n, T) float64 factor of each step's loss weight: the step weights times 1 on
+        real steps and 0 on padding; None when every step counts fully."""
+        if self.step_weight is None and self.lengths is None:
+            return None
+        f = np.ones((len(self.lengths), T)) if self.step_weight is None \
+            else self.step_weight.astype(np.float64)
+        return f if self.lengths is None else f * step_mask(self.lengths, T)
 
     @property
     def empty(self):
