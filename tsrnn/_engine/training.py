@@ -228,6 +228,10 @@ class Trainer:
                 xb, yb, wb = X[idx], Y[idx], sw[idx]
             else:  # gathered into the fit's own buffers: no allocation per minibatch
                 idx = order[start:stop]
+                if lengths is not None:
+                    # gathered in length order, so that the kernel call's chunks are
+                    # already bucketed (no second, sorted copy of the minibatch)
+                    idx = idx[np.argsort(lengths[idx], kind="stable")]
                 m = len(idx)
                 xb = np.take(X, idx, axis=0, out=work.get("xb", (m,) + X.shape[1:], X.dtype))
                 yb = np.take(Y, idx, axis=0, out=work.get("yb", (m,) + Y.shape[1:], Y.dtype))
