@@ -264,7 +264,7 @@ def _set_array(state, arrays, key, value):
      r"classes_`=.* distinct labels in sorted order"),
     ("forecaster-tz", lambda s, a: s.update(horizon=4),
      r"estimator_.n_outputs_`=3 must equal the forecaster's outputs per window \(4\)"),
-    ("forecaster-tz", lambda s, a: s.update(lags_=9), r"n_timesteps_`=8 must equal lags_"),
+    ("forecaster-tz", lambda s, a: s.update(lags_=9), r"n_timesteps_`=8 must equal the forecaster's window steps"),
     ("global", lambda s, a: s.update(series_encoding="onehot"),
      r"n_channels_`=1 must equal the forecaster's channels \(3\)"),
     ("ensemble", lambda s, a: s["members_"][1]["__estimator__"]["state"].update(horizon=3),

@@ -262,9 +262,9 @@ class RNNEnsembleForecaster(BaseEstimator):
         if any(v is None or not np.array_equal(v, levels[0]) for v in levels):
             raise ValueError("predict_quantiles needs loss='quantile' with the same levels in "
                              "every member's network; `losses` or the estimator gives others.")
-        if first.strategy != "direct":
-            raise ValueError("predict_quantiles needs strategy='direct': a recursive forecast "
-                             "cannot feed back a quantile.")
+        if first.strategy == "recursive":
+            raise ValueError("predict_quantiles needs strategy='direct' or 'seq2seq': a "
+                             "recursive forecast cannot feed back a quantile.")
         return forecast.check_finite(
             first._frame(self._combined("quantiles", X, y), "quantiles", list(levels[0])),
             "quantile")

@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from tsrnn._engine import interrupts, sequences, threads
+from tsrnn._engine import interrupts, seq2seq, sequences, threads
 from tsrnn._engine.init import INITS
 from tsrnn._engine.inputs import check_groups
 from tsrnn._engine.network import Network
@@ -217,9 +217,9 @@ class _RNNBase(BaseEstimator):
         return check_dtype("dtype", self.dtype) if reset else self.network_.dtype
 
     # -------------------------------------------------------------- scaling
-    def _fit_scaler(self, X, sw, lengths=None):
+    def _fit_scaler(self, X, sw, lengths=None, read=None):
         self._scaled = bool(self.scale)
-        self._x_mean, self._x_std = weighted_stats(X, sw, self._scaled, lengths)
+        self._x_mean, self._x_std = weighted_stats(X, sw, self._scaled, lengths, read)
 
     def _scale_X(self, X, dtype):
         """Standardised windows in the network's ``dtype`` (computed in float64)."""
@@ -237,12 +237,15 @@ class _RNNBase(BaseEstimator):
                               "return_sequences": self.output == "sequence"})
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None,
-             outputs_known=False):
+             outputs_known=False, decoder=None):
         """``embedding``: ``(table, codes)``, a learned vector per group fed to the network
         as ``table.shape[1]`` more input channels, row ``i`` reading ``table[codes[i]]``
         (``table`` is the initial value; the trained one is ``network_.embedding``).
         ``outputs_known``: the caller made ``y``'s columns (a forecaster's horizon), so a
-        width equal to the window's is no reason to warn.
+        width equal to the window's is no reason to warn.  ``decoder``: ``{"decoder_steps",
+        "encoder_inputs", "decoder_inputs"}``, an encoder-decoder on packed windows
+        (:mod:`tsrnn._engine.seq2seq`; a forecaster's ``strategy="seq2seq"``) instead of
+        one network.
 
         A call that raises (bad data, an interrupt a caller turns into
         ``KeyboardInterrupt``) leaves the estimator as it was: its attributes, and for a
@@ -255,7 +258,7 @@ class _RNNBase(BaseEstimator):
             with naming(self):
                 return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
                                          classes=classes, embedding=embedding,
-                                         outputs_known=outputs_known)
+                                         outputs_known=outputs_known, decoder=decoder)
         except BaseException:
             vars(self).clear()
             vars(self).update(before)
@@ -264,9 +267,14 @@ class _RNNBase(BaseEstimator):
             raise
 
     def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None,
-                     outputs_known=False):
+                     outputs_known=False, decoder=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        if not first:
+            _check_same_model(self.network_, decoder)
+        if decoder is not None and self.output != "last":
+            raise ValueError(f"`output`={self.output!r}: an encoder-decoder's outputs are its "
+                             "decoder's steps; use output='last'.")
         X3, lengths, y = self._windows(X, y, reset=first, fitting=True)
         Y = self._encode_y(y, X3, lengths, reset=first, classes=classes,
                            outputs_known=outputs_known)
@@ -306,25 +314,29 @@ class _RNNBase(BaseEstimator):
         config = self._config(n_train)
         # the whole fit's memory is known now: refused before the network is built
         table_shape = (0, 0) if embedding is None else table.shape
-        check_plan(self.cell, X3.shape[2], self.hidden_size, self.num_layers,
-                   self._n_head_outputs(), dt, num_embeddings=table_shape[0],
-                   embedding_dim=table_shape[1], batch=config.batch_size, steps=X3.shape[1],
-                   targets=Y.shape[2], seq=self.output == "sequence",
-                   dropout=self.dropout > 0 and self.num_layers > 1,
-                   n_threads=threads.resolve_n_jobs(self.n_jobs))
+        layout = dict(cell=self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
+                      num_layers=self.num_layers, output_size=self._n_head_outputs(),
+                      num_embeddings=table_shape[0], embedding_dim=table_shape[1])
+        training = dict(batch=config.batch_size, steps=X3.shape[1], targets=Y.shape[2],
+                        seq=self.output == "sequence",
+                        dropout=self.dropout > 0 and self.num_layers > 1,
+                        n_threads=threads.resolve_n_jobs(self.n_jobs))
+        if decoder is None:
+            check_plan(**layout, dtype=dt, **training)
+        else:
+            layout.update(decoder)
+            seq2seq.check_plan(layout, dt, **training)
         if first:
             # statistics of the training part only: the held-out tail must not leak
             train_lengths = None if lengths is None else lengths[:n_train]
-            self._fit_scaler(X3[:n_train], sw[:n_train], train_lengths)
+            read = None if decoder is None else seq2seq.read_mask(layout, X3.shape[1])
+            self._fit_scaler(X3[:n_train], sw[:n_train], train_lengths, read)
             self._fit_target(Y[:n_train], sw[:n_train],
                              train_lengths if self.output == "sequence" else None)
             self._rng = check_random_state(self.random_state)
-            self.network_ = Network(
-                self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
-                num_layers=self.num_layers, output_size=self._n_head_outputs(),
-                activation=self.activation, dtype=dt, random_state=self._rng, init=self.init,
-                num_embeddings=table_shape[0], embedding_dim=table_shape[1],
-            )
+            model = Network if decoder is None else seq2seq.EncoderDecoder
+            self.network_ = model(**layout, activation=self.activation, dtype=dt,
+                                  random_state=self._rng, init=self.init)
             if embedding is not None:
                 self.network_.embedding[...] = table
         Xs, Ys = self._scale_X(X3, dt), self._scale_y(Y, dt)
@@ -417,6 +429,19 @@ class _RNNBase(BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
+
+
+def _check_same_model(net, decoder):
+    """Refuse to continue training (warm start, ``partial_fit``) a fitted network as the
+    other kind of model, or an encoder-decoder of another layout."""
+    fitted = getattr(net, "decoder_steps", None)
+    asked = None if decoder is None else decoder["decoder_steps"]
+    if fitted != asked or (decoder is not None and any(
+            getattr(net, k) != v for k, v in decoder.items())):
+        kind = "an encoder-decoder" if fitted is not None else "one network"
+        raise ValueError(f"The fitted model is {kind} ({net!r}); it cannot continue as "
+                         f"{'one network' if decoder is None else decoder}. Refit without "
+                         "warm_start.")
 
 
 class _StepScore:

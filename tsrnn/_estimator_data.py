@@ -40,13 +40,14 @@ def structure_from_columns(columns):
     return C
 
 
-def weighted_stats(A, sw, scale, lengths=None):
+def weighted_stats(A, sw, scale, lengths=None, read=None):
     """Per-channel (last axis) mean and std of (n, T, C) data with sample weights.
 
     Weighted, so that weight k means the same as k repeated samples; a
     constant channel gets std 1.  With ``lengths`` (variable-length
-    sequences) only each sequence's real steps count.  Without ``scale``:
-    mean 0, std 1.
+    sequences) only each sequence's real steps count; with ``read`` ((T, C)
+    bool, an encoder-decoder's packed windows) only the entries it marks.
+    Without ``scale``: mean 0, std 1.
     """
     C = A.shape[2]
     if not scale:
@@ -54,6 +55,13 @@ def weighted_stats(A, sw, scale, lengths=None):
     w = np.broadcast_to(sw.astype(np.float64)[:, None], A.shape[:2])
     if lengths is not None:
         w = w * step_mask(lengths, A.shape[1])
+    if read is not None:
+        W = w[:, :, None] * read[None]
+        total = W.sum(axis=(0, 1))
+        A64 = A.astype(np.float64)
+        mean = np.einsum("ntc,ntc->c", W, A64) / total
+        std = np.sqrt(np.einsum("ntc,ntc->c", W, (A64 - mean) ** 2) / total)
+        return mean, np.where(std > 0, std, 1.0)
     w = w.reshape(-1)
     flat = A.reshape(-1, C).astype(np.float64)
     mean = np.average(flat, axis=0, weights=w)

@@ -26,10 +26,12 @@ from pandas.tseries.offsets import BaseOffset, BusinessDay, CustomBusinessDay
 
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import MAX_LAYERS, count_params
+from tsrnn._engine.seq2seq import EncoderDecoder
 from tsrnn._ensemble import RNNEnsembleForecaster
 from tsrnn._forecast.regressor import window_columns
 from tsrnn._forecast.series import SeriesState
 from tsrnn._forecast.timeaxis import TimeAxis
+from tsrnn._forecast.windows import decoder_layout, estimator_window, is_packed
 from tsrnn._persist_checks import (
     NAMES,
     array,
@@ -120,7 +122,7 @@ _NETWORK_FITTED = {
     "n_timesteps_": none_or(integer(1)),
     "output_": choice("last", "sequence"),
     "n_channels_": integer(1),
-    "network_": instance(Network),
+    "network_": instance(Network, EncoderDecoder),
     "_scaled": instance(bool),
     "_x_mean": array("f", ndim=1, **_F64),
     "_x_std": array("f", ndim=1, positive=True, **_F64),
@@ -242,6 +244,33 @@ def check_network(config, params, where):
         fail(f"{where}.params", params, f"must be the layout's {n} parameters")
 
 
+_ENCODER_DECODER = ("cell", "input_size", "hidden_size", "num_layers", "output_size",
+                    "decoder_steps", "encoder_inputs", "decoder_inputs", "activation", "init",
+                    "num_embeddings", "embedding_dim")
+
+
+def check_encoder_decoder(config, params, where):
+    """A stored encoder-decoder's layout (each network's as :func:`check_network` checks
+    one) and its size; returns the layout's arguments."""
+    missing = [k for k in _ENCODER_DECODER if k not in config]
+    if missing:
+        fail(where, sorted(config), f"lacks the layout's {missing}")
+    for k in ("input_size", "hidden_size", "output_size", "decoder_steps", "encoder_inputs",
+              "decoder_inputs"):
+        integer(1, MAX_SIZE)(config[k], f"{where}.{k}")
+    integer(1, MAX_LAYERS)(config["num_layers"], f"{where}.num_layers")
+    for k in ("num_embeddings", "embedding_dim"):
+        integer(0, MAX_SIZE)(config[k], f"{where}.{k}")
+    choice("rnn", "lstm", "gru")(config["cell"], f"{where}.cell")
+    if config["output_size"] % config["decoder_steps"]:
+        fail(f"{where}.output_size", config["output_size"], "must be a multiple of "
+             "decoder_steps")
+    n = EncoderDecoder.count_params(**{k: config[k] for k in _ENCODER_DECODER})
+    if not isinstance(params, np.ndarray) or params.shape != (n,):
+        fail(f"{where}.params", params, f"must be the layout's {n} parameters")
+    return {k: config[k] for k in _ENCODER_DECODER}
+
+
 # ----------------------------------------------------------------------- the classes
 def check_state(cls, state, where):
     """The stored state of an estimator of class ``cls``: its parameters (by the class's
@@ -333,7 +362,7 @@ def _forecaster(s, fc, where):
     if wrong or lacking:
         raise ValueError(f"`{where}` ({'a global model' if glob else 'one series'}) holds "
                          f"{sorted(wrong)} or lacks {sorted(lacking)}")
-    lags, h, direct = s["lags_"], fc.horizon, fc.strategy == "direct"
+    lags, h, direct = s["lags_"], fc.horizon, fc.strategy != "recursive"
     targets, past, future = s["targets_"], s["past_covariates_"], s["future_covariates_"]
     columns = targets + past + future
     if len(set(map(key, columns))) != len(columns):
@@ -345,13 +374,20 @@ def _forecaster(s, fc, where):
     est, e = s["estimator_"], f"{where}.estimator_"
     if not hasattr(est, "network_"):
         fail(e, est, "must be fitted")
-    same(f"{e}.n_timesteps_", est.n_timesteps_, lags, "lags_")
-    same(f"{e}.n_channels_", est.n_channels_, len(columns) + len(onehot),
-         "the forecaster's channels")
+    spec = types.SimpleNamespace(lags_=lags, horizon=h, strategy=fc.strategy)
+    steps, channels = estimator_window(spec, len(columns) + len(onehot))
+    same(f"{e}.n_timesteps_", est.n_timesteps_, steps, "the forecaster's window steps")
+    same(f"{e}.n_channels_", est.n_channels_, channels, "the forecaster's channels")
+    net = est.network_
+    if is_packed(spec) != isinstance(net, EncoderDecoder):
+        fail(f"{e}.network_", net, f"does not match `strategy`={fc.strategy!r}")
+    if is_packed(spec):
+        layout = decoder_layout(spec, len(targets) + len(past), len(future) + len(onehot))
+        for k, v in layout.items():
+            same(f"{e}.network_.{k}", getattr(net, k), v, "the forecaster's windows")
     n_out = h * len(targets) if direct else len(targets) + len(past)
     same(f"{e}.n_outputs_", est.n_outputs_, n_out, "the forecaster's outputs per window")
     n_emb = len(ids) if fc.series_encoding == "embedding" else 0
-    net = est.network_
     same(f"{e}.network_.num_embeddings", net.num_embeddings, n_emb, "the series embedded")
     if glob:
         emb = s["series_embedding_"]

@@ -36,10 +36,17 @@ class RNNForecaster(BaseEstimator):
         Chosen on the M1 and Tourism competitions (``benchmarks/RESULTS.md``).
     horizon : int, default=1
         Steps to forecast.
-    strategy : {"direct", "recursive"}, default="direct"
+    strategy : {"direct", "recursive", "seq2seq"}, default="direct"
         ``"direct"``: one network emits all ``horizon`` steps. ``"recursive"``:
         a one-step network is fed its own forecasts; past covariates are then
         forecast jointly with the targets, since their future is unknown.
+        ``"seq2seq"``: an encoder network reads the window (with the
+        future-known covariates of its own steps), its final state starts a
+        decoder network that steps through the horizon reading each step's
+        future-known covariates and its place in the horizon, and emits that
+        step's forecast; both are trained end to end by backpropagation
+        through time (needs an :class:`~tsrnn.RNNRegressor`, whose settings
+        both networks take; ``bptt_steps`` truncates the encoder's).
     past_covariates : str or list of str, optional
         Columns of ``X`` known only up to the present. Every other column of
         ``X`` is future-known (calendar, planned inputs, weather forecasts) and
@@ -264,7 +271,7 @@ class RNNForecaster(BaseEstimator):
         if self.lags != "auto":
             check_int("lags", self.lags)
         check_int("horizon", self.horizon)
-        check_choice("strategy", self.strategy, ("direct", "recursive"))
+        check_choice("strategy", self.strategy, ("direct", "recursive", "seq2seq"))
         if self.window_norm is not None:
             check_choice("window_norm", self.window_norm, scaling.WINDOW_NORMS)
         if not isinstance(self.log_scale, (bool, np.bool_)) and self.log_scale != "auto":
@@ -416,7 +423,7 @@ class RNNForecaster(BaseEstimator):
 
     def predict_quantiles(self, X=None, y=None):
         """Forecast quantiles, for an estimator with ``loss="quantile"`` and
-        ``strategy="direct"``.
+        ``strategy="direct"`` or ``"seq2seq"``.
 
         Returns
         -------
@@ -430,9 +437,9 @@ class RNNForecaster(BaseEstimator):
             raise ValueError(f"predict_quantiles needs loss='quantile' in the estimator (e.g. "
                              f"RNNRegressor(loss='quantile', quantiles=[0.1, 0.5, 0.9])); "
                              f"`estimator` is {self.estimator_!r}.")
-        if self.strategy != "direct":
-            raise ValueError("predict_quantiles needs strategy='direct': a recursive forecast "
-                             "cannot feed back a quantile.")
+        if self.strategy == "recursive":
+            raise ValueError("predict_quantiles needs strategy='direct' or 'seq2seq': a "
+                             "recursive forecast cannot feed back a quantile.")
         return forecast.check_finite(
             self._model().predict(self, "quantiles", X, y, levels=list(levels)), "quantile")
 

@@ -32,12 +32,14 @@ from sklearn.preprocessing import LabelEncoder
 
 from tsrnn import _persist_io as files
 from tsrnn._engine.network import Network
+from tsrnn._engine.seq2seq import EncoderDecoder
 from tsrnn._forecast.timeaxis import TimeAxis
 from tsrnn._persist_checks import integer, name, timezone, tz_name
 from tsrnn._persist_schema import (
     CLASSES,
     RECORDS,
     check_axis,
+    check_encoder_decoder,
     check_network,
     check_record,
     check_state,
@@ -128,6 +130,9 @@ class _Writer:
                 "activation": v.activation, "dtype": np.dtype(v.dtype).name, "init": v.init,
                 "num_embeddings": v.num_embeddings, "embedding_dim": v.embedding_dim,
                 "params": self.array(v.params)}}
+        if isinstance(v, EncoderDecoder):
+            return {"__encoder_decoder__": {**v.config, "dtype": np.dtype(v.dtype).name,
+                                            "params": self.array(v.params)}}
         if isinstance(v, CustomBusinessDay):
             return {"__cbday__": {"n": v.n, "weekmask": v.weekmask,
                                   "holidays": [str(h) for h in v.holidays]}}
@@ -217,6 +222,12 @@ class _Reader:
         return Network._with_params(
             params, **config, dtype=np.dtype(str(x["dtype"])).type,
             num_embeddings=x.get("num_embeddings", 0), embedding_dim=x.get("embedding_dim", 0))
+
+    def encoder_decoder(self, x, where):
+        params = self.decode(x["params"], f"{where}.params")
+        config = check_encoder_decoder(x, params, where)
+        return EncoderDecoder._with_params(params, **config,
+                                           dtype=np.dtype(str(x["dtype"])).type)
 
     def timestamp(self, x, where):
         if x is None:
@@ -337,6 +348,7 @@ _TAGS = {
     "__timedelta__": _Reader.timedelta,
     "__randomstate__": _Reader.randomstate,
     "__network__": _Reader.network,
+    "__encoder_decoder__": _Reader.encoder_decoder,
     "__cbday__": _Reader.cbday,
     "__offset__": _Reader.offset,
     "__axis__": _Reader.axis,

@@ -87,6 +87,14 @@ def check_Y(net, Y, X, loss, seq, n_quantiles, lengths=None):
                 arr.shape)
     O = net.output_size
     lead = (n, T) if seq else (n,)
+    if O == 0:
+        if loss == "cross_entropy":
+            raise ValueError("A headless network (output_size=0) has no logits for "
+                             "`loss`='cross_entropy'.")
+        if Y is not None and np.size(Y):
+            raise ValueError(f"A headless network (output_size=0) takes no targets; `Y` has "
+                             f"shape {np.shape(Y)} (pass None).")
+        return np.zeros((n, T if seq else 1, 0), net.dtype)
     if loss == "cross_entropy":
         Y = np.asarray(Y)
         if Y.shape != lead:

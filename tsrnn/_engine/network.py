@@ -65,7 +65,9 @@ class Network:
     num_layers : int, default=1
         Stacked recurrent layers.
     output_size : int, default=1
-        Outputs of the head.
+        Outputs of the head.  0 makes a headless network: an encoder whose
+        only output is its final state (``return_state``), trained through
+        ``loss_grad(hN_grad=...)`` (its own loss is zero).
     activation : {"tanh", "relu"}, default="tanh"
         Nonlinearity of the ``"rnn"`` cell (LSTM and GRU only take ``"tanh"``).
     dtype : numpy.float32 or numpy.float64, default=numpy.float32
@@ -159,7 +161,8 @@ class Network:
         self.input_size = check_int("input_size", input_size)
         self.hidden_size = check_int("hidden_size", hidden_size)
         self.num_layers = check_layers(check_int("num_layers", num_layers))
-        self.output_size = check_int("output_size", output_size)
+        # 0: a headless network, an encoder whose only output is its final state
+        self.output_size = check_int("output_size", output_size, low=0)
         self.activation = check_choice("activation", activation, ("tanh", "relu"))
         if self.cell != "rnn" and self.activation != "tanh":
             raise ValueError(
@@ -429,7 +432,7 @@ class Network:
             ``"cross_entropy"``.  With ``return_sequences`` a time axis
             follows n: (n, T, ...); for sequences of different lengths, a list
             of per-sequence targets ``(T_i, ...)`` or a padded array (values
-            past a length are ignored).
+            past a length are ignored).  None for a headless network.
         loss : {"squared_error", "absolute_error", "huber", "quantile", "cross_entropy"}
             Weighted mean over samples (and steps) and outputs.
             ``"squared_error"`` with unit weights is ``torch.nn.MSELoss()``;
@@ -546,6 +549,8 @@ class Network:
             rows = float((sw.astype(np.float64) @ factor).sum())
         if rows <= 0:
             raise ValueError("The weights leave no step with a positive weight.")
+        if not self.output_size:
+            return 0.0  # headless: no loss of its own, only a final state's gradient
         return 1.0 / (rows if code == CROSS_ENTROPY else rows * self.output_size)
 
     def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks=None,

@@ -154,10 +154,11 @@ def output_bounds(Yw, margin):
     return lo - margin * span, hi + margin * span
 
 
-def fit_estimator(est, Xw, Yw, columns=None, embedding=None):
+def fit_estimator(est, Xw, Yw, columns=None, embedding=None, decoder=None):
     """Fit ``est`` on windows ``Xw`` (n, lags, C) and targets ``Yw`` (n, steps, K).
 
-    ``embedding`` ``(table, codes)``: learned series vectors, for a network only.
+    ``embedding`` ``(table, codes)``: learned series vectors, for a network only;
+    ``decoder``: packed encoder-decoder windows (``RNNRegressor._fit``'s), likewise.
     Errors of estimators other than tsrnn's are re-raised naming ``estimator``.
     """
     Y2 = Yw.reshape(len(Yw), -1)
@@ -166,7 +167,11 @@ def fit_estimator(est, Xw, Yw, columns=None, embedding=None):
     check_magnitude("y or X", Xw)
     if is_network(est):
         return est._fit(Xw, Y2, None, incremental=False, embedding=embedding,
-                        outputs_known=True)
+                        outputs_known=True, decoder=decoder)
+    if decoder is not None:
+        raise ValueError(f"strategy='seq2seq' trains an encoder and a decoder network end to "
+                         f"end and needs an RNNRegressor; `estimator` is {est!r}. Use "
+                         "strategy='direct' with other estimators.")
     if embedding is not None:
         raise ValueError(f"series_encoding='embedding' learns the vectors with the network's "
                          f"input gradient and needs an RNNRegressor; `estimator` is {est!r}. "

@@ -122,10 +122,14 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
     one when its ``warm_start`` is set)."""
     est = regressor.prepare_estimator(fc, windows.train_steps(fc), extra_gap=extra_gap,
                                       random_state=fc.random_state)
+    decoder = None
+    if windows.is_packed(fc):
+        n_known = len(fc.targets_) + len(fc.past_covariates_)
+        decoder = windows.decoder_layout(fc, n_known, Xw.shape[2] - 1 - n_known)
     if est.get_params(deep=False).get("warm_start") and hasattr(fc, "estimator_"):
         est = fc.estimator_.set_params(**est.get_params(deep=False))
     try:
-        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding)
+        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder)
     except NoTrainingSamplesError as err:
         if fc.estimator is not None:
             raise  # a network the user configured is fitted as configured
@@ -135,7 +139,7 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
                       f"early stopping ({err}); it trains without it.", UserWarning,
                       stacklevel=4)
         est.set_params(early_stopping=False)
-        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding)
+        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder)
     fc.n_windows_ = len(Xw)
     fc._output_bounds = regressor.output_bounds(Yw, fc.clip_outputs)
 

@@ -68,8 +68,49 @@ def training_count(spec, n, lags):
 
 def train_steps(spec):
     """Steps each training window's targets cover, which is also how far ahead its
-    future-known channels are read: ``horizon`` (direct) or 1 (recursive)."""
-    return spec.horizon if spec.strategy == "direct" else 1
+    future-known channels are read: ``horizon`` (direct, seq2seq) or 1 (recursive)."""
+    return 1 if spec.strategy == "recursive" else spec.horizon
+
+
+def is_packed(spec):
+    """Whether the estimator reads packed encoder-decoder windows (``strategy="seq2seq"``):
+    the ``lags`` observed steps, then the ``horizon`` steps to forecast, whose
+    future-known channels feed the decoder (see :func:`packed_windows`)."""
+    return spec.strategy == "seq2seq"
+
+
+def estimator_window(spec, channels):
+    """(steps, channels) of the windows the estimator reads, for ``channels`` window
+    channels (known ones, then future-known ones)."""
+    if is_packed(spec):
+        return spec.lags_ + spec.horizon, channels + 1
+    return spec.lags_, channels
+
+
+def decoder_layout(spec, n_known, n_future):
+    """The encoder-decoder's reading of packed windows (``RNNRegressor._fit``'s
+    ``decoder``): the encoder reads every window channel, the decoder the future-known
+    ones and the step channel."""
+    return {"decoder_steps": spec.horizon, "encoder_inputs": n_known + n_future,
+            "decoder_inputs": n_future + 1}
+
+
+def packed_windows(spec, A, F, pos, what):
+    """Encoder-decoder windows ``(len(pos), lags + horizon, C1 + C2 + 1)`` at the origins
+    ``pos``: the first ``lags`` steps hold the known channels ``A`` and the future-known
+    ones ``F`` of the same timestamps, the last ``horizon`` steps the future-known
+    channels of the steps to forecast and the step's place in the horizon (``j / h``,
+    the decoder's clock where there are no covariates); the known channels are zero
+    there (the decoder does not read them)."""
+    lags, h = spec.lags_, spec.horizon
+    C1, C2 = A.shape[1], F.shape[1]
+    check_window_memory(len(pos), lags + h, C1 + C2 + 1, what)
+    X = np.zeros((len(pos), lags + h, C1 + C2 + 1))
+    X[:, :lags, :C1] = A[pos[:, None] + np.arange(-lags + 1, 1)]
+    if C2:
+        X[:, :, C1:C1 + C2] = F[pos[:, None] + np.arange(-lags + 1, h + 1)]
+    X[:, lags:, -1] = np.arange(1, h + 1) / h
+    return X
 
 
 def normalise(spec, Xw, n_targets, norm):
@@ -86,19 +127,22 @@ def normalise(spec, Xw, n_targets, norm):
     steps = train_steps(spec)
     if kind is None:
         return np.zeros((len(Xw), steps, n_targets))
-    last = Xw[:, -1, :n_targets].copy()
+    lags = spec.lags_  # packed windows go on past the observed steps
+    last = Xw[:, lags - 1, :n_targets].copy()
     if kind == "season":
-        at = Xw.shape[1] - season + np.arange(steps) % season
+        at = lags - season + np.arange(steps) % season
         ref = Xw[:, at, :n_targets].copy()
     else:
         ref = last[:, None, :]
-    Xw[..., :n_targets] -= last[:, None, :]
+    Xw[:, :lags, :n_targets] -= last[:, None, :]
     return ref
 
 
 def windows(spec, A, F, pos, n_targets, norm):
     """Network inputs at origins ``pos`` (normalised) and the per-step reference."""
-    Xw = gather_windows(A, F, pos, spec.lags_, train_steps(spec), "The windows of `y`/`X`")
+    what = "The windows of `y`/`X`"
+    Xw = packed_windows(spec, A, F, pos, what) if is_packed(spec) else \
+        gather_windows(A, F, pos, spec.lags_, train_steps(spec), what)
     return Xw, normalise(spec, Xw, n_targets, norm)
 
 
@@ -120,11 +164,11 @@ def training_windows(spec, A, F, Yraw, n_targets, cal, norm):
     last_train = (cal[0] - H) if len(cal) else n - 1 - H
     train = window_positions(last_train + H + 1, spec.lags_, H, 1)
     # gathered (2 parts joined), then the complete ones copied out
-    check_window_memory(len(train), spec.lags_, A.shape[1] + F.shape[1],
+    check_window_memory(len(train), *estimator_window(spec, A.shape[1] + F.shape[1]),
                         "The training windows of `y`/`X`", copies=3)
     Xw, ref = windows(spec, A, F, train, n_targets, norm)
     # fancy indexing and concatenate both copy, so Yw may be normalised in place
-    Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy == "direct" else \
+    Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy != "recursive" else \
         np.concatenate([Yraw[train + 1], A[train + 1, n_targets:]], axis=1)[:, None, :]
     Yw[..., :n_targets] -= ref
     ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
@@ -139,7 +183,7 @@ def forecast(spec, predictor, A, F, pos, n_targets, norm, *, quantiles=False):
     """
     h, lags = spec.horizon, spec.lags_
     m = len(pos)
-    if spec.strategy == "direct":
+    if spec.strategy != "recursive":
         Xw, ref = windows(spec, A, F, pos, n_targets, norm)
         bad = np.isnan(Xw).any(axis=(1, 2))
         Xw[bad] = 0.0

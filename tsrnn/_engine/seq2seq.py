@@ -1,0 +1,338 @@
+"""``EncoderDecoder``: an encoder network over a window and a decoder network over the
+steps after it, trained end to end; the model of ``RNNForecaster(strategy="seq2seq")``.
+
+The encoder is a headless :class:`~tsrnn._engine.network.Network` (``output_size``
+0) that reads the window; its final state is the decoder's initial state; the
+decoder reads one input vector per step to forecast (the future-known covariates
+of that step) and emits that step's outputs.  Both live in one flat parameter
+vector, so that the training loop (:mod:`tsrnn._engine.training`), the optimizers
+and the model files treat the pair as one network.
+
+Data reach it *packed*: one array ``(n, T_enc + T_dec, C)`` whose first
+``T_enc`` steps are the window and whose last ``T_dec`` steps are the decoder's
+steps.  The encoder reads the first ``encoder_inputs`` channels of the window's
+steps, the decoder the last ``decoder_inputs`` channels of its steps (a channel
+may be read by both, as a calendar is; entries neither reads are ignored).  Its
+outputs are the decoder's, flattened step-major to ``(n, 1, T_dec * K)``, which is
+how the estimators hold a direct forecaster's ``horizon * targets`` outputs: to
+them it is a many-to-one network, and the per-step loss mean equals theirs.
+
+Backpropagation runs the decoder's BPTT first, whose gradient of its initial
+state then enters the encoder's at its last step (``Network``'s ``hN_grad``).  The
+encoder runs forward twice per minibatch (once for its final state, once inside
+its own BPTT): the kernels do not split a forward from its backward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsrnn._engine import sequences
+from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
+from tsrnn._engine.network import Network
+from tsrnn._engine.plan import count_params, fresh, plan_bytes
+from tsrnn._validation import check_allocation, check_int, check_random_state
+
+__all__ = ["EncoderDecoder"]
+
+
+class EncoderDecoder:
+    """An encoder :class:`~tsrnn._engine.network.Network` and a decoder one in a flat vector.
+
+    Parameters
+    ----------
+    cell, hidden_size, num_layers, activation, dtype, init
+        As :class:`~tsrnn._engine.network.Network`, for both networks.
+    input_size : int
+        Channels of the packed input (C).
+    output_size : int
+        All outputs, ``decoder_steps * K``: the decoder's head has K.
+    decoder_steps : int
+        Steps the decoder runs (the last ``decoder_steps`` of the packed input).
+    encoder_inputs, decoder_inputs : int
+        The encoder reads channels ``[0, encoder_inputs)``, the decoder
+        ``[input_size - decoder_inputs, input_size)``.
+    random_state : int, RandomState or None
+        Seeds both networks' initial weights (the encoder's drawn first).
+    num_embeddings, embedding_dim : int, default=0
+        A learned vector per group, fed to the encoder (as ``Network``'s).
+
+    Attributes
+    ----------
+    encoder, decoder : Network
+        Views into :attr:`params` (the encoder's ``head`` is empty).
+    params : ndarray of shape (n_params,)
+    """
+
+    def __init__(self, cell, input_size, hidden_size, num_layers, output_size, *,
+                 decoder_steps, encoder_inputs, decoder_inputs, activation="tanh",
+                 dtype=np.float32, random_state=None, init="pytorch", num_embeddings=0,
+                 embedding_dim=0):
+        config = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
+                      num_layers=num_layers, output_size=output_size,
+                      decoder_steps=decoder_steps, encoder_inputs=encoder_inputs,
+                      decoder_inputs=decoder_inputs, activation=activation, init=init,
+                      num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        enc_kw, dec_kw = self._configure(dtype=dtype, **config)
+        check_plan(self.config, self.dtype)
+        rng = check_random_state(random_state)
+        # drawn one after the other from one generator: both differ, both reproducible
+        enc = Network(**enc_kw, dtype=dtype, random_state=rng)
+        dec = Network(**dec_kw, dtype=dtype, random_state=rng)
+        self.params = np.concatenate([enc.params, dec.params])
+        self._wrap()
+
+    @classmethod
+    def _with_params(cls, params, *, dtype, **config):
+        """A model of the given layout holding ``params`` (not copied), for model files."""
+        self = cls.__new__(cls)
+        self._configure(dtype=dtype, **config)
+        ok = isinstance(params, np.ndarray) and params.shape == (self.n_params,) and \
+            params.dtype == np.dtype(self.dtype) and params.flags.c_contiguous and \
+            params.flags.writeable
+        if not ok:
+            raise ValueError(f"`params` must be a writeable contiguous {np.dtype(self.dtype)} "
+                             f"vector of the layout's {self.n_params} parameters, got "
+                             f"{getattr(params, 'dtype', type(params).__name__)} of shape "
+                             f"{getattr(params, 'shape', None)}.")
+        self.params = params
+        self._wrap()
+        return self
+
+    def _configure(self, *, cell, input_size, hidden_size, num_layers, output_size,
+                   decoder_steps, encoder_inputs, decoder_inputs, activation, dtype, init,
+                   num_embeddings, embedding_dim):
+        C = check_int("input_size", input_size)
+        steps = check_int("decoder_steps", decoder_steps)
+        O = check_int("output_size", output_size)
+        if O % steps:
+            raise ValueError(f"`output_size`={O} must be a multiple of `decoder_steps`="
+                             f"{steps} (the decoder emits the same outputs at every step).")
+        for name, value in (("encoder_inputs", encoder_inputs),
+                            ("decoder_inputs", decoder_inputs)):
+            if check_int(name, value) > C:
+                raise ValueError(f"`{name}`={value} exceeds the `input_size`={C} channels.")
+        self.input_size, self.output_size, self.decoder_steps = C, O, steps
+        self.encoder_inputs, self.decoder_inputs = int(encoder_inputs), int(decoder_inputs)
+        common = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+                      activation=activation, init=init)
+        enc_kw = dict(common, input_size=encoder_inputs, output_size=0,
+                      num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        dec_kw = dict(common, input_size=decoder_inputs, output_size=O // steps,
+                      num_embeddings=0, embedding_dim=0)
+        # layouts only (checked as Network checks them): nothing drawn or allocated
+        self._kw = (enc_kw, dec_kw)
+        probe_e = Network.__new__(Network)
+        probe_e._configure(**{**enc_kw, "dtype": dtype})
+        probe_d = Network.__new__(Network)
+        probe_d._configure(**{**dec_kw, "dtype": dtype})
+        self.cell, self.hidden_size, self.num_layers = probe_e.cell, probe_e.hidden_size, \
+            probe_e.num_layers
+        self.activation, self.init, self.dtype = probe_e.activation, probe_e.init, probe_e.dtype
+        self.num_embeddings, self.embedding_dim = probe_e.num_embeddings, probe_e.embedding_dim
+        self._n_enc = probe_e.n_params
+        self.n_params = probe_e.n_params + probe_d.n_params
+        return enc_kw, dec_kw
+
+    def _wrap(self):
+        enc_kw, dec_kw = self._kw
+        self.encoder = Network._with_params(self.params[:self._n_enc], **enc_kw,
+                                            dtype=self.dtype)
+        self.decoder = Network._with_params(self.params[self._n_enc:], **dec_kw,
+                                            dtype=self.dtype)
+
+    @property
+    def config(self):
+        """The layout's arguments (what a model file stores beside the parameters)."""
+        return dict(cell=self.cell, input_size=self.input_size, hidden_size=self.hidden_size,
+                    num_layers=self.num_layers, output_size=self.output_size,
+                    decoder_steps=self.decoder_steps, encoder_inputs=self.encoder_inputs,
+                    decoder_inputs=self.decoder_inputs, activation=self.activation,
+                    init=self.init, num_embeddings=self.num_embeddings,
+                    embedding_dim=self.embedding_dim)
+
+    @staticmethod
+    def count_params(cell, input_size, hidden_size, num_layers, output_size, decoder_steps,
+                     encoder_inputs, decoder_inputs, num_embeddings=0, embedding_dim=0, **_):
+        """Length of the flat vector of a layout (closed form, nothing built)."""
+        return count_params(cell, encoder_inputs, hidden_size, num_layers, 0, num_embeddings,
+                            embedding_dim) + \
+            count_params(cell, decoder_inputs, hidden_size, num_layers,
+                         int(output_size) // int(decoder_steps))
+
+    @property
+    def weight_mask(self):
+        """Where an L2 penalty applies (both networks' weight matrices)."""
+        return np.concatenate([self.encoder.weight_mask, self.decoder.weight_mask])
+
+    @property
+    def embedding(self):
+        """View of the encoder's embedding table, (num_embeddings, embedding_dim)."""
+        return self.encoder.embedding
+
+    def state_dict(self):
+        """Parameters by name: the encoder's prefixed ``encoder.`` (its empty head left
+        out), the decoder's ``decoder.``, each as its Network names them (copies)."""
+        out = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()
+               if not k.startswith("head.")}
+        out.update({f"decoder.{k}": v for k, v in self.decoder.state_dict().items()})
+        return out
+
+    def _check_plan(self, **training):
+        """:func:`check_plan` for this model's layout."""
+        check_plan(self.config, self.dtype, **training)
+
+    # --------------------------------------------------------------- compute
+    def _split(self, X, get):
+        """The encoder's and the decoder's inputs of packed ``X``, copied into ``get``'s
+        buffers (the kernels take contiguous arrays)."""
+        n, T, C = X.shape
+        if C != self.input_size or T <= self.decoder_steps:
+            raise ValueError(f"`X` must have shape (n, T, {self.input_size}) with T > "
+                             f"{self.decoder_steps} (the window, then the decoder's steps); "
+                             f"got {X.shape}.")
+        Te = T - self.decoder_steps
+        Xe = get("s2s_xe", (n, Te, self.encoder_inputs), X.dtype)
+        Xd = get("s2s_xd", (n, self.decoder_steps, self.decoder_inputs), X.dtype)
+        Xe[...] = X[:, :Te, :self.encoder_inputs]
+        Xd[...] = X[:, Te:, C - self.decoder_inputs:]
+        return Xe, Xd
+
+    def _check_batch(self, state, seq):
+        if seq or not (state.lengths is None and state.empty):
+            raise ValueError("An encoder-decoder takes fixed-length packed windows and "
+                             "predicts its decoder's steps (no lengths, states or per-step "
+                             "head of its own).")
+
+    def _final_state(self, Xe, n_threads, groups, get):
+        """The encoder's state after the window: ``(h_n, c_n)`` (``c_n`` None but for LSTM)."""
+        shape = (self.num_layers, len(Xe), self.hidden_size)
+        state = sequences.Batch(hN=get("s2s_hN", shape, self.dtype),
+                                cN=get("s2s_cN", shape, self.dtype) if self.cell == "lstm"
+                                else None)
+        self.encoder._kernel_predict(Xe, False, n_threads, groups, _sub(get, "enc."), state)
+        return state.hN, state.cN
+
+    def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None,
+                        state=sequences.NO_BATCH):
+        """Outputs ``(n, 1, decoder_steps * K)`` of validated packed ``X``."""
+        self._check_batch(state, seq)
+        get = fresh if workspace is None else workspace.get
+        Xe, Xd = self._split(X, get)
+        h, c = self._final_state(Xe, n_threads, groups, get)
+        out = self.decoder._kernel_predict(Xd, True, n_threads, None, _sub(get, "dec."),
+                                           sequences.Batch(h0=h, c0=c))
+        return out.reshape(len(X), 1, self.output_size)
+
+    def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks=None,
+                          want_dx=False, n_threads=1, groups=None, workspace=None,
+                          state=sequences.NO_BATCH):
+        """Loss and flat gradient, as :meth:`Network._kernel_loss_grad`, for packed ``X``
+        and ``Y`` ``(n, 1, decoder_steps * K)``.  ``trunc`` truncates the encoder's BPTT
+        (counted from the window's last step); the decoder's steps always pass their
+        gradient back to the encoder."""
+        self._check_batch(state, seq)
+        if want_dx:
+            raise ValueError("An encoder-decoder does not return input gradients.")
+        if code == CROSS_ENTROPY:
+            raise ValueError("An encoder-decoder forecasts values; `loss`='cross_entropy' "
+                             "is not available.")
+        get = fresh if workspace is None else workspace.get
+        n, T, _ = X.shape
+        Te, Td = T - self.decoder_steps, self.decoder_steps
+        Xe, Xd = self._split(X, get)
+        me = md = None
+        if masks is not None and masks.size:
+            me = np.ascontiguousarray(masks[:, :, :Te])
+            md = np.ascontiguousarray(masks[:, :, Te:])
+        h, c = self._final_state(Xe, n_threads, groups, get)
+        shape = h.shape
+        dec_state = sequences.Batch(h0=h, c0=c, dh0=get("s2s_dh0", shape, self.dtype),
+                                    dc0=get("s2s_dc0", shape, self.dtype) if c is not None
+                                    else None)
+        Yd = np.ascontiguousarray(Y.reshape(n, Td, -1))
+        loss, g_dec, _ = self.decoder._kernel_loss_grad(
+            Xd, Yd, sw, code, qs, delta, True, Td + 1, md, False, n_threads, None,
+            _sub(get, "dec."), dec_state)
+        enc_state = sequences.Batch(hN_grad=dec_state.dh0, cN_grad=dec_state.dc0)
+        _, g_enc, _ = self.encoder._kernel_loss_grad(
+            Xe, np.zeros((n, 1, 0), self.dtype), sw, code, qs, delta, False,
+            min(int(trunc), Te + 1), me, False, n_threads, groups, _sub(get, "enc."),
+            enc_state)
+        grad = get("grad", (self.n_params,), self.dtype)
+        grad[:self._n_enc] = g_enc
+        grad[self._n_enc:] = g_dec
+        return loss, grad, np.empty((0, T, self.input_size), self.dtype)
+
+    def _kernel_loss(self, X, Y, sw, code, qs, delta, seq, n_threads=1, groups=None,
+                     workspace=None, state=sequences.NO_BATCH):
+        """Loss only (forward passes), as :meth:`Network._kernel_loss`."""
+        P = self._kernel_predict(X, seq, n_threads, groups, workspace, state)
+        n, O = len(X), self.output_size
+        rows = float(sw.sum(dtype=np.float64))
+        if rows <= 0:
+            raise ValueError("The weights leave no step with a positive weight.")
+        dP = np.empty((n, O), P.dtype)
+        total = loss_rows(P.reshape(n, O), np.ascontiguousarray(Y.reshape(n, -1)), sw, code,
+                          qs, delta, 1.0, dP)
+        return total / (rows * O)
+
+    def __repr__(self):
+        return (f"EncoderDecoder(cell={self.cell!r}, input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"decoder_steps={self.decoder_steps}, encoder_inputs={self.encoder_inputs}, "
+                f"decoder_inputs={self.decoder_inputs}, output_size={self.output_size}, "
+                f"dtype={np.dtype(self.dtype).name})")
+
+
+def read_mask(config, steps):
+    """(steps, input_size) bool: which entries of a packed window of ``steps`` steps the
+    layout ``config`` reads (its scaling statistics count those only)."""
+    C, Td = config["input_size"], config["decoder_steps"]
+    read = np.zeros((steps, C), bool)
+    read[:steps - Td, :config["encoder_inputs"]] = True
+    read[steps - Td:, C - config["decoder_inputs"]:] = True
+    return read
+
+
+def check_plan(config, dtype, *, batch=0, steps=0, targets=1, dropout=False, n_threads=1,
+               **_):
+    """Refuse an encoder-decoder of layout ``config``, or its training on minibatches of
+    ``batch`` packed windows of ``steps`` steps, beyond the memory budget (both networks'
+    plans together; arguments as :func:`tsrnn._engine.plan.plan_bytes`)."""
+    Td = check_int("decoder_steps", config["decoder_steps"])
+    Te = max(int(steps) - Td, 0) if batch else 0
+    common = dict(cell=config["cell"], hidden_size=config["hidden_size"],
+                  num_layers=config["num_layers"], dtype=dtype, batch=batch, dropout=dropout,
+                  n_threads=n_threads)
+    total = plan_bytes(input_size=config["encoder_inputs"], output_size=0,
+                       num_embeddings=config.get("num_embeddings", 0),
+                       embedding_dim=config.get("embedding_dim", 0), steps=Te, targets=0,
+                       **common) + \
+        plan_bytes(input_size=config["decoder_inputs"],
+                   output_size=int(config["output_size"]) // Td, steps=Td if batch else 0,
+                   targets=max(int(targets) // Td, 1), seq=True, **common)
+    n_params = EncoderDecoder.count_params(**config)
+    what = (f"An encoder-decoder {config['cell'].upper()} with `hidden_size`="
+            f"{config['hidden_size']} and `num_layers`={config['num_layers']} "
+            f"({n_params:,} parameters")
+    what += f"), trained on minibatches of {batch} windows," if batch else ")"
+    check_allocation(what, total)
+
+
+def _sub(get, prefix):
+    """A workspace view whose buffers are named apart (the encoder's and the decoder's
+    calls each keep their own scratch, gradient and outputs)."""
+    if get is fresh:
+        return None
+    return _Prefixed(get, prefix)
+
+
+class _Prefixed:
+    __slots__ = ("_get", "_prefix")
+
+    def __init__(self, get, prefix):
+        self._get, self._prefix = get, prefix
+
+    def get(self, name, shape, dtype):
+        return self._get(self._prefix + name, shape, dtype)
