@@ -398,20 +398,24 @@ class Network:
         return out, ((state.hN, state.cN) if self.cell == "lstm" else state.hN)
 
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None,
-                        state=sequences.NO_BATCH):
+                        state=sequences.NO_BATCH, masks=None):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
-        caller holds :func:`tsrnn._engine.threads.blas_single_thread`."""
+        caller holds :func:`tsrnn._engine.threads.blas_single_thread`.  ``masks``: dropout
+        masks as in training (an encoder's final state under the masks its BPTT uses)."""
         get = fresh if workspace is None else workspace.get
         n, T, _ = X.shape
         chunks = predict_chunks(n)
         H, O = self.hidden_size, self.output_size
+        dropout = masks is not None and masks.size > 0
         size = _k.scratch_size(-(-n // chunks), T, self.input_size + self.embedding_dim,
-                               self.num_layers, H, _k.N_GATES[self.cell] * H, O, 0, seq, False,
-                               False, False)
+                               self.num_layers, H, _k.N_GATES[self.cell] * H, O, 0, seq,
+                               dropout, False, False)
         work = get("predict_work", (min(n_threads, chunks), size), self.dtype)
         out = get("predict_out", (n, T if seq else 1, O), self.dtype)
-        _launch.run(self, X, groups, chunks, n_threads, work, _k.PREDICT,
-                    _launch.no_training(self.dtype, seq), out, state)
+        train = _launch.no_training(self.dtype, seq)
+        if dropout:
+            train = train[:2] + (masks,) + train[3:]
+        _launch.run(self, X, groups, chunks, n_threads, work, _k.PREDICT, train, out, state)
         return out
 
     def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,

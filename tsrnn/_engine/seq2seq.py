@@ -27,11 +27,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsrnn._engine import sequences
+from tsrnn._engine import sequences, threads
+from tsrnn._engine.inputs import check_groups, check_masks, check_quantiles_for, check_sample_weight
+from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
 from tsrnn._engine.kernels.losses import CROSS_ENTROPY, loss_rows
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import count_params, fresh, plan_bytes
-from tsrnn._validation import check_allocation, check_int, check_random_state
+from tsrnn._validation import (
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_float,
+    check_int,
+    check_n_jobs,
+    check_random_state,
+)
 
 __all__ = ["EncoderDecoder"]
 
@@ -183,6 +193,91 @@ class EncoderDecoder:
         check_plan(self.config, self.dtype, **training)
 
     # --------------------------------------------------------------- compute
+    def _checked(self, X, groups, n_jobs):
+        X = as_float_array("X", X, self.dtype, ndims=(3,))
+        if X.shape[2] != self.input_size or X.shape[1] <= self.decoder_steps:
+            raise ValueError(f"`X` must have shape (n, T, {self.input_size}) with T > "
+                             f"{self.decoder_steps} (the window, then the decoder's steps); "
+                             f"got {X.shape}.")
+        return (np.ascontiguousarray(X), check_groups(self, groups, len(X)),
+                threads.resolve_n_jobs(check_n_jobs(n_jobs)))
+
+    def forward(self, X, n_jobs=None, groups=None):
+        """The decoder's outputs at each of its steps.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T_enc + decoder_steps, input_size)
+            Packed windows (see the module's description).
+        n_jobs : int or None, default=None
+            Threads for the batch chunks; the result is bitwise the same for any value.
+        groups : array-like of int of shape (n,), optional
+            Each window's embedding row (with ``num_embeddings``).
+
+        Returns
+        -------
+        ndarray of shape (n, decoder_steps, output_size // decoder_steps)
+        """
+        X, groups, n_threads = self._checked(X, groups, n_jobs)
+        with threads.blas_single_thread():
+            out = self._kernel_predict(X, False, n_threads, groups)
+        return out.reshape(len(X), self.decoder_steps, -1).copy()
+
+    def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, bptt_steps=None,
+                  quantiles=None, huber_delta=1.0, dropout_masks=None, n_jobs=None,
+                  groups=None):
+        """Loss of a batch of packed windows and the gradient of every parameter.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T_enc + decoder_steps, input_size)
+        Y : array-like of shape (n, decoder_steps, K) or (n, decoder_steps * K)
+            Each decoder step's targets (K per step; for ``"quantile"`` the head
+            has ``K * len(quantiles)`` outputs per step).
+        loss, sample_weight, quantiles, huber_delta, n_jobs, groups
+            As :meth:`Network.loss_grad` (the mean runs over samples, decoder
+            steps and outputs).
+        bptt_steps : int, optional
+            Truncates the encoder's BPTT, counted back from the window's last
+            step; the decoder's gradient always reaches the encoder.
+        dropout_masks : array-like of shape (num_layers - 1, n, T, hidden_size), optional
+            Over the packed steps: the encoder's first, then the decoder's.
+
+        Returns
+        -------
+        loss : float
+        grads : dict of str to ndarray
+            Keyed as :meth:`state_dict`.
+        """
+        X, groups, n_threads = self._checked(X, groups, n_jobs)
+        check_choice("loss", loss, tuple(LOSS_CODES))
+        n, T, _ = X.shape
+        qs = check_quantiles_for(self.decoder, quantiles, loss)
+        delta = check_float("huber_delta", huber_delta, low=0, low_open=True)
+        trunc = sequences.truncation(check_int("bptt_steps", bptt_steps, allow_none=True),
+                                     T - self.decoder_steps)
+        per_step = self.decoder.output_size // (len(qs) if loss == "quantile" else 1)
+        Y = as_float_array("Y", Y, self.dtype, ndims=(2, 3))
+        if Y.reshape(n, -1).shape[1:] != (self.decoder_steps * per_step,) or len(Y) != n:
+            raise ValueError(f"`Y` must have shape ({n}, {self.decoder_steps}, {per_step}) "
+                             f"or ({n}, {self.decoder_steps * per_step}), got {Y.shape}.")
+        Y = np.ascontiguousarray(Y.reshape(n, 1, -1))
+        sw = check_sample_weight(self, sample_weight, n)
+        masks = check_masks(self, dropout_masks, X)
+        with threads.blas_single_thread():
+            value, grad, _ = self._kernel_loss_grad(X, Y, sw, LOSS_CODES[loss], qs, delta,
+                                                    False, trunc, masks, False, n_threads,
+                                                    groups)
+        names = self.state_dict()
+        out = {}
+        views = {**{f"encoder.{k}": v for k, v in self.encoder._views(grad[:self._n_enc])
+                    .items()},
+                 **{f"decoder.{k}": v for k, v in self.decoder._views(grad[self._n_enc:])
+                    .items()}}
+        for k in names:
+            out[k] = views[k].copy()
+        return value, out
+
     def _split(self, X, get):
         """The encoder's and the decoder's inputs of packed ``X``, copied into ``get``'s
         buffers (the kernels take contiguous arrays)."""
@@ -204,13 +299,15 @@ class EncoderDecoder:
                              "predicts its decoder's steps (no lengths, states or per-step "
                              "head of its own).")
 
-    def _final_state(self, Xe, n_threads, groups, get):
-        """The encoder's state after the window: ``(h_n, c_n)`` (``c_n`` None but for LSTM)."""
+    def _final_state(self, Xe, n_threads, groups, get, masks=None):
+        """The encoder's state after the window (under the dropout ``masks`` its BPTT
+        will use): ``(h_n, c_n)``, ``c_n`` None but for an LSTM."""
         shape = (self.num_layers, len(Xe), self.hidden_size)
         state = sequences.Batch(hN=get("s2s_hN", shape, self.dtype),
                                 cN=get("s2s_cN", shape, self.dtype) if self.cell == "lstm"
                                 else None)
-        self.encoder._kernel_predict(Xe, False, n_threads, groups, _sub(get, "enc."), state)
+        self.encoder._kernel_predict(Xe, False, n_threads, groups, _sub(get, "enc."), state,
+                                     masks)
         return state.hN, state.cN
 
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None,
@@ -245,7 +342,7 @@ class EncoderDecoder:
         if masks is not None and masks.size:
             me = np.ascontiguousarray(masks[:, :, :Te])
             md = np.ascontiguousarray(masks[:, :, Te:])
-        h, c = self._final_state(Xe, n_threads, groups, get)
+        h, c = self._final_state(Xe, n_threads, groups, get, me)
         shape = h.shape
         dec_state = sequences.Batch(h0=h, c0=c, dh0=get("s2s_dh0", shape, self.dtype),
                                     dc0=get("s2s_dc0", shape, self.dtype) if c is not None
