@@ -99,9 +99,10 @@ _RANK = {
 }
 _SUBRANK = {
     "_engine": {"jit": 0, "interrupts": 0, "kernels": 1, "threads": 2, "optim": 2, "plan": 2,
-                "sequences": 2, "inputs": 3, "launch": 3, "init": 2,
+                "sequences": 2, "inputs": 3, "launch": 3, "init": 2, "static": 2,
                 "network": 4, "seq2seq": 4.5, "training": 5},
-    "_forecast": {"timeaxis": 0, "scaling": 0, "windows": 1, "regressor": 1, "series": 2,
+    "_forecast": {"timeaxis": 0, "scaling": 0, "static": 0, "windows": 1, "regressor": 1,
+                  "series": 2,
                   "forecast": 2,
                   "single": 3, "global_model": 4},
 }

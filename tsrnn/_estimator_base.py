@@ -237,7 +237,7 @@ class _RNNBase(BaseEstimator):
                               "return_sequences": self.output == "sequence"})
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None, embedding=None,
-             outputs_known=False, decoder=None):
+             outputs_known=False, decoder=None, static=0):
         """``embedding``: ``(table, codes)``, a learned vector per group fed to the network
         as ``table.shape[1]`` more input channels, row ``i`` reading ``table[codes[i]]``
         (``table`` is the initial value; the trained one is ``network_.embedding``).
@@ -245,7 +245,10 @@ class _RNNBase(BaseEstimator):
         width equal to the window's is no reason to warn.  ``decoder``: ``{"decoder_steps",
         "encoder_inputs", "decoder_inputs"}``, an encoder-decoder on packed windows
         (:mod:`tsrnn._engine.seq2seq`; a forecaster's ``strategy="seq2seq"``) instead of
-        one network.
+        one network.  ``static``: the last ``static`` channels of the windows (of the
+        encoder's, with a ``decoder``) are static inputs, constant over each window,
+        that set the initial state through a learned layer (``Network``'s
+        ``static_size``).
 
         A call that raises (bad data, an interrupt a caller turns into
         ``KeyboardInterrupt``) leaves the estimator as it was: its attributes, and for a
@@ -258,7 +261,8 @@ class _RNNBase(BaseEstimator):
             with naming(self):
                 return self._fit_unnamed(X, y, sample_weight, incremental=incremental,
                                          classes=classes, embedding=embedding,
-                                         outputs_known=outputs_known, decoder=decoder)
+                                         outputs_known=outputs_known, decoder=decoder,
+                                         static=static)
         except BaseException:
             vars(self).clear()
             vars(self).update(before)
@@ -267,11 +271,11 @@ class _RNNBase(BaseEstimator):
             raise
 
     def _fit_unnamed(self, X, y, sample_weight, *, incremental, classes=None, embedding=None,
-                     outputs_known=False, decoder=None):
+                     outputs_known=False, decoder=None, static=0):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         if not first:
-            _check_same_model(self.network_, decoder)
+            _check_same_model(self.network_, decoder, static)
         if decoder is not None and self.output != "last":
             raise ValueError(f"`output`={self.output!r}: an encoder-decoder's outputs are its "
                              "decoder's steps; use output='last'.")
@@ -316,7 +320,10 @@ class _RNNBase(BaseEstimator):
         table_shape = (0, 0) if embedding is None else table.shape
         layout = dict(cell=self.cell, input_size=X3.shape[2], hidden_size=self.hidden_size,
                       num_layers=self.num_layers, output_size=self._n_head_outputs(),
-                      num_embeddings=table_shape[0], embedding_dim=table_shape[1])
+                      num_embeddings=table_shape[0], embedding_dim=table_shape[1],
+                      static_size=static)
+        if decoder is None:
+            layout["input_size"] -= static  # the recurrent inputs
         training = dict(batch=config.batch_size, steps=X3.shape[1], targets=Y.shape[2],
                         seq=self.output == "sequence",
                         dropout=self.dropout > 0 and self.num_layers > 1,
@@ -431,11 +438,15 @@ class _RNNBase(BaseEstimator):
         return tags
 
 
-def _check_same_model(net, decoder):
+def _check_same_model(net, decoder, static):
     """Refuse to continue training (warm start, ``partial_fit``) a fitted network as the
-    other kind of model, or an encoder-decoder of another layout."""
+    other kind of model, or an encoder-decoder of another layout, or with other static
+    inputs."""
     fitted = getattr(net, "decoder_steps", None)
     asked = None if decoder is None else decoder["decoder_steps"]
+    if net.static_size != static:
+        raise ValueError(f"The fitted network reads {net.static_size} static inputs; this "
+                         f"fit has {static}. Refit without warm_start.")
     if fitted != asked or (decoder is not None and any(
             getattr(net, k) != v for k, v in decoder.items())):
         kind = "an encoder-decoder" if fitted is not None else "one network"

@@ -156,6 +156,7 @@ _FORECASTER_FITTED = {
     "_states": optional(instance(dict)),
     "padded_series_": optional(NAMES),
     "series_embedding_": optional(none_or(array("f", ndim=2, finite=True))),
+    "static_": optional(none_or(instance(pd.DataFrame))),
     "_fitted_params": optional(lambda v, where: _parameter_record(v, where, RNNForecaster)),
 }
 _ONE_SERIES, _GLOBAL = {"_state"}, {"series_ids_", "_layout", "_states", "padded_series_",
@@ -234,19 +235,19 @@ def check_network(config, params, where):
     for k in ("input_size", "hidden_size", "output_size"):
         integer(1, MAX_SIZE)(config.get(k), f"{where}.{k}")
     integer(1, MAX_LAYERS)(config.get("num_layers"), f"{where}.num_layers")
-    for k in ("num_embeddings", "embedding_dim"):
+    for k in ("num_embeddings", "embedding_dim", "static_size"):
         integer(0, MAX_SIZE)(config.get(k, 0), f"{where}.{k}")
     choice("rnn", "lstm", "gru")(config.get("cell"), f"{where}.cell")
     n = count_params(config["cell"], config["input_size"], config["hidden_size"],
                      config["num_layers"], config["output_size"], config.get("num_embeddings", 0),
-                     config.get("embedding_dim", 0))
+                     config.get("embedding_dim", 0), config.get("static_size", 0))
     if not isinstance(params, np.ndarray) or params.shape != (n,):
         fail(f"{where}.params", params, f"must be the layout's {n} parameters")
 
 
 _ENCODER_DECODER = ("cell", "input_size", "hidden_size", "num_layers", "output_size",
                     "decoder_steps", "encoder_inputs", "decoder_inputs", "activation", "init",
-                    "num_embeddings", "embedding_dim")
+                    "num_embeddings", "embedding_dim", "static_size")
 
 
 def check_encoder_decoder(config, params, where):
@@ -259,7 +260,7 @@ def check_encoder_decoder(config, params, where):
               "decoder_inputs"):
         integer(1, MAX_SIZE)(config[k], f"{where}.{k}")
     integer(1, MAX_LAYERS)(config["num_layers"], f"{where}.num_layers")
-    for k in ("num_embeddings", "embedding_dim"):
+    for k in ("num_embeddings", "embedding_dim", "static_size"):
         integer(0, MAX_SIZE)(config[k], f"{where}.{k}")
     choice("rnn", "lstm", "gru")(config["cell"], f"{where}.cell")
     if config["output_size"] % config["decoder_steps"]:
@@ -324,7 +325,10 @@ def _network_estimator(s, est, where, head):
         shape(f"{where}.feature_names_in_", s["feature_names_in_"], (T * C,))
     shape(f"{where}._x_mean", s["_x_mean"], (C,))
     shape(f"{where}._x_std", s["_x_std"], (C,))
-    same(f"{where}.network_.input_size", net.input_size, C, "n_channels_")
+    # a network's static inputs are channels beside its recurrent inputs; an
+    # encoder-decoder's input_size counts every packed channel
+    inputs = net.input_size + (0 if isinstance(net, EncoderDecoder) else net.static_size)
+    same(f"{where}.network_.input_size + static_size", inputs, C, "n_channels_")
     same(f"{where}.network_.output_size", net.output_size, head, "the head's outputs")
 
 
@@ -355,6 +359,22 @@ def _classifier(s, est, where):
     _network_estimator(s, est, where, len(classes))
 
 
+def _static_columns(frame, ids, fc, where):
+    """The static channels' names of a stored ``static_`` (rows the series, finite)."""
+    if frame is None:
+        if fc.static_covariates:
+            fail(f"{where}.static_", frame, "must hold the static covariates' values")
+        return []
+    if not fc.static_covariates:
+        fail(f"{where}.static_", "a frame", "must be None without `static_covariates`")
+    if list(frame.index) != list(ids):
+        fail(f"{where}.static_.index", list(frame.index)[:5], "must be the series_ids_")
+    values = frame.to_numpy()
+    if values.dtype != np.float64 or not np.isfinite(values).all() or not frame.shape[1]:
+        fail(f"{where}.static_", "its values", "must be finite float64 columns")
+    return [str(c) for c in frame.columns]
+
+
 def _forecaster(s, fc, where):
     glob = fc._is_global
     wrong = (_ONE_SERIES if glob else _GLOBAL) & set(s)
@@ -371,6 +391,8 @@ def _forecaster(s, fc, where):
     if glob:
         same(f"{where}.targets_", len(targets), 1, "one target per series in a global model")
     onehot = [f"series[{sid}]" for sid in ids] if fc.series_encoding == "onehot" else []
+    statics = _static_columns(s.get("static_"), ids, fc, where)
+    onehot = onehot + statics  # both are constant channels after the future-known ones
     est, e = s["estimator_"], f"{where}.estimator_"
     if not hasattr(est, "network_"):
         fail(e, est, "must be fitted")
@@ -387,6 +409,7 @@ def _forecaster(s, fc, where):
             same(f"{e}.network_.{k}", getattr(net, k), v, "the forecaster's windows")
     n_out = h * len(targets) if direct else len(targets) + len(past)
     same(f"{e}.n_outputs_", est.n_outputs_, n_out, "the forecaster's outputs per window")
+    same(f"{e}.network_.static_size", net.static_size, len(statics), "the static channels")
     n_emb = len(ids) if fc.series_encoding == "embedding" else 0
     same(f"{e}.network_.num_embeddings", net.num_embeddings, n_emb, "the series embedded")
     if glob:

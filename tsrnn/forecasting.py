@@ -134,6 +134,16 @@ class RNNForecaster(BaseEstimator):
     embedding_dim : int, optional
         Size of each series' vector for ``series_encoding="embedding"``;
         default ``min(16, ceil(sqrt(n_series)))``.
+    static_covariates : str or list of str, optional
+        With a global model: columns of ``X`` (given per series: long with
+        ``series_id``, or a dict) that are constant within each series — a
+        sensor's site, a ticker's sector.  A network maps them, through a
+        learned layer, to its initial state (``h_0 = tanh(W s + b)``, see
+        :class:`tsrnn.nn.Network`'s ``static_size``), so that each series'
+        recurrence starts from what is known about it; any other estimator
+        reads them as constant input channels.  Numeric columns are taken as
+        they are, any other column one-hot (its categories as seen at fit,
+        ``static_``).  Forecasting needs no future values of them.
     estimator : regressor, default=None
         What learns the windows. ``None``: an :class:`~tsrnn.RNNRegressor` with
         the forecasting defaults, ``RNNForecaster.default_estimator()``
@@ -178,6 +188,10 @@ class RNNForecaster(BaseEstimator):
     series_embedding_ : ndarray of shape (n_series, embedding_dim)
         With ``series_encoding="embedding"``: the learned vector of each
         series (rows in the order of ``series_ids_``).
+    static_ : DataFrame or None
+        With ``static_covariates``: each series' static inputs as the model
+        reads them (rows ``series_ids_``; categorical columns one-hot, named
+        ``column=category``).
 
     Examples
     --------
@@ -197,7 +211,7 @@ class RNNForecaster(BaseEstimator):
                  freq=None, window_norm="auto", log_scale=False, season_length=None, clip_outputs=None,
                  missing="ffill", calibration_fraction=0.1,
                  global_model=False, series_id=None, series_encoding=None, embedding_dim=None,
-                 estimator=None, random_state=None):
+                 static_covariates=None, estimator=None, random_state=None):
         self.lags = lags
         self.horizon = horizon
         self.strategy = strategy
@@ -215,6 +229,7 @@ class RNNForecaster(BaseEstimator):
         self.series_id = series_id
         self.series_encoding = series_encoding
         self.embedding_dim = embedding_dim
+        self.static_covariates = static_covariates
 
     @staticmethod
     def default_estimator(**params):
@@ -283,7 +298,16 @@ class RNNForecaster(BaseEstimator):
         if self.calibration_fraction is not None:
             check_float("calibration_fraction", self.calibration_fraction, low=0, high=0.5,
                         low_open=True)
-        as_names("past_covariates", self.past_covariates)
+        past = as_names("past_covariates", self.past_covariates)
+        static = as_names("static_covariates", self.static_covariates)
+        if static and not self._is_global:
+            raise ValueError(f"`static_covariates`={static} need a global model "
+                             "(`global_model`=True or a `series_id`): one series' static "
+                             "values are a constant.")
+        both = [c for c in static if c in past]
+        if both:
+            raise ValueError(f"{both} are named in both `past_covariates` and "
+                             "`static_covariates`.")
         regressor.check_estimator(self.estimator)
         if not isinstance(self.global_model, (bool, np.bool_)):
             raise TypeError(f"`global_model`={self.global_model!r} must be a bool.")

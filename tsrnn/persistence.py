@@ -129,7 +129,7 @@ class _Writer:
                 "num_layers": v.num_layers, "output_size": v.output_size,
                 "activation": v.activation, "dtype": np.dtype(v.dtype).name, "init": v.init,
                 "num_embeddings": v.num_embeddings, "embedding_dim": v.embedding_dim,
-                "params": self.array(v.params)}}
+                "static_size": v.static_size, "params": self.array(v.params)}}
         if isinstance(v, EncoderDecoder):
             return {"__encoder_decoder__": {**v.config, "dtype": np.dtype(v.dtype).name,
                                             "params": self.array(v.params)}}
@@ -221,7 +221,8 @@ class _Reader:
                                     "output_size", "activation", "init")}
         return Network._with_params(
             params, **config, dtype=np.dtype(str(x["dtype"])).type,
-            num_embeddings=x.get("num_embeddings", 0), embedding_dim=x.get("embedding_dim", 0))
+            num_embeddings=x.get("num_embeddings", 0), embedding_dim=x.get("embedding_dim", 0),
+            static_size=x.get("static_size", 0))
 
     def encoder_decoder(self, x, where):
         params = self.decode(x["params"], f"{where}.params")

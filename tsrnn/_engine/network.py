@@ -14,6 +14,7 @@ import numpy as np
 from tsrnn._engine import inputs as _inputs
 from tsrnn._engine import launch as _launch
 from tsrnn._engine import sequences, threads
+from tsrnn._engine import static as _static
 from tsrnn._engine.init import INITS, initial_values
 from tsrnn._engine.kernels import drivers as _k
 from tsrnn._engine.kernels.losses import CODES as _LOSS_CODES
@@ -103,6 +104,14 @@ class Network:
         with the other parameters, without weight decay.
     embedding_dim : int, default=0
         Width of each embedding row.
+    static_size : int, default=0
+        Static inputs per sample (constant over its steps: a sensor's site, a
+        ticker's sector), mapped to the initial state by a learned layer
+        ``init.weight`` ``(S_out, static_size)``, ``init.bias`` ``(S_out,)``:
+        ``h_0 = tanh(W s + b)`` for every layer (``S_out = num_layers *
+        hidden_size``; an LSTM's ``c_0`` from a second half, ``S_out`` twice
+        that).  Given as ``static=`` to :meth:`forward` and :meth:`loss_grad`
+        (not with ``h0``).  0: none, the state starts at zero.
 
     Attributes
     ----------
@@ -124,16 +133,17 @@ class Network:
 
     def __init__(self, cell="lstm", input_size=1, hidden_size=32, num_layers=1, output_size=1,
                  activation="tanh", dtype=np.float32, random_state=None, init="pytorch",
-                 num_embeddings=0, embedding_dim=0):
+                 num_embeddings=0, embedding_dim=0, static_size=0):
         self._configure(cell, input_size, hidden_size, num_layers, output_size, activation,
-                        dtype, init, num_embeddings, embedding_dim)
+                        dtype, init, num_embeddings, embedding_dim, static_size)
         self._check_plan()
         self.params = np.empty(self.n_params, self.dtype)
         self.reset_parameters(random_state)
 
     @classmethod
     def _with_params(cls, params, *, cell, input_size, hidden_size, num_layers, output_size,
-                     activation, dtype, init, num_embeddings=0, embedding_dim=0):
+                     activation, dtype, init, num_embeddings=0, embedding_dim=0,
+                     static_size=0):
         """A network of the given layout holding ``params`` as its flat vector (not copied).
 
         For model files: the layout is checked as ``__init__`` checks it, but no
@@ -142,7 +152,7 @@ class Network:
         """
         net = cls.__new__(cls)
         net._configure(cell, input_size, hidden_size, num_layers, output_size, activation,
-                       dtype, init, num_embeddings, embedding_dim)
+                       dtype, init, num_embeddings, embedding_dim, static_size)
         ok = isinstance(params, np.ndarray) and params.shape == (net.n_params,) and \
             params.dtype == np.dtype(net.dtype) and params.flags.c_contiguous and \
             params.flags.writeable and params.flags.aligned
@@ -155,7 +165,7 @@ class Network:
         return net
 
     def _configure(self, cell, input_size, hidden_size, num_layers, output_size, activation,
-                   dtype, init, num_embeddings, embedding_dim):
+                   dtype, init, num_embeddings, embedding_dim, static_size=0):
         """Check and set the layout (everything but the parameter values)."""
         self.cell = check_choice("cell", cell, _k.CELLS)
         self.input_size = check_int("input_size", input_size)
@@ -179,6 +189,7 @@ class Network:
         if (self.num_embeddings == 0) != (self.embedding_dim == 0):
             raise ValueError(f"`num_embeddings`={num_embeddings} and `embedding_dim`="
                              f"{embedding_dim} must both be positive (an embedding) or both 0.")
+        self.static_size = check_int("static_size", static_size, low=0)
         self._build_layout()
 
     def _check_plan(self, **training):
@@ -186,12 +197,12 @@ class Network:
         or ``training`` as :func:`~tsrnn._engine.plan.plan_bytes` takes it)."""
         check_plan(self.cell, self.input_size, self.hidden_size, self.num_layers,
                    self.output_size, self.dtype, num_embeddings=self.num_embeddings,
-                   embedding_dim=self.embedding_dim, **training)
+                   embedding_dim=self.embedding_dim, static_size=self.static_size, **training)
 
     # ------------------------------------------------------------------ layout
     @staticmethod
     def layout(cell, input_size, hidden_size, num_layers, output_size, num_embeddings=0,
-               embedding_dim=0):
+               embedding_dim=0, static_size=0):
         """Names and shapes of the parameters, in the order of the flat vector.
 
         Returns
@@ -211,6 +222,10 @@ class Network:
             shapes[f"rnn.bias_hh_l{k}"] = (G * H,)
         shapes["head.weight"] = (output_size, H)
         shapes["head.bias"] = (output_size,)
+        if static_size:
+            rows = _static.state_rows(cell, num_layers, hidden_size)
+            shapes["init.weight"] = (rows, static_size)
+            shapes["init.bias"] = (rows,)
         if num_embeddings:
             shapes["embedding.weight"] = (num_embeddings, embedding_dim)
         return shapes
@@ -218,7 +233,7 @@ class Network:
     def _build_layout(self):
         self._shapes = self.layout(self.cell, self.input_size, self.hidden_size,
                                    self.num_layers, self.output_size, self.num_embeddings,
-                                   self.embedding_dim)
+                                   self.embedding_dim, self.static_size)
         sizes = [int(np.prod(s)) for s in self._shapes.values()]
         self._offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.n_params = int(self._offs[-1])
@@ -326,7 +341,7 @@ class Network:
 
     # --------------------------------------------------------------- compute
     def forward(self, X, return_sequences=False, n_jobs=None, groups=None, *, lengths=None,
-                h0=None, return_state=False):
+                h0=None, return_state=False, static=None):
         """Head outputs for a batch of windows or of sequences of different lengths.
 
         Parameters
@@ -352,6 +367,9 @@ class Network:
             Also return the state after each sequence's last step (``h_n``, or
             ``(h_n, c_n)`` for an LSTM, shaped as ``h0``): pass it back as
             ``h0`` to continue the sequences where they stopped.
+        static : array-like of shape (n, static_size), optional
+            Each sample's static inputs (networks with ``static_size``): its
+            initial state is computed from them.
 
         Returns
         -------
@@ -378,6 +396,7 @@ class Network:
         n = X.shape[0]
         groups = _inputs.check_groups(self, groups, n)
         h0, c0 = _inputs.check_state(self, h0, n)
+        X = self._with_static(X, static, h0)
         seq = bool(return_sequences)
         state = sequences.Batch(lens, h0, c0)
         if return_state:
@@ -397,12 +416,64 @@ class Network:
             return out
         return out, ((state.hN, state.cN) if self.cell == "lstm" else state.hN)
 
+    def _with_static(self, X, static, h0):
+        """``X`` with the static inputs appended as constant channels, the layout the
+        kernel calls of a network with ``static_size`` take (so that estimators and the
+        training loop carry them as channels)."""
+        if not self.static_size:
+            if static is not None:
+                raise ValueError("`static` needs a network with `static_size` > 0 (this "
+                                 f"one has none: {self!r}).")
+            return X
+        if static is None:
+            raise ValueError(f"`static` must be given: the network maps {self.static_size} "
+                             "static inputs per sample to its initial state.")
+        if h0 is not None:
+            raise ValueError("Give `h0` or `static`, not both: with `static_size` the initial "
+                             "state is computed from the static inputs.")
+        n, T, _ = X.shape
+        s = as_float_array("static", static, self.dtype, ndims=(2,))
+        if s.shape != (n, self.static_size):
+            raise ValueError(f"`static` must have shape ({n}, {self.static_size}), got "
+                             f"{s.shape}.")
+        return np.ascontiguousarray(np.concatenate(
+            [X, np.broadcast_to(s[:, None, :], (n, T, self.static_size))], axis=2))
+
+    def _static_state(self, X, state, get, train):
+        """With ``static_size``: the recurrent part of ``X``, ``state`` with the initial
+        state made from the static channels (and its gradient buffers when ``train``),
+        and what :meth:`_static_grad` needs; else the arguments as they are."""
+        if not self.static_size:
+            return X, state, None
+        if not (state.h0 is None and state.dh0 is None):
+            raise ValueError("A network with `static_size` computes its initial state from "
+                             "the static inputs; `h0` cannot be given as well.")
+        X, s = _static.split(self, X)
+        h0, c0, a = _static.initial_state(self, s, self._views(self.params))
+        taken = sequences.Batch(state.lengths, h0, c0, state.hN, state.cN,
+                                step_weight=state.step_weight, hN_grad=state.hN_grad,
+                                cN_grad=state.cN_grad)
+        if train:
+            taken.dh0 = get("static_dh0", h0.shape, self.dtype)
+            taken.dc0 = None if c0 is None else get("static_dc0", c0.shape, self.dtype)
+        return X, taken, (s, a)
+
+    def _static_grad(self, grad, taken, cache):
+        """Write the static layer's gradient into the flat ``grad``."""
+        s, a = cache
+        dW, db = _static.layer_grad(s, a, taken.dh0, taken.dc0)
+        views = self._views(grad)
+        views["init.weight"][...] = dW
+        views["init.bias"][...] = db
+
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None,
                         state=sequences.NO_BATCH, masks=None):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
         caller holds :func:`tsrnn._engine.threads.blas_single_thread`.  ``masks``: dropout
-        masks as in training (an encoder's final state under the masks its BPTT uses)."""
+        masks as in training (an encoder's final state under the masks its BPTT uses).
+        With ``static_size``, X's last channels are the static inputs."""
         get = fresh if workspace is None else workspace.get
+        X, state, _ = self._static_state(X, state, get, False)
         n, T, _ = X.shape
         chunks = predict_chunks(n)
         H, O = self.hidden_size, self.output_size
@@ -421,7 +492,7 @@ class Network:
     def loss_grad(self, X, Y, loss="squared_error", *, sample_weight=None, return_sequences=False,
                   bptt_steps=None, quantiles=None, huber_delta=1.0, dropout_masks=None,
                   input_grad=False, n_jobs=None, groups=None, lengths=None, h0=None,
-                  hN_grad=None):
+                  hN_grad=None, static=None):
         """Loss of a batch and its gradient for every parameter, by BPTT.
 
         Parameters
@@ -478,6 +549,9 @@ class Network:
             LSTM's pair ``(dh_n, dc_n)``): the returned gradients are those of
             ``loss + sum(hN_grad * h_n)``, what an encoder needs from the
             decoder it feeds.  Fixed-length batches only.
+        static : array-like of shape (n, static_size), optional
+            Static inputs, as in :meth:`forward`; the gradient reaches
+            ``init.weight``/``init.bias`` through the initial state.
 
         Returns
         -------
@@ -489,6 +563,7 @@ class Network:
         X, lens, listed = _inputs.check_X(self, X, lengths)
         n = X.shape[0]
         h0, c0 = _inputs.check_state(self, h0, n)
+        X = self._with_static(X, static, h0)
         state = sequences.Batch(lens, h0, c0)
         state.hN_grad, state.cN_grad = _inputs.check_state(self, hN_grad, n,
                                                            ("hN_grad", "cN_grad"))
@@ -572,6 +647,7 @@ class Network:
         unless ``want_dx``.
         """
         get = fresh if workspace is None else workspace.get
+        X, state, cache = self._static_state(X, state, get, True)
         n, T, C = X.shape
         if masks is None:
             masks = np.empty((0, 0, 0, 0), self.dtype)
@@ -601,6 +677,8 @@ class Network:
             np.add.at(g, groups, dX[:, :, C:].sum(axis=1, dtype=np.float64))
             grad[self._offs[-2]:] = g.astype(self.dtype).reshape(-1)
             dX = dX[:, :, :C] if want_dx else dX[:0, :, :C]
+        if cache is not None:
+            self._static_grad(grad, state, cache)
         return total * scale, grad, dX
 
     def _kernel_loss(self, X, Y, sw, code, qs, delta, seq, n_threads=1, groups=None,
@@ -630,6 +708,8 @@ class Network:
         if self.num_embeddings:
             extra += (f", num_embeddings={self.num_embeddings}, "
                       f"embedding_dim={self.embedding_dim}")
+        if self.static_size:
+            extra += f", static_size={self.static_size}"
         return (
             f"Network(cell={self.cell!r}, input_size={self.input_size}, "
             f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "

@@ -69,20 +69,24 @@ def fresh(name, shape, dtype):  # noqa: ARG001 - the Workspace.get signature, no
 
 
 def count_params(cell, input_size, hidden_size, num_layers, output_size, num_embeddings=0,
-                 embedding_dim=0) -> int:
+                 embedding_dim=0, static_size=0) -> int:
     """Length of the flat parameter vector of a layout (closed form, nothing built)."""
     # Python ints: NumPy integers (np.int64(2**62)) would overflow silently in the products
-    input_size, hidden_size, num_layers, output_size, num_embeddings, embedding_dim = map(
-        int, (input_size, hidden_size, num_layers, output_size, num_embeddings, embedding_dim))
+    input_size, hidden_size, num_layers, output_size, num_embeddings, embedding_dim, \
+        static_size = map(int, (input_size, hidden_size, num_layers, output_size,
+                                num_embeddings, embedding_dim, static_size))
     G = _k.N_GATES[cell] * hidden_size
     first = G * (input_size + embedding_dim + hidden_size + 2)
     rest = (num_layers - 1) * G * (2 * hidden_size + 2)
-    return first + rest + output_size * (hidden_size + 1) + num_embeddings * embedding_dim
+    init = 0 if not static_size else \
+        (2 if cell == "lstm" else 1) * num_layers * hidden_size * (static_size + 1)
+    return first + rest + output_size * (hidden_size + 1) + num_embeddings * embedding_dim + \
+        init
 
 
 def plan_bytes(cell, input_size, hidden_size, num_layers, output_size, dtype, *,
-               num_embeddings=0, embedding_dim=0, batch=0, steps=0, targets=1, seq=False,
-               dropout=False, n_threads=1):
+               num_embeddings=0, embedding_dim=0, static_size=0, batch=0, steps=0, targets=1,
+               seq=False, dropout=False, n_threads=1):
     """Bytes a network takes to build (``batch`` 0) or to train on minibatches of ``batch``
     windows of ``steps`` steps.
 
@@ -95,7 +99,7 @@ def plan_bytes(cell, input_size, hidden_size, num_layers, output_size, dtype, *,
     input_size, hidden_size, num_layers, output_size, batch, steps, targets = map(
         int, (input_size, hidden_size, num_layers, output_size, batch, steps, targets))
     n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
-                            num_embeddings, embedding_dim)
+                            num_embeddings, embedding_dim, static_size)
     total = n_params * (size + 8)
     if batch:
         chunks = train_chunks(batch)
@@ -122,7 +126,8 @@ def check_plan(cell, input_size, hidden_size, num_layers, output_size, dtype, **
     :func:`plan_bytes`.  ``num_layers`` is bounded by :data:`MAX_LAYERS` first."""
     check_layers(num_layers)
     n_params = count_params(cell, input_size, hidden_size, num_layers, output_size,
-                            training.get("num_embeddings", 0), training.get("embedding_dim", 0))
+                            training.get("num_embeddings", 0), training.get("embedding_dim", 0),
+                            training.get("static_size", 0))
     article = "A" if cell == "gru" else "An"
     what = (f"{article} {cell.upper()} network with `hidden_size`={hidden_size} and "
             f"`num_layers`={num_layers} ({n_params:,} parameters")

@@ -66,6 +66,9 @@ class EncoderDecoder:
         Seeds both networks' initial weights (the encoder's drawn first).
     num_embeddings, embedding_dim : int, default=0
         A learned vector per group, fed to the encoder (as ``Network``'s).
+    static_size : int, default=0
+        The last ``static_size`` of the encoder's channels are static inputs
+        that set its initial state (``Network``'s ``static_size``).
 
     Attributes
     ----------
@@ -77,12 +80,13 @@ class EncoderDecoder:
     def __init__(self, cell, input_size, hidden_size, num_layers, output_size, *,
                  decoder_steps, encoder_inputs, decoder_inputs, activation="tanh",
                  dtype=np.float32, random_state=None, init="pytorch", num_embeddings=0,
-                 embedding_dim=0):
+                 embedding_dim=0, static_size=0):
         config = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
                       num_layers=num_layers, output_size=output_size,
                       decoder_steps=decoder_steps, encoder_inputs=encoder_inputs,
                       decoder_inputs=decoder_inputs, activation=activation, init=init,
-                      num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+                      num_embeddings=num_embeddings, embedding_dim=embedding_dim,
+                      static_size=static_size)
         enc_kw, dec_kw = self._configure(dtype=dtype, **config)
         check_plan(self.config, self.dtype)
         rng = check_random_state(random_state)
@@ -111,7 +115,7 @@ class EncoderDecoder:
 
     def _configure(self, *, cell, input_size, hidden_size, num_layers, output_size,
                    decoder_steps, encoder_inputs, decoder_inputs, activation, dtype, init,
-                   num_embeddings, embedding_dim):
+                   num_embeddings, embedding_dim, static_size=0):
         C = check_int("input_size", input_size)
         steps = check_int("decoder_steps", decoder_steps)
         O = check_int("output_size", output_size)
@@ -126,8 +130,13 @@ class EncoderDecoder:
         self.encoder_inputs, self.decoder_inputs = int(encoder_inputs), int(decoder_inputs)
         common = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                       activation=activation, init=init)
-        enc_kw = dict(common, input_size=encoder_inputs, output_size=0,
-                      num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        S = check_int("static_size", static_size, low=0)
+        if S >= encoder_inputs:
+            raise ValueError(f"`static_size`={S} must be below `encoder_inputs`="
+                             f"{encoder_inputs} (the static inputs are the encoder's last).")
+        enc_kw = dict(common, input_size=encoder_inputs - S, output_size=0,
+                      num_embeddings=num_embeddings, embedding_dim=embedding_dim,
+                      static_size=S)
         dec_kw = dict(common, input_size=decoder_inputs, output_size=O // steps,
                       num_embeddings=0, embedding_dim=0)
         # layouts only (checked as Network checks them): nothing drawn or allocated
@@ -140,6 +149,7 @@ class EncoderDecoder:
             probe_e.num_layers
         self.activation, self.init, self.dtype = probe_e.activation, probe_e.init, probe_e.dtype
         self.num_embeddings, self.embedding_dim = probe_e.num_embeddings, probe_e.embedding_dim
+        self.static_size = S
         self._n_enc = probe_e.n_params
         self.n_params = probe_e.n_params + probe_d.n_params
         return enc_kw, dec_kw
@@ -159,14 +169,15 @@ class EncoderDecoder:
                     decoder_steps=self.decoder_steps, encoder_inputs=self.encoder_inputs,
                     decoder_inputs=self.decoder_inputs, activation=self.activation,
                     init=self.init, num_embeddings=self.num_embeddings,
-                    embedding_dim=self.embedding_dim)
+                    embedding_dim=self.embedding_dim, static_size=self.static_size)
 
     @staticmethod
     def count_params(cell, input_size, hidden_size, num_layers, output_size, decoder_steps,
-                     encoder_inputs, decoder_inputs, num_embeddings=0, embedding_dim=0, **_):
+                     encoder_inputs, decoder_inputs, num_embeddings=0, embedding_dim=0,
+                     static_size=0, **_):
         """Length of the flat vector of a layout (closed form, nothing built)."""
-        return count_params(cell, encoder_inputs, hidden_size, num_layers, 0, num_embeddings,
-                            embedding_dim) + \
+        return count_params(cell, int(encoder_inputs) - int(static_size), hidden_size,
+                            num_layers, 0, num_embeddings, embedding_dim, static_size) + \
             count_params(cell, decoder_inputs, hidden_size, num_layers,
                          int(output_size) // int(decoder_steps))
 
@@ -402,10 +413,11 @@ def check_plan(config, dtype, *, batch=0, steps=0, targets=1, dropout=False, n_t
     common = dict(cell=config["cell"], hidden_size=config["hidden_size"],
                   num_layers=config["num_layers"], dtype=dtype, batch=batch, dropout=dropout,
                   n_threads=n_threads)
-    total = plan_bytes(input_size=config["encoder_inputs"], output_size=0,
+    S = int(config.get("static_size", 0))
+    total = plan_bytes(input_size=int(config["encoder_inputs"]) - S, output_size=0,
                        num_embeddings=config.get("num_embeddings", 0),
-                       embedding_dim=config.get("embedding_dim", 0), steps=Te, targets=0,
-                       **common) + \
+                       embedding_dim=config.get("embedding_dim", 0), static_size=S,
+                       steps=Te, targets=0, **common) + \
         plan_bytes(input_size=config["decoder_inputs"],
                    output_size=int(config["output_size"]) // Td, steps=Td if batch else 0,
                    targets=max(int(targets) // Td, 1), seq=True, **common)

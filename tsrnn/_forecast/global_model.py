@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from tsrnn._forecast import forecast, regressor, scaling, single, windows
+from tsrnn._forecast import forecast, regressor, scaling, single, static, windows
 from tsrnn._forecast.forecast import labels, series_forecast
 from tsrnn._forecast.series import (
     check_covariate_lags,
@@ -100,13 +100,13 @@ def _check_panel_memory(fc, prepared):
     """Refuse, before any is built, the panel's windows beyond the memory budget: every
     series' windows, then all of them joined and put in time order."""
     prep = prepared[0][0]
-    channels = 1 + len(prep.past) + len(prep.future) + \
+    channels = 1 + len(prep.past) + len(prep.future) + static.size(fc) + \
         (len(prepared) if fc.series_encoding == "onehot" else 0)
     n_windows = sum(len(origins) for _, _, origins, _ in prepared)
     advice = "Lower `lags`, or fit fewer or shorter series (or use fit_many)"
     if fc.series_encoding == "onehot":
         advice += "; with many series, series_encoding='embedding' adds far fewer channels"
-    check_window_memory(n_windows, fc.lags_, channels,
+    check_window_memory(n_windows, *windows.estimator_window(fc, channels),
                         f"The training windows of the panel's {len(prepared)} series", copies=3,
                         advice=advice + ".")
 
@@ -162,13 +162,13 @@ def _seed(fc, est):
 
 
 def encoded(fc, F, state):
-    """``F`` with the series' one-hot code appended as constant channels (with
-    ``series_encoding="onehot"``)."""
-    if fc.series_encoding != "onehot":
-        return F
-    code = np.zeros((len(F), len(fc.series_ids_)))
-    code[:, state.code] = 1.0
-    return np.concatenate([F, code], axis=1)
+    """``F`` with the series' one-hot code (``series_encoding="onehot"``) and then its
+    static covariates appended as constant channels."""
+    if fc.series_encoding == "onehot":
+        code = np.zeros((len(F), len(fc.series_ids_)))
+        code[:, state.code] = 1.0
+        F = np.concatenate([F, code], axis=1)
+    return static.appended(fc, F, state.code)
 
 
 def predictor(fc, state):
@@ -202,11 +202,14 @@ def fit(fc, y, X):
                 f"series {sid!r}: its time index ({_time_kind(prep.data.raw.index)}) "
                 f"differs from series {ids[0]!r}'s ({_time_kind(first.data.raw.index)});"
                 " a global model needs one kind of time for all series.")
+    fc.static_ = static.static_frame(fc, covariates, ids)
     _check_panel_memory(fc, prepared)
     fc.past_covariates_, fc.future_covariates_ = first.past, first.future
     fc.axis_ = first.axis
     onehot = [f"series[{sid}]" for sid in ids] if fc.series_encoding == "onehot" else []
-    fc._columns = regressor.window_columns(fc, [name] + first.past, first.future + onehot,
+    statics = [] if fc.static_ is None else list(fc.static_.columns)
+    fc._columns = regressor.window_columns(fc, [name] + first.past,
+                                           first.future + onehot + statics,
                                            windows.train_steps(fc))
     cut = _calibration_cut(fc, [times for _, _, _, times in prepared])
     table = _initial_embedding(fc, len(ids)) if fc.series_encoding == "embedding" else None

@@ -154,11 +154,13 @@ def output_bounds(Yw, margin):
     return lo - margin * span, hi + margin * span
 
 
-def fit_estimator(est, Xw, Yw, columns=None, embedding=None, decoder=None):
+def fit_estimator(est, Xw, Yw, columns=None, embedding=None, decoder=None, static=0):
     """Fit ``est`` on windows ``Xw`` (n, lags, C) and targets ``Yw`` (n, steps, K).
 
     ``embedding`` ``(table, codes)``: learned series vectors, for a network only;
-    ``decoder``: packed encoder-decoder windows (``RNNRegressor._fit``'s), likewise.
+    ``decoder``: packed encoder-decoder windows (``RNNRegressor._fit``'s), likewise;
+    ``static``: the windows' last channels that a network maps to its initial state
+    (other estimators read them as any other channel).
     Errors of estimators other than tsrnn's are re-raised naming ``estimator``.
     """
     Y2 = Yw.reshape(len(Yw), -1)
@@ -167,7 +169,7 @@ def fit_estimator(est, Xw, Yw, columns=None, embedding=None, decoder=None):
     check_magnitude("y or X", Xw)
     if is_network(est):
         return est._fit(Xw, Y2, None, incremental=False, embedding=embedding,
-                        outputs_known=True, decoder=decoder)
+                        outputs_known=True, decoder=decoder, static=static)
     if decoder is not None:
         raise ValueError(f"strategy='seq2seq' trains an encoder and a decoder network end to "
                          f"end and needs an RNNRegressor; `estimator` is {est!r}. Use "

@@ -248,7 +248,8 @@ def covariate_names(spec, X, targets):
     if X.columns.has_duplicates:
         raise ValueError(f"`X` has duplicate column names "
                          f"{list(X.columns[X.columns.duplicated()])}.")
-    return past, [c for c in X.columns if c not in past]
+    static = as_names("static_covariates", getattr(spec, "static_covariates", None))
+    return past, [c for c in X.columns if c not in past and c not in static]
 
 
 def prepare(spec, y, X, *, fitted=None, need_rows=None, axis=None):

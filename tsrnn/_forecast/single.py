@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from tsrnn._forecast import forecast, regressor, scaling, windows
+from tsrnn._forecast import forecast, regressor, scaling, static, windows
 from tsrnn._forecast.forecast import frame, labels, series_forecast
 from tsrnn._forecast.series import (
     SeriesState,
@@ -28,6 +28,7 @@ from tsrnn._validation import NoTrainingSamplesError
 
 def fit(fc, y, X):
     """Fit the forecaster ``fc`` on one series."""
+    vars(fc).pop("static_", None)  # a global model's, from an earlier fit
     prep = prepare(fc, y, X)
     data = prep.data
     fc.lags_ = windows.resolve_lags(fc, scaling.season_length(fc, prep.axis), len(data.raw))
@@ -122,14 +123,15 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
     one when its ``warm_start`` is set)."""
     est = regressor.prepare_estimator(fc, windows.train_steps(fc), extra_gap=extra_gap,
                                       random_state=fc.random_state)
-    decoder = None
+    decoder, n_static = None, static.size(fc)
     if windows.is_packed(fc):
         n_known = len(fc.targets_) + len(fc.past_covariates_)
         decoder = windows.decoder_layout(fc, n_known, Xw.shape[2] - 1 - n_known)
     if est.get_params(deep=False).get("warm_start") and hasattr(fc, "estimator_"):
         est = fc.estimator_.set_params(**est.get_params(deep=False))
     try:
-        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder)
+        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder,
+                                                n_static)
     except NoTrainingSamplesError as err:
         if fc.estimator is not None:
             raise  # a network the user configured is fitted as configured
@@ -139,7 +141,8 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
                       f"early stopping ({err}); it trains without it.", UserWarning,
                       stacklevel=4)
         est.set_params(early_stopping=False)
-        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder)
+        fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder,
+                                                n_static)
     fc.n_windows_ = len(Xw)
     fc._output_bounds = regressor.output_bounds(Yw, fc.clip_outputs)
 
