@@ -3,7 +3,8 @@
 The bundled Seattle weather (daily, 2012-2015): ``temp_max`` forecast ``--horizon``
 days ahead by ``RNNForecaster`` with each ``strategy`` (``direct``, ``recursive``,
 ``seq2seq``), its default network and window (``RNNForecaster.default_estimator()``,
-``lags="auto"``), with and without future-known calendar covariates (the first
+``lags="auto"``; ``seq2seq+feedback``: with ``decoder_feedback=True``), with and
+without future-known calendar covariates (the first
 ``--harmonics`` annual Fourier pairs ``sin/cos(2 pi k day / 365.25)``, known for any
 future day).  Each configuration is fitted once on the first ``--initial`` of the
 series and forecasts from every ``--step``-th origin after it
@@ -32,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_mcomp import git_rev, write  # noqa: E402
 
-STRATEGIES = ("direct", "recursive", "seq2seq")
+STRATEGIES = ("direct", "recursive", "seq2seq", "seq2seq+feedback")
 
 
 def calendar(index, harmonics):
@@ -49,7 +50,9 @@ def run(y, X, strategy, horizon, seed, initial, step):
     from tsrnn import RNNForecaster
     from tsrnn.model_selection import backtest
 
-    fc = RNNForecaster(horizon=horizon, strategy=strategy, random_state=seed)
+    # "seq2seq+feedback": the decoder also fed the previous step's values
+    fc = RNNForecaster(horizon=horizon, strategy=strategy.split("+")[0],
+                       decoder_feedback=strategy.endswith("+feedback"), random_state=seed)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -357,3 +357,110 @@ def test_warm_start_cannot_switch_model_kinds():
         _fit(fc, y)
     np.testing.assert_array_equal(fc.estimator_.network_.params, before)
     assert fc.strategy == "seq2seq" and fc._fitted_params["strategy"] == "direct"
+
+
+# ------------------------------------------------------------- decoder feedback
+def _feedback_model(cell="gru"):
+    return EncoderDecoder(cell, 5, H, L, TD * 2, decoder_steps=TD, encoder_inputs=4,
+                          decoder_inputs=2, feedback=2, dtype=np.float64, random_state=7)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_feedback_predicts_step_by_step_from_its_own_outputs(cell):
+    m = _feedback_model(cell)
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(4, TE + TD, 5))
+    scale, shift = rng.normal(size=(TD - 1, 2)), rng.normal(size=(TD - 1, 2))
+    m.set_feedback_units(scale, shift)
+    _, state = m.encoder.forward(X[:, :TE, :4], return_state=True)
+    outs = []
+    for j in range(TD):
+        fed = X[:, TE, :2] if j == 0 else scale[j - 1] * outs[-1][:, :2] + shift[j - 1]
+        step = np.concatenate([fed, X[:, TE + j, 3:]], axis=1)[:, None]
+        out, state = m.decoder.forward(step, return_sequences=True, h0=state,
+                                       return_state=True)
+        outs.append(out[:, 0])
+    np.testing.assert_allclose(m.forward(X), np.stack(outs, axis=1), rtol=1e-13, atol=1e-14)
+    # what the later steps' feedback channels hold in X is not read when predicting
+    other = X.copy()
+    other[:, TE + 1:, :2] = 99.0
+    np.testing.assert_array_equal(m.forward(other), m.forward(X))
+
+
+def test_feedback_trains_on_the_true_previous_values():
+    """Teacher forcing: the gradient is that of the loss with the decoder reading the
+    feedback channels as given."""
+    m = _feedback_model("lstm")
+    rng = np.random.default_rng(9)
+    X, Y = rng.normal(size=(5, TE + TD, 5)), rng.normal(size=(5, TD, 2))
+    _, grads = m.loss_grad(X, Y)
+    _, state = m.encoder.forward(X[:, :TE, :4], return_state=True)
+    Xd = np.concatenate([X[:, TE:, :2], X[:, TE:, 3:]], axis=2)
+    P = m.decoder.forward(Xd, return_sequences=True, h0=state)
+    assert m.loss_grad(X, Y)[0] == pytest.approx(np.mean((P - Y) ** 2), rel=1e-13)
+    flat = np.concatenate([grads[k].ravel() for k in m.state_dict()])
+
+    def objective(p):
+        m.params[...] = p
+        return m.loss_grad(X, Y)[0]
+
+    p0 = m.params.copy()
+    num = numeric_grad(objective, p0.copy(), eps=1e-5)
+    m.params[...] = p0
+    np.testing.assert_allclose(flat, num, rtol=1e-6, atol=1e-8)
+
+
+def test_feedback_layout_errors():
+    with pytest.raises(ValueError, match="`feedback`=3 must be at most"):
+        EncoderDecoder("gru", 5, H, 1, 6, decoder_steps=3, encoder_inputs=4,
+                       decoder_inputs=2, feedback=3)
+    m = _feedback_model()
+    with pytest.raises(ValueError, match=r"`scale` must be finite of shape \(2, 2\)"):
+        m.set_feedback_units(np.ones((3, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="`shift` must be finite"):
+        m.set_feedback_units(np.ones((2, 2)), np.full((2, 2), np.nan))
+
+
+def test_estimator_maps_outputs_to_the_feedback_channels_units():
+    """An output equal to its standardised target becomes the standardised input value
+    of that target's channel."""
+    y, X = _weather()
+    fc = _fit(_fc(decoder_feedback=True), y.iloc[:-4], X.iloc[:-4])
+    est, net = fc.estimator_, fc.estimator_.network_
+    assert net.feedback == 1 and net.decoder.input_size == 1 + 3
+    rng = np.random.default_rng(0)
+    value = rng.normal(size=(4, 1))  # a target value (normalised units), per step
+    for j in range(net.decoder_steps - 1):
+        out = (value[j] - est._y_mean[j]) / est._y_std[j]
+        expected = (value[j] - est._x_mean[0]) / est._x_std[0]
+        np.testing.assert_allclose(net.feedback_scale[j] * out + net.feedback_shift[j],
+                                   expected, rtol=1e-12)
+
+
+def test_forecaster_with_decoder_feedback(tmp_path):
+    y, X = _weather()
+    fc = _fit(_fc(decoder_feedback=True), y.iloc[:-4], X.iloc[:-4])
+    plain = _fit(_fc(), y.iloc[:-4], X.iloc[:-4])
+    p = fc.predict(X.iloc[-4:])
+    assert np.isfinite(p).all() and not np.allclose(p, plain.predict(X.iloc[-4:]))
+    assert np.isfinite(fc.predict_interval(X=X.iloc[-4:]).to_numpy()).all()
+    path = os.path.join(tmp_path, "fb.tsrnn")
+    save(fc, path)
+    back = load(path)
+    np.testing.assert_array_equal(back.estimator_.network_.feedback_scale,
+                                  fc.estimator_.network_.feedback_scale)
+    pd.testing.assert_series_equal(back.predict(X.iloc[-4:]), p)
+
+
+def test_decoder_feedback_bad_settings_are_refused():
+    y, _ = _weather(200)
+    with pytest.raises(ValueError, match="`decoder_feedback`=True needs strategy='seq2seq'"):
+        _fit(_fc(strategy="direct", decoder_feedback=True), y)
+    with pytest.raises(ValueError, match="`window_norm`='season'"):
+        _fit(_fc(decoder_feedback=True, window_norm="season", lags=14), y)
+    q = RNNForecaster.default_estimator(hidden_size=4, max_iter=2, loss="quantile",
+                                        quantiles=[0.1, 0.9])
+    with pytest.raises(ValueError, match="`loss`='quantile'"):
+        _fit(_fc(decoder_feedback=True, estimator=q), y)
+    with pytest.raises(TypeError, match="`decoder_feedback`"):
+        _fit(_fc(decoder_feedback="yes"), y)

@@ -211,6 +211,22 @@ class _RNNBase(BaseEstimator):
         n, T = X3.shape[:2]
         return read_step_targets(y, np.full(n, T) if lengths is None else lengths, n, T)
 
+    def _feedback_units(self):
+        """Tell an encoder-decoder that feeds its outputs back how an output (standardised
+        as its target column) becomes the next step's input (standardised as its input
+        channel): decoder step ``j``'s output ``k`` is column ``j * K + k``."""
+        net = self.network_
+        if self.loss == "quantile":
+            raise ValueError("Decoder feedback feeds each step's forecast to the next; with "
+                             "`loss`='quantile' there is no single value to feed. Use a point "
+                             "loss or no feedback.")
+        Td, F = net.decoder_steps, net.feedback
+        K = net.output_size // Td
+        cols = (np.arange(Td - 1)[:, None] * K + np.arange(F)[None, :])
+        x_mean, x_std = self._x_mean[:F], self._x_std[:F]
+        net.set_feedback_units(self._y_std[cols] / x_std,
+                               (self._y_mean[cols] - x_mean) / x_std)
+
     def _dtype(self, reset):
         """The working dtype: the parameter's for a new network, else the fitted one's
         (a ``set_params(dtype=...)`` after fit takes effect at the next fresh fit)."""
@@ -344,6 +360,8 @@ class _RNNBase(BaseEstimator):
             model = Network if decoder is None else seq2seq.EncoderDecoder
             self.network_ = model(**layout, activation=self.activation, dtype=dt,
                                   random_state=self._rng, init=self.init)
+            if decoder is not None and decoder.get("feedback"):
+                self._feedback_units()
             if embedding is not None:
                 self.network_.embedding[...] = table
         Xs, Ys = self._scale_X(X3, dt), self._scale_y(Y, dt)

@@ -247,7 +247,7 @@ def check_network(config, params, where):
 
 _ENCODER_DECODER = ("cell", "input_size", "hidden_size", "num_layers", "output_size",
                     "decoder_steps", "encoder_inputs", "decoder_inputs", "activation", "init",
-                    "num_embeddings", "embedding_dim", "static_size")
+                    "num_embeddings", "embedding_dim", "static_size", "feedback")
 
 
 def check_encoder_decoder(config, params, where):
@@ -260,7 +260,7 @@ def check_encoder_decoder(config, params, where):
               "decoder_inputs"):
         integer(1, MAX_SIZE)(config[k], f"{where}.{k}")
     integer(1, MAX_LAYERS)(config["num_layers"], f"{where}.num_layers")
-    for k in ("num_embeddings", "embedding_dim", "static_size"):
+    for k in ("num_embeddings", "embedding_dim", "static_size", "feedback"):
         integer(0, MAX_SIZE)(config[k], f"{where}.{k}")
     choice("rnn", "lstm", "gru")(config["cell"], f"{where}.cell")
     if config["output_size"] % config["decoder_steps"]:
@@ -396,7 +396,8 @@ def _forecaster(s, fc, where):
     est, e = s["estimator_"], f"{where}.estimator_"
     if not hasattr(est, "network_"):
         fail(e, est, "must be fitted")
-    spec = types.SimpleNamespace(lags_=lags, horizon=h, strategy=fc.strategy)
+    spec = types.SimpleNamespace(lags_=lags, horizon=h, strategy=fc.strategy,
+                                 decoder_feedback=fc.decoder_feedback)
     steps, channels = estimator_window(spec, len(columns) + len(onehot))
     same(f"{e}.n_timesteps_", est.n_timesteps_, steps, "the forecaster's window steps")
     same(f"{e}.n_channels_", est.n_channels_, channels, "the forecaster's channels")
@@ -404,7 +405,8 @@ def _forecaster(s, fc, where):
     if is_packed(spec) != isinstance(net, EncoderDecoder):
         fail(f"{e}.network_", net, f"does not match `strategy`={fc.strategy!r}")
     if is_packed(spec):
-        layout = decoder_layout(spec, len(targets) + len(past), len(future) + len(onehot))
+        layout = decoder_layout(spec, len(targets) + len(past), len(future) + len(onehot),
+                                len(targets))
         for k, v in layout.items():
             same(f"{e}.network_.{k}", getattr(net, k), v, "the forecaster's windows")
     n_out = h * len(targets) if direct else len(targets) + len(past)

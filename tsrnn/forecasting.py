@@ -47,6 +47,12 @@ class RNNForecaster(BaseEstimator):
         step's forecast; both are trained end to end by backpropagation
         through time (needs an :class:`~tsrnn.RNNRegressor`, whose settings
         both networks take; ``bptt_steps`` truncates the encoder's).
+    decoder_feedback : bool, default=False
+        With ``strategy="seq2seq"``: the decoder also reads the previous
+        step's target values — the true ones in training (teacher forcing),
+        its own forecasts when forecasting (step by step).  Needs windows
+        relative to their last value (``window_norm`` ``"last"``,
+        ``"decompose"``, ``"auto"`` or None) and a point loss.
     past_covariates : str or list of str, optional
         Columns of ``X`` known only up to the present. Every other column of
         ``X`` is future-known (calendar, planned inputs, weather forecasts) and
@@ -209,12 +215,13 @@ class RNNForecaster(BaseEstimator):
 
     def __init__(self, *, lags="auto", horizon=1, strategy="direct", past_covariates=None,
                  freq=None, window_norm="auto", log_scale=False, season_length=None, clip_outputs=None,
-                 missing="ffill", calibration_fraction=0.1,
+                 decoder_feedback=False, missing="ffill", calibration_fraction=0.1,
                  global_model=False, series_id=None, series_encoding=None, embedding_dim=None,
                  static_covariates=None, estimator=None, random_state=None):
         self.lags = lags
         self.horizon = horizon
         self.strategy = strategy
+        self.decoder_feedback = decoder_feedback
         self.past_covariates = past_covariates
         self.freq = freq
         self.window_norm = window_norm
@@ -287,6 +294,15 @@ class RNNForecaster(BaseEstimator):
             check_int("lags", self.lags)
         check_int("horizon", self.horizon)
         check_choice("strategy", self.strategy, ("direct", "recursive", "seq2seq"))
+        if not isinstance(self.decoder_feedback, (bool, np.bool_)):
+            raise TypeError(f"`decoder_feedback`={self.decoder_feedback!r} must be a bool.")
+        if self.decoder_feedback and self.strategy != "seq2seq":
+            raise ValueError(f"`decoder_feedback`=True needs strategy='seq2seq' (a decoder); "
+                             f"`strategy`={self.strategy!r}.")
+        if self.decoder_feedback and self.window_norm == "season":
+            raise ValueError("`decoder_feedback`=True feeds the decoder values relative to the "
+                             "window's last observation; `window_norm`='season' refers each "
+                             "step to another value. Use 'last', 'decompose', 'auto' or None.")
         if self.window_norm is not None:
             check_choice("window_norm", self.window_norm, scaling.WINDOW_NORMS)
         if not isinstance(self.log_scale, (bool, np.bool_)) and self.log_scale != "auto":

@@ -132,7 +132,9 @@ class _Writer:
                 "static_size": v.static_size, "params": self.array(v.params)}}
         if isinstance(v, EncoderDecoder):
             return {"__encoder_decoder__": {**v.config, "dtype": np.dtype(v.dtype).name,
-                                            "params": self.array(v.params)}}
+                                            "params": self.array(v.params),
+                                            "feedback_scale": self.array(v.feedback_scale),
+                                            "feedback_shift": self.array(v.feedback_shift)}}
         if isinstance(v, CustomBusinessDay):
             return {"__cbday__": {"n": v.n, "weekmask": v.weekmask,
                                   "holidays": [str(h) for h in v.holidays]}}
@@ -227,8 +229,14 @@ class _Reader:
     def encoder_decoder(self, x, where):
         params = self.decode(x["params"], f"{where}.params")
         config = check_encoder_decoder(x, params, where)
-        return EncoderDecoder._with_params(params, **config,
-                                           dtype=np.dtype(str(x["dtype"])).type)
+        model = EncoderDecoder._with_params(params, **config,
+                                            dtype=np.dtype(str(x["dtype"])).type)
+        units = [self.decode(x[k], f"{where}.{k}") for k in ("feedback_scale", "feedback_shift")]
+        try:
+            model.set_feedback_units(*units)
+        except ValueError as err:
+            raise ValueError(f"`{where}.feedback_scale/shift`: {err}") from None
+        return model
 
     def timestamp(self, x, where):
         if x is None:

@@ -69,6 +69,12 @@ class EncoderDecoder:
     static_size : int, default=0
         The last ``static_size`` of the encoder's channels are static inputs
         that set its initial state (``Network``'s ``static_size``).
+    feedback : int, default=0
+        The decoder also reads the first ``feedback`` channels of its steps,
+        which hold the previous step's values of its first ``feedback``
+        outputs: the true values in training (teacher forcing), its own
+        outputs when predicting (one step at a time, mapped to the channels'
+        units by :meth:`set_feedback_units`).
 
     Attributes
     ----------
@@ -80,13 +86,13 @@ class EncoderDecoder:
     def __init__(self, cell, input_size, hidden_size, num_layers, output_size, *,
                  decoder_steps, encoder_inputs, decoder_inputs, activation="tanh",
                  dtype=np.float32, random_state=None, init="pytorch", num_embeddings=0,
-                 embedding_dim=0, static_size=0):
+                 embedding_dim=0, static_size=0, feedback=0):
         config = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
                       num_layers=num_layers, output_size=output_size,
                       decoder_steps=decoder_steps, encoder_inputs=encoder_inputs,
                       decoder_inputs=decoder_inputs, activation=activation, init=init,
                       num_embeddings=num_embeddings, embedding_dim=embedding_dim,
-                      static_size=static_size)
+                      static_size=static_size, feedback=feedback)
         enc_kw, dec_kw = self._configure(dtype=dtype, **config)
         check_plan(self.config, self.dtype)
         rng = check_random_state(random_state)
@@ -115,7 +121,7 @@ class EncoderDecoder:
 
     def _configure(self, *, cell, input_size, hidden_size, num_layers, output_size,
                    decoder_steps, encoder_inputs, decoder_inputs, activation, dtype, init,
-                   num_embeddings, embedding_dim, static_size=0):
+                   num_embeddings, embedding_dim, static_size=0, feedback=0):
         C = check_int("input_size", input_size)
         steps = check_int("decoder_steps", decoder_steps)
         O = check_int("output_size", output_size)
@@ -128,6 +134,11 @@ class EncoderDecoder:
                 raise ValueError(f"`{name}`={value} exceeds the `input_size`={C} channels.")
         self.input_size, self.output_size, self.decoder_steps = C, O, steps
         self.encoder_inputs, self.decoder_inputs = int(encoder_inputs), int(decoder_inputs)
+        self.feedback = check_int("feedback", feedback, low=0)
+        if self.feedback > min(O // steps, C - self.decoder_inputs):
+            raise ValueError(f"`feedback`={feedback} must be at most the decoder's {O // steps} "
+                             f"outputs per step and the {C - self.decoder_inputs} channels "
+                             "before its own.")
         common = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                       activation=activation, init=init)
         S = check_int("static_size", static_size, low=0)
@@ -137,8 +148,8 @@ class EncoderDecoder:
         enc_kw = dict(common, input_size=encoder_inputs - S, output_size=0,
                       num_embeddings=num_embeddings, embedding_dim=embedding_dim,
                       static_size=S)
-        dec_kw = dict(common, input_size=decoder_inputs, output_size=O // steps,
-                      num_embeddings=0, embedding_dim=0)
+        dec_kw = dict(common, input_size=self.feedback + decoder_inputs,
+                      output_size=O // steps, num_embeddings=0, embedding_dim=0)
         # layouts only (checked as Network checks them): nothing drawn or allocated
         self._kw = (enc_kw, dec_kw)
         probe_e = Network.__new__(Network)
@@ -150,6 +161,9 @@ class EncoderDecoder:
         self.activation, self.init, self.dtype = probe_e.activation, probe_e.init, probe_e.dtype
         self.num_embeddings, self.embedding_dim = probe_e.num_embeddings, probe_e.embedding_dim
         self.static_size = S
+        # feedback in the input channels' units: a * output + b per decoder step and output
+        self.feedback_scale = np.ones((max(steps - 1, 0), self.feedback))
+        self.feedback_shift = np.zeros((max(steps - 1, 0), self.feedback))
         self._n_enc = probe_e.n_params
         self.n_params = probe_e.n_params + probe_d.n_params
         return enc_kw, dec_kw
@@ -161,6 +175,19 @@ class EncoderDecoder:
         self.decoder = Network._with_params(self.params[self._n_enc:], **dec_kw,
                                             dtype=self.dtype)
 
+    def set_feedback_units(self, scale, shift):
+        """How an output becomes the next step's input: ``scale * output + shift``,
+        arrays ``(decoder_steps - 1, feedback)`` (decoder step ``j + 1`` reads row
+        ``j``), for outputs and inputs standardised apart."""
+        shape = self.feedback_scale.shape
+        for name, v in (("scale", scale), ("shift", shift)):
+            a = np.asarray(v, np.float64)
+            if a.shape != shape or not np.isfinite(a).all():
+                raise ValueError(f"`{name}` must be finite of shape {shape}, got "
+                                 f"{a.shape}.")
+        self.feedback_scale = np.array(scale, np.float64)
+        self.feedback_shift = np.array(shift, np.float64)
+
     @property
     def config(self):
         """The layout's arguments (what a model file stores beside the parameters)."""
@@ -169,16 +196,17 @@ class EncoderDecoder:
                     decoder_steps=self.decoder_steps, encoder_inputs=self.encoder_inputs,
                     decoder_inputs=self.decoder_inputs, activation=self.activation,
                     init=self.init, num_embeddings=self.num_embeddings,
-                    embedding_dim=self.embedding_dim, static_size=self.static_size)
+                    embedding_dim=self.embedding_dim, static_size=self.static_size,
+                    feedback=self.feedback)
 
     @staticmethod
     def count_params(cell, input_size, hidden_size, num_layers, output_size, decoder_steps,
                      encoder_inputs, decoder_inputs, num_embeddings=0, embedding_dim=0,
-                     static_size=0, **_):
+                     static_size=0, feedback=0, **_):
         """Length of the flat vector of a layout (closed form, nothing built)."""
         return count_params(cell, int(encoder_inputs) - int(static_size), hidden_size,
                             num_layers, 0, num_embeddings, embedding_dim, static_size) + \
-            count_params(cell, decoder_inputs, hidden_size, num_layers,
+            count_params(cell, int(decoder_inputs) + int(feedback), hidden_size, num_layers,
                          int(output_size) // int(decoder_steps))
 
     @property
@@ -297,11 +325,12 @@ class EncoderDecoder:
             raise ValueError(f"`X` must have shape (n, T, {self.input_size}) with T > "
                              f"{self.decoder_steps} (the window, then the decoder's steps); "
                              f"got {X.shape}.")
-        Te = T - self.decoder_steps
+        Te, F = T - self.decoder_steps, self.feedback
         Xe = get("s2s_xe", (n, Te, self.encoder_inputs), X.dtype)
-        Xd = get("s2s_xd", (n, self.decoder_steps, self.decoder_inputs), X.dtype)
+        Xd = get("s2s_xd", (n, self.decoder_steps, F + self.decoder_inputs), X.dtype)
         Xe[...] = X[:, :Te, :self.encoder_inputs]
-        Xd[...] = X[:, Te:, C - self.decoder_inputs:]
+        Xd[:, :, :F] = X[:, Te:, :F]
+        Xd[:, :, F:] = X[:, Te:, C - self.decoder_inputs:]
         return Xe, Xd
 
     def _check_batch(self, state, seq):
@@ -328,9 +357,34 @@ class EncoderDecoder:
         get = fresh if workspace is None else workspace.get
         Xe, Xd = self._split(X, get)
         h, c = self._final_state(Xe, n_threads, groups, get)
+        if self.feedback:
+            return self._generate(Xd, h, c, n_threads, get)
         out = self.decoder._kernel_predict(Xd, True, n_threads, None, _sub(get, "dec."),
                                            sequences.Batch(h0=h, c0=c))
         return out.reshape(len(X), 1, self.output_size)
+
+    def _generate(self, Xd, h, c, n_threads, get):
+        """The decoder run one step at a time, each step fed its previous step's outputs
+        (mapped to the input channels' units); the first step reads what ``Xd`` holds
+        there (the last observed values).  Training feeds the true values instead
+        (teacher forcing): see :meth:`_kernel_loss_grad`."""
+        n, Td, _ = Xd.shape
+        F, K = self.feedback, self.decoder.output_size
+        out = get("s2s_gen", (n, Td, K), self.dtype)
+        step = get("s2s_step", (n, 1, Xd.shape[2]), self.dtype)
+        cur = (h, c)
+        nxt = (get("s2s_h1", h.shape, self.dtype),
+               None if c is None else get("s2s_c1", c.shape, self.dtype))
+        for j in range(Td):
+            step[:, 0] = Xd[:, j]
+            if j:
+                step[:, 0, :F] = self.feedback_scale[j - 1] * out[:, j - 1, :F] + \
+                    self.feedback_shift[j - 1]
+            state = sequences.Batch(h0=cur[0], c0=cur[1], hN=nxt[0], cN=nxt[1])
+            out[:, j] = self.decoder._kernel_predict(step, True, n_threads, None,
+                                                     _sub(get, "dec."), state)[:, 0]
+            cur, nxt = nxt, cur
+        return out.reshape(n, 1, self.output_size)
 
     def _kernel_loss_grad(self, X, Y, sw, code, qs, delta, seq, trunc, masks=None,
                           want_dx=False, n_threads=1, groups=None, workspace=None,
@@ -390,6 +444,7 @@ class EncoderDecoder:
                 f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
                 f"decoder_steps={self.decoder_steps}, encoder_inputs={self.encoder_inputs}, "
                 f"decoder_inputs={self.decoder_inputs}, output_size={self.output_size}, "
+                + (f"feedback={self.feedback}, " if self.feedback else "") +
                 f"dtype={np.dtype(self.dtype).name})")
 
 
@@ -400,6 +455,7 @@ def read_mask(config, steps):
     read = np.zeros((steps, C), bool)
     read[:steps - Td, :config["encoder_inputs"]] = True
     read[steps - Td:, C - config["decoder_inputs"]:] = True
+    read[steps - Td:, :config.get("feedback", 0)] = True
     return read
 
 
@@ -418,7 +474,7 @@ def check_plan(config, dtype, *, batch=0, steps=0, targets=1, dropout=False, n_t
                        num_embeddings=config.get("num_embeddings", 0),
                        embedding_dim=config.get("embedding_dim", 0), static_size=S,
                        steps=Te, targets=0, **common) + \
-        plan_bytes(input_size=config["decoder_inputs"],
+        plan_bytes(input_size=int(config["decoder_inputs"]) + int(config.get("feedback", 0)),
                    output_size=int(config["output_size"]) // Td, steps=Td if batch else 0,
                    targets=max(int(targets) // Td, 1), seq=True, **common)
     n_params = EncoderDecoder.count_params(**config)

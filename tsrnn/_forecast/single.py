@@ -126,7 +126,8 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
     decoder, n_static = None, static.size(fc)
     if windows.is_packed(fc):
         n_known = len(fc.targets_) + len(fc.past_covariates_)
-        decoder = windows.decoder_layout(fc, n_known, Xw.shape[2] - 1 - n_known)
+        decoder = windows.decoder_layout(fc, n_known, Xw.shape[2] - 1 - n_known,
+                                         len(fc.targets_))
     if est.get_params(deep=False).get("warm_start") and hasattr(fc, "estimator_"):
         est = fc.estimator_.set_params(**est.get_params(deep=False))
     try:

@@ -87,12 +87,17 @@ def estimator_window(spec, channels):
     return spec.lags_, channels
 
 
-def decoder_layout(spec, n_known, n_future):
+def feedback(spec, n_targets):
+    """Target channels the decoder is fed back (``decoder_feedback``): all or none."""
+    return n_targets if is_packed(spec) and spec.decoder_feedback else 0
+
+
+def decoder_layout(spec, n_known, n_future, n_targets):
     """The encoder-decoder's reading of packed windows (``RNNRegressor._fit``'s
     ``decoder``): the encoder reads every window channel, the decoder the future-known
-    ones and the step channel."""
+    ones and the step channel, and with ``decoder_feedback`` the target channels."""
     return {"decoder_steps": spec.horizon, "encoder_inputs": n_known + n_future,
-            "decoder_inputs": n_future + 1}
+            "decoder_inputs": n_future + 1, "feedback": feedback(spec, n_targets)}
 
 
 def packed_windows(spec, A, F, pos, what):
@@ -101,7 +106,8 @@ def packed_windows(spec, A, F, pos, what):
     ones ``F`` of the same timestamps, the last ``horizon`` steps the future-known
     channels of the steps to forecast and the step's place in the horizon (``j / h``,
     the decoder's clock where there are no covariates); the known channels are zero
-    there (the decoder does not read them)."""
+    there (the decoder does not read them; with ``decoder_feedback`` the targets'
+    channels there are filled in by :func:`windows` and :func:`training_windows`)."""
     lags, h = spec.lags_, spec.horizon
     C1, C2 = A.shape[1], F.shape[1]
     check_window_memory(len(pos), lags + h, C1 + C2 + 1, what)
@@ -143,7 +149,12 @@ def windows(spec, A, F, pos, n_targets, norm):
     what = "The windows of `y`/`X`"
     Xw = packed_windows(spec, A, F, pos, what) if is_packed(spec) else \
         gather_windows(A, F, pos, spec.lags_, train_steps(spec), what)
-    return Xw, normalise(spec, Xw, n_targets, norm)
+    ref = normalise(spec, Xw, n_targets, norm)
+    fed = feedback(spec, n_targets)
+    if fed:
+        # the decoder's first step is fed the last observed values (normalised)
+        Xw[:, spec.lags_, :fed] = Xw[:, spec.lags_ - 1, :fed]
+    return Xw, ref
 
 
 def calibration_origins(spec, n):
@@ -171,6 +182,12 @@ def training_windows(spec, A, F, Yraw, n_targets, cal, norm):
     Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy != "recursive" else \
         np.concatenate([Yraw[train + 1], A[train + 1, n_targets:]], axis=1)[:, None, :]
     Yw[..., :n_targets] -= ref
+    fed = feedback(spec, n_targets)
+    if fed:
+        # teacher forcing: each later decoder step is fed the true previous values,
+        # in the units of the targets' input channels (the same reference, the last
+        # observation, as decoder_feedback requires)
+        Xw[:, spec.lags_ + 1:, :fed] = Yw[:, :-1, :fed]
     ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
     return Xw[ok], Yw[ok], train[ok]
 
