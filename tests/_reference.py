@@ -636,6 +636,23 @@ def numeric_grad(f, x, eps=1e-4, order=4):
     return g
 
 
+def assert_params_gradient(model, value, grads, rtol=1e-6, atol=1e-9, eps=1e-5):
+    """Check ``grads`` (keyed as ``model.state_dict()``) against central differences of
+    ``value()``, the loss of ``model`` at its current ``params`` (restored after)."""
+    flat = np.concatenate([np.asarray(grads[k]).ravel() for k in model.state_dict()])
+    p0 = model.params.copy()
+
+    def objective(p):
+        model.params[...] = p
+        return value()
+
+    try:
+        num = numeric_grad(objective, p0.copy(), eps=eps)
+    finally:
+        model.params[...] = p0
+    np.testing.assert_allclose(flat, num, rtol=rtol, atol=atol)
+
+
 def rel_error(a, b, tiny=1e-300):
     """||a - b|| / max(||a|| + ||b||, tiny): the per-key gradient-check metric."""
     a = np.asarray(a, dtype=np.float64)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _reference import numeric_grad
+from _reference import assert_params_gradient
 
 from tsrnn import RNNForecaster, RNNRegressor, load, save
 from tsrnn._engine.network import Network
@@ -60,17 +60,12 @@ def test_headless_network_returns_its_state_and_trains_through_it(cell, act):
     loss, grads = net.loss_grad(X, None, hN_grad=hN_grad)
     assert loss == 0.0
 
-    def objective(p):
-        net.params[...] = p
+    def objective():
         _, s = net.forward(X, return_state=True)
         parts = s if cell == "lstm" else (s,)
         return sum(float((a * g).sum()) for a, g in zip(parts, G))
 
-    p0 = net.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    net.params[...] = p0
-    flat = np.concatenate([grads[k].ravel() for k in net.state_dict()])
-    np.testing.assert_allclose(flat, num, rtol=1e-6, atol=1e-9)
+    assert_params_gradient(net, objective, grads)
 
 
 def test_headless_network_refuses_targets_and_logits():
@@ -100,17 +95,9 @@ def test_gradient_matches_central_differences(cell, act, loss):
     X, Y, sw = _data()
     kw = dict(sample_weight=sw, quantiles=qs, huber_delta=0.3)
     _, grads = m.loss_grad(X, Y, loss, **kw)
-    flat = np.concatenate([grads[k].ravel() for k in m.state_dict()])
-
-    def objective(p):
-        m.params[...] = p
-        return m.loss_grad(X, Y, loss, **kw)[0]
-
-    p0 = m.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    m.params[...] = p0
     # the pinball and Huber losses have kinks; away from them the match is exact
-    np.testing.assert_allclose(flat, num, rtol=1e-5, atol=1e-7)
+    assert_params_gradient(m, lambda: m.loss_grad(X, Y, loss, **kw)[0], grads, rtol=1e-5,
+                           atol=1e-7)
 
 
 def test_loss_is_the_decoders_per_step_loss():
@@ -145,16 +132,9 @@ def test_dropout_masks_split_between_encoder_and_decoder():
     rng = np.random.default_rng(3)
     masks = (rng.random((L - 1, len(X), TE + TD, H)) > 0.3) / 0.7
 
-    def objective(p):
-        m.params[...] = p
-        return m.loss_grad(X, Y, dropout_masks=masks)[0]
-
     _, grads = m.loss_grad(X, Y, dropout_masks=masks)
-    p0 = m.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    m.params[...] = p0
-    flat = np.concatenate([grads[k].ravel() for k in m.state_dict()])
-    np.testing.assert_allclose(flat, num, rtol=1e-6, atol=1e-8)
+    assert_params_gradient(m, lambda: m.loss_grad(X, Y, dropout_masks=masks)[0], grads,
+                           atol=1e-8)
     # the masks change the result (they are read)
     assert m.loss_grad(X, Y)[0] != m.loss_grad(X, Y, dropout_masks=masks)[0]
 
@@ -167,16 +147,7 @@ def test_embedding_feeds_the_encoder_and_gets_its_gradient():
     groups = np.array([0, 1, 2, 0, 1, 2])
     _, grads = m.loss_grad(X, Y, groups=groups)
     assert "encoder.embedding.weight" in grads
-
-    def objective(p):
-        m.params[...] = p
-        return m.loss_grad(X, Y, groups=groups)[0]
-
-    p0 = m.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    m.params[...] = p0
-    flat = np.concatenate([grads[k].ravel() for k in m.state_dict()])
-    np.testing.assert_allclose(flat, num, rtol=1e-6, atol=1e-8)
+    assert_params_gradient(m, lambda: m.loss_grad(X, Y, groups=groups)[0], grads, atol=1e-8)
 
 
 def test_results_do_not_depend_on_threads():
@@ -398,17 +369,7 @@ def test_feedback_trains_on_the_true_previous_values():
     Xd = np.concatenate([X[:, TE:, :2], X[:, TE:, 3:]], axis=2)
     P = m.decoder.forward(Xd, return_sequences=True, h0=state)
     assert m.loss_grad(X, Y)[0] == pytest.approx(np.mean((P - Y) ** 2), rel=1e-13)
-    flat = np.concatenate([grads[k].ravel() for k in m.state_dict()])
-
-    def objective(p):
-        m.params[...] = p
-        return m.loss_grad(X, Y)[0]
-
-    p0 = m.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    m.params[...] = p0
-    np.testing.assert_allclose(flat, num, rtol=1e-6, atol=1e-8)
-
+    assert_params_gradient(m, lambda: m.loss_grad(X, Y)[0], grads, rtol=1e-6, atol=1e-8)
 
 def test_feedback_layout_errors():
     with pytest.raises(ValueError, match="`feedback`=3 must be at most"):

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _reference import numeric_grad
+from _reference import assert_params_gradient
 
 from tsrnn import RNNForecaster, load, save
 from tsrnn._engine.network import Network
@@ -65,16 +65,7 @@ def test_gradient_reaches_the_layer(cell, act):
     X, Y, s = _data(1)
     _, grads = net.loss_grad(X, Y, static=s)
     assert np.abs(grads["init.weight"]).max() > 0
-    flat = np.concatenate([grads[k].ravel() for k in net.state_dict()])
-
-    def objective(p):
-        net.params[...] = p
-        return net.loss_grad(X, Y, static=s)[0]
-
-    p0 = net.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    net.params[...] = p0
-    np.testing.assert_allclose(flat, num, rtol=1e-6, atol=1e-9)
+    assert_params_gradient(net, lambda: net.loss_grad(X, Y, static=s)[0], grads)
 
 
 def test_variable_lengths_and_encoder_decoder_take_static_inputs():
@@ -82,16 +73,8 @@ def test_variable_lengths_and_encoder_decoder_take_static_inputs():
     X, Y, s = _data(2)
     lengths = [4, 2, 3, 1, 4]
     _, grads = net.loss_grad(X, Y, static=s, lengths=lengths)
-
-    def objective(p):
-        net.params[...] = p
-        return net.loss_grad(X, Y, static=s, lengths=lengths)[0]
-
-    p0 = net.params.copy()
-    num = numeric_grad(objective, p0.copy(), eps=1e-5)
-    net.params[...] = p0
-    np.testing.assert_allclose(np.concatenate([grads[k].ravel() for k in net.state_dict()]),
-                               num, rtol=1e-6, atol=1e-9)
+    assert_params_gradient(net, lambda: net.loss_grad(X, Y, static=s, lengths=lengths)[0],
+                           grads)
     # an encoder-decoder's encoder reads the static inputs as its last channels
     m = EncoderDecoder("lstm", 6, H, L, 6, decoder_steps=3, encoder_inputs=5,
                        decoder_inputs=3, dtype=np.float64, random_state=0, static_size=2)
@@ -99,17 +82,7 @@ def test_variable_lengths_and_encoder_decoder_take_static_inputs():
     rng = np.random.default_rng(3)
     Xp, Yp = rng.normal(size=(4, 7, 6)), rng.normal(size=(4, 3, 2))
     Xp[:, :, 3:5] = rng.normal(size=(4, 1, 2))  # constant over the steps
-    _, g = m.loss_grad(Xp, Yp)
-
-    def objective2(p):
-        m.params[...] = p
-        return m.loss_grad(Xp, Yp)[0]
-
-    p0 = m.params.copy()
-    num = numeric_grad(objective2, p0.copy(), eps=1e-5)
-    m.params[...] = p0
-    np.testing.assert_allclose(np.concatenate([g[k].ravel() for k in m.state_dict()]), num,
-                               rtol=1e-6, atol=1e-9)
+    assert_params_gradient(m, lambda: m.loss_grad(Xp, Yp)[0], m.loss_grad(Xp, Yp)[1])
 
 
 def test_matches_pytorch():
