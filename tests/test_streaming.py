@@ -474,6 +474,32 @@ def test_model_files_refuse_it_with_a_pointer_to_pickle(fitted, tmp_path):
         tsrnn.save(fitted[0], tmp_path / "m.tsrnn")
 
 
+def test_long_runs_go_in_blocks_with_the_same_result(fitted, monkeypatch):
+    """Validation and the carried state run long one-row stretches in blocks of
+    ``stream.BLOCK`` steps, carrying the state between them: as one call."""
+    from tsrnn._engine import stream
+
+    fc, _ = fitted
+    net = fc.network_
+    U = np.random.default_rng(1).normal(size=(1, 23, net.input_size))
+    Y = np.random.default_rng(2).normal(size=(1, 23, net.output_size))
+    W = (np.arange(23) % 5 != 0).astype(np.float64)[None]
+    trainer = _trainer(net, 4, 8, 2)
+    trainer.carry = tuple(np.random.default_rng(3).normal(size=(2, 1, 2, 4)))
+    carry = [a.copy() for a in trainer.carry]
+    whole = trainer.evaluate(U, Y, W)
+    one = CarriedState(net).advanced(U[0])
+    monkeypatch.setattr(stream, "BLOCK", 5)
+    np.testing.assert_allclose(trainer.evaluate(U, Y, W), whole, rtol=1e-13)
+    for got, want in zip(trainer.carry, carry):
+        np.testing.assert_array_equal(got, want)  # the carried state is read, not written
+    blocks = CarriedState(net).advanced(U[0])
+    np.testing.assert_array_equal(blocks.h, one.h)
+    np.testing.assert_array_equal(blocks.c, one.c)
+    np.testing.assert_array_equal(blocks.output, one.output)
+    assert blocks.steps == 23
+
+
 def test_the_carried_state_steps_like_the_network(fitted):
     fc, _ = fitted
     net = fc.network_

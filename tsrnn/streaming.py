@@ -41,9 +41,6 @@ STREAMING_DEFAULTS = {"early_stopping": True, "learning_rate_init": 3e-3,
 # AUTO_SEGMENTS windows of k2 steps long, so that the carried state matters.
 AUTO_ROWS = 16
 AUTO_SEGMENTS = 8
-# The state over the fitted stream is computed in blocks of this many steps, so that the
-# kernels' scratch (every step's state) stays small for a stream of any length.
-SERVE_BLOCK = 4096
 
 
 class StreamingForecaster(BaseEstimator):
@@ -73,8 +70,8 @@ class StreamingForecaster(BaseEstimator):
         (NaN). ``"ffill"``: the network reads the last observed value again
         (the stream's clock keeps running: each missing reading is still one
         step), and a training step whose targets are not all observed has no
-        loss. ``"raise"``: a ``ValueError``. Leading missing rows of ``fit`` are
-        dropped either way.
+        loss; leading missing rows of ``fit`` are dropped (there is nothing to
+        carry forward yet). ``"raise"``: a ``ValueError``.
     estimator : RNNRegressor, default=None
         The network's settings (cloned; never fitted itself). ``None``:
         ``StreamingForecaster.default_estimator()``, an
@@ -319,9 +316,7 @@ class StreamingForecaster(BaseEstimator):
             warnings.warn(f"Stochastic optimizer: maximum iterations ({est.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=3)
-        state = CarriedState(net)
-        for start in range(0, n, SERVE_BLOCK):
-            state = state.advanced(U[start:start + SERVE_BLOCK])
+        state = CarriedState(net).advanced(U)
         self.network_ = net
         self.units_ = units
         self.targets_, self.covariates_ = data.targets, data.covariates

@@ -41,7 +41,13 @@ from tsrnn._engine.kernels.losses import CODES as LOSS_CODES
 from tsrnn._engine.plan import Workspace
 from tsrnn._engine.training import Trainer
 
-__all__ = ["CarriedState", "StreamTrainer", "schedule", "substreams"]
+__all__ = ["BLOCK", "CarriedState", "StreamTrainer", "schedule", "substreams"]
+
+# Long runs of one row (validation, the state over a whole fitted stream, a large update)
+# go through the kernels in blocks of this many steps, carrying the state: their scratch
+# holds every step's state of a call, which for a stream of millions of steps would be
+# gigabytes.
+BLOCK = 4096
 
 
 def substreams(n_steps, rows):
@@ -198,16 +204,33 @@ class StreamTrainer(Trainer):
 
     def evaluate(self, X, Y, W, groups=None, lengths=None, *, n_threads=1):  # noqa: ARG002
         """Mean loss on the validation steps ``X, Y, W`` (1, V, .), run from the state
-        the last substream ended the epoch with."""
+        the last substream ended the epoch with, in blocks of :data:`BLOCK` steps."""
         cfg, net = self.config, self.net
-        if float(W.sum(dtype=np.float64)) <= 0:
+        total = float(W.sum(dtype=np.float64))
+        if total <= 0:
             return math.nan
-        h = None if self.carry is None else np.ascontiguousarray(self.carry[0][:, -1:])
-        c = None if self.carry is None or self.carry[1] is None else \
-            np.ascontiguousarray(self.carry[1][:, -1:])
-        return net._kernel_loss(X, Y, np.ones(1, net.dtype), LOSS_CODES[cfg.loss], self._qs,
-                                cfg.huber_delta, True, n_threads, None, self._workspace,
-                                sequences.Batch(h0=h, c0=c, step_weight=W))
+        shape = (net.num_layers, 1, net.hidden_size)
+        # copies: the blocks below write into these buffers in turn
+        h = np.zeros(shape, net.dtype) if self.carry is None else self.carry[0][:, -1:].copy()
+        c = None if net.cell != "lstm" else np.zeros(shape, net.dtype) \
+            if self.carry is None else self.carry[1][:, -1:].copy()
+        h_next, c_next = np.empty_like(h), None if c is None else np.empty_like(c)
+        loss = 0.0
+        for start in range(0, X.shape[1], BLOCK):
+            part = slice(start, start + BLOCK)
+            weight = float(W[:, part].sum(dtype=np.float64))
+            state = sequences.Batch(h0=h, c0=c, hN=h_next, cN=c_next,
+                                    step_weight=np.ascontiguousarray(W[:, part]))
+            if weight > 0:
+                loss += weight * net._kernel_loss(
+                    np.ascontiguousarray(X[:, part]), np.ascontiguousarray(Y[:, part]),
+                    np.ones(1, net.dtype), LOSS_CODES[cfg.loss], self._qs, cfg.huber_delta,
+                    True, n_threads, None, self._workspace, state)
+            else:
+                net._kernel_predict(np.ascontiguousarray(X[:, part]), False, n_threads, None,
+                                    self._workspace, state)
+            h, h_next, c, c_next = h_next, h, c_next, c
+        return loss / total
 
 
 class CarriedState:
@@ -239,8 +262,8 @@ class CarriedState:
 
     def advanced(self, X):
         """The state, output and step count after the readings ``X`` (m, C), as a new
-        :class:`CarriedState` (this one is unchanged): one kernel call, one recurrent
-        step per reading.
+        :class:`CarriedState` (this one is unchanged): one recurrent step per reading,
+        in one kernel call per :data:`BLOCK` readings.
 
         Parameters
         ----------
@@ -251,13 +274,18 @@ class CarriedState:
         X = np.ascontiguousarray(X, dtype=net.dtype).reshape(1, -1, net.input_size)
         new = CarriedState.__new__(CarriedState)
         new.net, new._workspace = net, self._workspace
-        new.h = np.empty_like(self.h)
-        new.c = None if self.c is None else np.empty_like(self.c)
+        new.output, new.steps = self.output, self.steps
+        h, c = self.h, self.c
         with threads.blas_single_thread():
-            out = net._kernel_predict(X, False, 1, None, self._workspace,
-                                      sequences.Batch(h0=self.h, c0=self.c, hN=new.h,
-                                                      cN=new.c))
-        new.output = out[0, 0].copy()
+            for start in range(0, X.shape[1], BLOCK):
+                h_out = np.empty_like(h)
+                c_out = None if c is None else np.empty_like(c)
+                out = net._kernel_predict(np.ascontiguousarray(X[:, start:start + BLOCK]),
+                                          False, 1, None, self._workspace,
+                                          sequences.Batch(h0=h, c0=c, hN=h_out, cN=c_out))
+                h, c = h_out, c_out
+                new.output = out[0, 0].copy()
+        new.h, new.c = h, c
         new.steps = self.steps + X.shape[1]
         return new
 
