@@ -8,6 +8,7 @@ import pytest
 
 MODULES = ["tsrnn.datasets", "tsrnn.estimators", "tsrnn.forecasting", "tsrnn.metrics",
            "tsrnn.model_selection", "tsrnn.nn", "tsrnn.persistence", "tsrnn.plotting",
+           "tsrnn.streaming",
            "tsrnn.windowing"]
 
 

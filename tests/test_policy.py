@@ -93,18 +93,19 @@ _RANK = {
     "_validation": 0, "_resources": 0, "_version": 0, "_files": 0, "_engine": 1, "nn": 2,
     "_estimator_data": 2.5, "_estimator_sequences": 2.5, "_estimator_base": 2.7, "estimators": 3,
     "windowing": 4, "datasets": 4, "metrics": 4, "panel": 4.5, "_forecast": 5,
-    "forecasting": 6, "_many": 6, "_ensemble": 6.5, "_persist_checks": 6.7, "_persist_schema": 6.8,
+    "forecasting": 6, "streaming": 6, "_many": 6, "_ensemble": 6.5, "_persist_checks": 6.7,
+    "_persist_schema": 6.8,
     "model_selection": 7, "persistence": 7, "plotting": 7, "_persist_io": 0.5,
     "_cli_files": 7.5, "cli": 8, "__main__": 9,
 }
 _SUBRANK = {
     "_engine": {"jit": 0, "interrupts": 0, "kernels": 1, "threads": 2, "optim": 2, "plan": 2,
                 "sequences": 2, "inputs": 3, "launch": 3, "init": 2, "static": 2,
-                "network": 4, "seq2seq": 4.5, "training": 5},
+                "network": 4, "seq2seq": 4.5, "training": 5, "stream": 6},
     "_forecast": {"timeaxis": 0, "scaling": 0, "static": 0, "windows": 1, "regressor": 1,
                   "series": 2,
                   "forecast": 2,
-                  "single": 3, "global_model": 4},
+                  "single": 3, "global_model": 4, "stream": 3},
 }
 
 

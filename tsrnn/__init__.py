@@ -8,6 +8,10 @@ RNNForecaster
     pandas Series/DataFrame in, forecasts at the future timestamps out (with intervals);
     its network is an ``estimator`` (an RNNRegressor by default, any regressor works), and
     ``global_model=True`` trains one model across the series of a panel.
+StreamingForecaster
+    a stateful network over one continuous stream (sensor readings): trained by truncated
+    BPTT, then ``update`` advances its state one recurrent step per new reading and
+    ``predict`` forecasts from it, without re-reading a window.
 RNNEnsembleForecaster
     several forecasters differing in seed, input window and loss, combined by their median.
 save, load
@@ -45,6 +49,7 @@ _NAMES = {
     "RNNEnsembleForecaster": "tsrnn._ensemble",
     "RNNForecaster": "tsrnn.forecasting",
     "RNNRegressor": "tsrnn.estimators",
+    "StreamingForecaster": "tsrnn.streaming",
     "load": "tsrnn.persistence",
     "save": "tsrnn.persistence",
 }
@@ -57,6 +62,7 @@ __all__ = [
     "RNNEnsembleForecaster",
     "RNNForecaster",
     "RNNRegressor",
+    "StreamingForecaster",
     "__version__",
     "datasets",
     "load",

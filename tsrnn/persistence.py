@@ -47,6 +47,7 @@ from tsrnn._persist_schema import (
 from tsrnn._validation import format_bytes
 from tsrnn._version import __version__
 from tsrnn.estimators import RNNClassifier
+from tsrnn.streaming import StreamingForecaster
 
 __all__ = ["load", "save"]
 
@@ -432,6 +433,10 @@ def save(model, path) -> None:
     >>> bool((tsrnn.load(path).predict(X) == reg.predict(X)).all())
     True
     """
+    if isinstance(model, StreamingForecaster):
+        raise TypeError("`model` is a StreamingForecaster, which model files do not store: "
+                        "no schema checks its carried state yet. Pickle it instead (pickle or "
+                        "joblib.dump; load such files only from sources you trust).")
     if not isinstance(model, tuple(CLASSES.values())):
         raise TypeError(f"`model` must be a tsrnn estimator or forecaster "
                         f"({', '.join(CLASSES)}), got {type(model).__name__}.")
