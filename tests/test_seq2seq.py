@@ -205,10 +205,12 @@ def test_read_mask_and_layout_errors():
     with pytest.raises(ValueError, match="`decoder_inputs`=5 exceeds"):
         EncoderDecoder("gru", C, H, 1, 6, decoder_steps=3, encoder_inputs=3,
                        decoder_inputs=5)
-    with pytest.raises(ValueError, match=r"`X` must have shape \(n, T, 4\) with T > 3"):
-        m.forward(np.zeros((2, 3, C)))
-    with pytest.raises(ValueError, match="`Y` must have shape"):
-        m.loss_grad(np.zeros((2, 8, C)), np.zeros((2, 3, 3)))
+    for bad in (np.zeros((2, 3, C)), np.zeros((0, 8, C))):
+        with pytest.raises(ValueError, match=r"`X` must have shape \(n, T, 4\) with n >= 1"):
+            m.forward(bad)
+    for Y in (np.zeros((2, 3, 3)), np.zeros((3, 3, 2))):
+        with pytest.raises(ValueError, match="`Y` must have shape"):
+            m.loss_grad(np.zeros((2, 8, C)), Y)
     with pytest.raises(ValueError, match="cross_entropy"):
         m.loss_grad(np.zeros((2, 8, C)), np.zeros((2, 3, 2)), loss="cross_entropy")
 
@@ -425,3 +427,40 @@ def test_decoder_feedback_bad_settings_are_refused():
         _fit(_fc(decoder_feedback=True, estimator=q), y)
     with pytest.raises(TypeError, match="`decoder_feedback`"):
         _fit(_fc(decoder_feedback="yes"), y)
+
+
+def test_copies_keep_the_networks_views_into_the_parameters():
+    import copy
+    import pickle
+
+    m = _feedback_model("lstm")
+    for other in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert np.shares_memory(other.params, other.encoder.params)
+        assert np.shares_memory(other.params, other.decoder.params)
+        other.params[...] = 0.5
+        X = np.ones((2, TE + TD, 5))
+        assert not np.allclose(other.forward(X), m.forward(X))
+
+
+def test_a_pickled_forecaster_keeps_training_the_weights_it_predicts_with():
+    import pickle
+
+    y, X = _weather()
+    net = RNNForecaster.default_estimator(hidden_size=6, max_iter=3, warm_start=True,
+                                          early_stopping=False)
+    fc = pickle.loads(pickle.dumps(_fit(_fc(estimator=net), y.iloc[:-4], X.iloc[:-4])))
+    before = fc.predict(X.iloc[-4:])
+    _fit(fc, y.iloc[:-4], X.iloc[:-4])
+    assert not np.allclose(fc.predict(X.iloc[-4:]), before)
+
+
+def test_model_file_feedback_units_must_follow_the_scalers():
+    from tsrnn._persist_schema import check_state
+
+    y, X = _weather()
+    fc = _fit(_fc(decoder_feedback=True), y.iloc[:-4], X.iloc[:-4])
+    est = fc.estimator_
+    est.network_.feedback_scale = est.network_.feedback_scale * 5
+    with pytest.raises(ValueError, match="feedback_scale.*scalers"):
+        check_state(RNNRegressor, {k: v for k, v in vars(est).items() if k != "_trainer"},
+                    "model.estimator_")

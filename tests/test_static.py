@@ -221,3 +221,51 @@ def test_bad_static_covariates_are_refused():
         _fit(_fc(), y, missing)
     with pytest.raises(ValueError, match="has no covariates `X`"):
         _fit(_fc(), y, None)
+
+
+def test_backtest_of_a_global_model_with_static_covariates():
+    from tsrnn.model_selection import backtest
+
+    y, X = _panel()
+    res = backtest(_fc(), y, X, initial=0.8, step=10)
+    assert np.isfinite(res.forecasts["forecast"]).all()
+    only_static = backtest(_fc(static_covariates=["site", "depth"]), y, X, initial=0.8,
+                           step=10)
+    assert len(only_static.forecasts)
+
+
+def test_predict_checks_static_columns_and_refuses_unseen_series():
+    y, X = _panel()
+    fc = _fit(_fc(), y, X)
+    p = fc.predict()
+    # static columns given again must hold the fitted values; they change nothing
+    pd.testing.assert_frame_equal(fc.predict(X=X), p)
+    flipped = X.copy()
+    flipped.loc[flipped["sid"] == "s1", "site"] = "south"
+    with pytest.raises(ValueError, match="series 's1': static covariate 'site' is 'south'"):
+        fc.predict(X=flipped)
+    new = y[y["sid"] == "s0"].assign(sid="new")
+    with pytest.raises(ValueError, match="series 'new' was not seen at fit; a model with "
+                                         "`static_covariates`"):
+        fc.predict(y=pd.concat([y, new]))
+
+
+def test_categorical_static_covariates_are_one_hot_and_shared_ones_warn():
+    y, X = _panel()
+    X = X.assign(depth=X["depth"].astype(int).astype("category"))
+    fc = _fit(_fc(), y, X)
+    assert [c for c in fc.static_.columns if c.startswith("depth")] == \
+        ["depth=0", "depth=1", "depth=2"]
+    same = X.assign(depth=1.0)
+    with pytest.warns(UserWarning, match="static covariate 'depth' takes one value"):
+        _fc().fit(y, same)
+
+
+def test_warm_start_refuses_other_static_channels():
+    y, X = _panel()
+    net = RNNForecaster.default_estimator(hidden_size=4, max_iter=2, warm_start=True)
+    fc = _fit(_fc(estimator=net), y, X)
+    other = X.copy()
+    other.loc[other["sid"] == "s1", "site"] = "east"
+    with pytest.raises(ValueError, match="trained on the static channels"):
+        _fit(fc, y, other)

@@ -214,18 +214,15 @@ class _RNNBase(BaseEstimator):
     def _feedback_units(self):
         """Tell an encoder-decoder that feeds its outputs back how an output (standardised
         as its target column) becomes the next step's input (standardised as its input
-        channel): decoder step ``j``'s output ``k`` is column ``j * K + k``."""
+        channel)."""
         net = self.network_
         if self.loss == "quantile":
             raise ValueError("Decoder feedback feeds each step's forecast to the next; with "
                              "`loss`='quantile' there is no single value to feed. Use a point "
                              "loss or no feedback.")
-        Td, F = net.decoder_steps, net.feedback
-        K = net.output_size // Td
-        cols = (np.arange(Td - 1)[:, None] * K + np.arange(F)[None, :])
-        x_mean, x_std = self._x_mean[:F], self._x_std[:F]
-        net.set_feedback_units(self._y_std[cols] / x_std,
-                               (self._y_mean[cols] - x_mean) / x_std)
+        net.set_feedback_units(*seq2seq.feedback_units(
+            net.decoder_steps, net.feedback, net.output_size // net.decoder_steps,
+            self._x_mean, self._x_std, self._y_mean, self._y_std))
 
     def _dtype(self, reset):
         """The working dtype: the parameter's for a new network, else the fitted one's

@@ -56,11 +56,12 @@ def weighted_stats(A, sw, scale, lengths=None, read=None):
     if lengths is not None:
         w = w * step_mask(lengths, A.shape[1])
     if read is not None:
-        W = w[:, :, None] * read[None]
-        total = W.sum(axis=(0, 1))
-        A64 = A.astype(np.float64)
-        mean = np.einsum("ntc,ntc->c", W, A64) / total
-        std = np.sqrt(np.einsum("ntc,ntc->c", W, (A64 - mean) ** 2) / total)
+        # weights per sample and step times the (T, C) mask, never built as (n, T, C)
+        rf = read.astype(np.float64)
+        total = np.einsum("nt,tc->c", w, rf)
+        mean = np.einsum("nt,tc,ntc->c", w, rf, A, optimize=True) / total
+        var = np.einsum("nt,tc,ntc->c", w, rf, np.square(A - mean), optimize=True) / total
+        std = np.sqrt(var)
         return mean, np.where(std > 0, std, 1.0)
     w = w.reshape(-1)
     flat = A.reshape(-1, C).astype(np.float64)

@@ -26,7 +26,7 @@ from pandas.tseries.offsets import BaseOffset, BusinessDay, CustomBusinessDay
 
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import MAX_LAYERS, count_params
-from tsrnn._engine.seq2seq import EncoderDecoder
+from tsrnn._engine.seq2seq import EncoderDecoder, feedback_units
 from tsrnn._ensemble import RNNEnsembleForecaster
 from tsrnn._forecast.regressor import window_columns
 from tsrnn._forecast.series import SeriesState
@@ -245,7 +245,7 @@ def check_network(config, params, where):
         fail(f"{where}.params", params, f"must be the layout's {n} parameters")
 
 
-_ENCODER_DECODER = ("cell", "input_size", "hidden_size", "num_layers", "output_size",
+ENCODER_DECODER = ("cell", "input_size", "hidden_size", "num_layers", "output_size",
                     "decoder_steps", "encoder_inputs", "decoder_inputs", "activation", "init",
                     "num_embeddings", "embedding_dim", "static_size", "feedback")
 
@@ -253,7 +253,7 @@ _ENCODER_DECODER = ("cell", "input_size", "hidden_size", "num_layers", "output_s
 def check_encoder_decoder(config, params, where):
     """A stored encoder-decoder's layout (each network's as :func:`check_network` checks
     one) and its size; returns the layout's arguments."""
-    missing = [k for k in _ENCODER_DECODER if k not in config]
+    missing = [k for k in ENCODER_DECODER if k not in config]
     if missing:
         fail(where, sorted(config), f"lacks the layout's {missing}")
     for k in ("input_size", "hidden_size", "output_size", "decoder_steps", "encoder_inputs",
@@ -266,10 +266,10 @@ def check_encoder_decoder(config, params, where):
     if config["output_size"] % config["decoder_steps"]:
         fail(f"{where}.output_size", config["output_size"], "must be a multiple of "
              "decoder_steps")
-    n = EncoderDecoder.count_params(**{k: config[k] for k in _ENCODER_DECODER})
+    n = EncoderDecoder.count_params(**{k: config[k] for k in ENCODER_DECODER})
     if not isinstance(params, np.ndarray) or params.shape != (n,):
         fail(f"{where}.params", params, f"must be the layout's {n} parameters")
-    return {k: config[k] for k in _ENCODER_DECODER}
+    return {k: config[k] for k in ENCODER_DECODER}
 
 
 # ----------------------------------------------------------------------- the classes
@@ -345,6 +345,18 @@ def _regressor(s, est, where):
              "set): they are many-to-one, as fit refuses loss='quantile' with "
              "output='sequence'")
     _network_estimator(s, est, where, K * heads)
+    net = s["network_"]
+    if isinstance(net, EncoderDecoder) and net.feedback:
+        # the feedback units follow from the scalers: a file cannot set others
+        if s["quantiles_"] is not None:
+            fail(f"{where}.network_.feedback", net.feedback, "cannot go with quantile heads")
+        scale, shift = feedback_units(net.decoder_steps, net.feedback,
+                                      net.output_size // net.decoder_steps, s["_x_mean"],
+                                      s["_x_std"], s["_y_mean"], s["_y_std"])
+        if not (np.array_equal(scale, net.feedback_scale) and
+                np.array_equal(shift, net.feedback_shift)):
+            fail(f"{where}.network_.feedback_scale", "the stored units",
+                 "must be those of the stored scalers")
 
 
 def _classifier(s, est, where):

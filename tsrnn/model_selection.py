@@ -41,7 +41,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from tsrnn import metrics as _metrics
-from tsrnn._forecast import global_model, windows
+from tsrnn._forecast import global_model, static, windows
 from tsrnn._forecast.series import prepare
 from tsrnn._many import fit_many, predict_many
 from tsrnn._validation import check_float, check_int
@@ -291,6 +291,7 @@ def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, 
             prepared[sid] = prepare(template, panel[sid], covariates[sid])
         except (TypeError, ValueError) as err:
             raise series_error(err, sid) from None
+    statics = static.raw_values(template, covariates, ids)
     times = prepared[ids[0]].data.raw.index
     for sid in ids[1:]:
         times = times.union(prepared[sid].data.raw.index)
@@ -321,8 +322,10 @@ def _backtest_panel(forecaster, template, y, X, initial, step, every, m, names, 
                              f"the first origin {t_fit}; raise `initial`.")
         y_fit = {sid: train[sid].iloc[:, 0] for sid in keep}
         X_fit = None
-        if prepared[ids[0]].past or prepared[ids[0]].future:
-            X_fit = {sid: train[sid].iloc[:, 1:] for sid in keep}
+        if prepared[ids[0]].past or prepared[ids[0]].future or statics:
+            # the grid's covariates, and each series' static values over its rows
+            X_fit = {sid: static.with_values(train[sid].iloc[:, 1:], statics.get(sid))
+                     for sid in keep}
         t0 = time.perf_counter()
         fc = _fit_first(forecaster, y_fit, X_fit, block is blocks[0], initial)
         t1 = time.perf_counter()

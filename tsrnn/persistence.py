@@ -37,6 +37,7 @@ from tsrnn._forecast.timeaxis import TimeAxis
 from tsrnn._persist_checks import integer, name, timezone, tz_name
 from tsrnn._persist_schema import (
     CLASSES,
+    ENCODER_DECODER,
     RECORDS,
     check_axis,
     check_encoder_decoder,
@@ -50,6 +51,9 @@ from tsrnn.estimators import RNNClassifier
 from tsrnn.streaming import StreamingForecaster
 
 __all__ = ["load", "save"]
+
+# what an encoder-decoder's record holds beside its feedback units
+_ENCODER_DECODER_KEYS = (*ENCODER_DECODER, "dtype", "params")
 
 FORMAT = "tsrnn-model"
 # 2: estimators keep their fitted quantile levels and scaling flag (quantiles_, _scaled),
@@ -232,7 +236,12 @@ class _Reader:
         config = check_encoder_decoder(x, params, where)
         model = EncoderDecoder._with_params(params, **config,
                                             dtype=np.dtype(str(x["dtype"])).type)
-        units = [self.decode(x[k], f"{where}.{k}") for k in ("feedback_scale", "feedback_shift")]
+        keys = ("feedback_scale", "feedback_shift")
+        unknown = sorted(set(x) - set(_ENCODER_DECODER_KEYS) - set(keys))
+        if unknown or any(k not in x for k in keys):
+            raise ValueError(f"`{where}` must hold the layout, `params` and {list(keys)}; "
+                             f"it has {sorted(x)[:20]}.")
+        units = [self.decode(x[k], f"{where}.{k}") for k in keys]
         try:
             model.set_feedback_units(*units)
         except ValueError as err:

@@ -551,7 +551,8 @@ class Network:
             decoder it feeds.  Fixed-length batches only.
         static : array-like of shape (n, static_size), optional
             Static inputs, as in :meth:`forward`; the gradient reaches
-            ``init.weight``/``init.bias`` through the initial state.
+            ``init.weight``/``init.bias`` through the initial state
+            (``input_grad`` covers ``X`` only, not the static inputs).
 
         Returns
         -------

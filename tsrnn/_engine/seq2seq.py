@@ -168,6 +168,15 @@ class EncoderDecoder:
         self.n_params = probe_e.n_params + probe_d.n_params
         return enc_kw, dec_kw
 
+    def __getstate__(self):
+        # the two networks are views into params: rebuilt on unpickling, so that a copy
+        # (a worker's result, a deepcopy) does not train one array and predict with another
+        return {k: v for k, v in vars(self).items() if k not in ("encoder", "decoder")}
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._wrap()
+
     def _wrap(self):
         enc_kw, dec_kw = self._kw
         self.encoder = Network._with_params(self.params[:self._n_enc], **enc_kw,
@@ -232,12 +241,16 @@ class EncoderDecoder:
         check_plan(self.config, self.dtype, **training)
 
     # --------------------------------------------------------------- compute
+    def _check_shape(self, shape):
+        n, T, C = shape
+        if n < 1 or C != self.input_size or T <= self.decoder_steps:
+            raise ValueError(f"`X` must have shape (n, T, {self.input_size}) with n >= 1 and "
+                             f"T > {self.decoder_steps} (the window, then the decoder's "
+                             f"steps); got {shape}.")
+
     def _checked(self, X, groups, n_jobs):
         X = as_float_array("X", X, self.dtype, ndims=(3,))
-        if X.shape[2] != self.input_size or X.shape[1] <= self.decoder_steps:
-            raise ValueError(f"`X` must have shape (n, T, {self.input_size}) with T > "
-                             f"{self.decoder_steps} (the window, then the decoder's steps); "
-                             f"got {X.shape}.")
+        self._check_shape(X.shape)
         return (np.ascontiguousarray(X), check_groups(self, groups, len(X)),
                 threads.resolve_n_jobs(check_n_jobs(n_jobs)))
 
@@ -297,7 +310,7 @@ class EncoderDecoder:
                                      T - self.decoder_steps)
         per_step = self.decoder.output_size // (len(qs) if loss == "quantile" else 1)
         Y = as_float_array("Y", Y, self.dtype, ndims=(2, 3))
-        if Y.reshape(n, -1).shape[1:] != (self.decoder_steps * per_step,) or len(Y) != n:
+        if len(Y) != n or Y.reshape(n, -1).shape[1:] != (self.decoder_steps * per_step,):
             raise ValueError(f"`Y` must have shape ({n}, {self.decoder_steps}, {per_step}) "
                              f"or ({n}, {self.decoder_steps * per_step}), got {Y.shape}.")
         Y = np.ascontiguousarray(Y.reshape(n, 1, -1))
@@ -307,24 +320,17 @@ class EncoderDecoder:
             value, grad, _ = self._kernel_loss_grad(X, Y, sw, LOSS_CODES[loss], qs, delta,
                                                     False, trunc, masks, False, n_threads,
                                                     groups)
-        names = self.state_dict()
-        out = {}
         views = {**{f"encoder.{k}": v for k, v in self.encoder._views(grad[:self._n_enc])
-                    .items()},
+                    .items() if not k.startswith("head.")},
                  **{f"decoder.{k}": v for k, v in self.decoder._views(grad[self._n_enc:])
                     .items()}}
-        for k in names:
-            out[k] = views[k].copy()
-        return value, out
+        return value, {k: v.copy() for k, v in views.items()}
 
     def _split(self, X, get):
         """The encoder's and the decoder's inputs of packed ``X``, copied into ``get``'s
         buffers (the kernels take contiguous arrays)."""
+        self._check_shape(X.shape)
         n, T, C = X.shape
-        if C != self.input_size or T <= self.decoder_steps:
-            raise ValueError(f"`X` must have shape (n, T, {self.input_size}) with T > "
-                             f"{self.decoder_steps} (the window, then the decoder's steps); "
-                             f"got {X.shape}.")
         Te, F = T - self.decoder_steps, self.feedback
         Xe = get("s2s_xe", (n, Te, self.encoder_inputs), X.dtype)
         Xd = get("s2s_xd", (n, self.decoder_steps, F + self.decoder_inputs), X.dtype)
@@ -446,6 +452,18 @@ class EncoderDecoder:
                 f"decoder_inputs={self.decoder_inputs}, output_size={self.output_size}, "
                 + (f"feedback={self.feedback}, " if self.feedback else "") +
                 f"dtype={np.dtype(self.dtype).name})")
+
+
+def feedback_units(decoder_steps, feedback, outputs, x_mean, x_std, y_mean, y_std):
+    """``(scale, shift)`` of :meth:`EncoderDecoder.set_feedback_units` for outputs
+    standardised as their target columns (``y_mean``/``y_std``, ``decoder_steps *
+    outputs`` columns step-major) fed to input channels standardised as ``x_mean``/
+    ``x_std`` (the first ``feedback`` channels): decoder step ``j``'s output ``k`` is
+    column ``j * outputs + k``, read by step ``j + 1``."""
+    cols = np.arange(decoder_steps - 1)[:, None] * outputs + np.arange(feedback)[None, :]
+    x_mean, x_std = np.asarray(x_mean)[:feedback], np.asarray(x_std)[:feedback]
+    y_mean, y_std = np.asarray(y_mean), np.asarray(y_std)
+    return y_std[cols] / x_std, (y_mean[cols] - x_mean) / x_std
 
 
 def read_mask(config, steps):

@@ -202,7 +202,9 @@ def fit(fc, y, X):
                 f"series {sid!r}: its time index ({_time_kind(prep.data.raw.index)}) "
                 f"differs from series {ids[0]!r}'s ({_time_kind(first.data.raw.index)});"
                 " a global model needs one kind of time for all series.")
-    fc.static_ = static.static_frame(fc, covariates, ids)
+    frame = static.static_frame(fc, covariates, ids)
+    static.check_warm_start(fc, frame)
+    fc.static_ = frame
     _check_panel_memory(fc, prepared)
     fc.past_covariates_, fc.future_covariates_ = first.past, first.future
     fc.axis_ = first.axis
@@ -301,6 +303,7 @@ def series_state(fc, sid, history=None):
     own from its ``history``."""
     if sid in fc._states:
         return fc._states[sid]
+    static.check_unseen(fc, sid)
     if fc.series_encoding is not None:
         raise ValueError(f"series {sid!r} was not seen at fit; with "
                          f"`series_encoding`={fc.series_encoding!r} only the fitted "
@@ -334,7 +337,8 @@ def forecast_values(fc, what, X, y, coverage=None):
             state = series_state(fc, sid, histories.get(sid))
             A, F, pos, index, start = forecast_inputs(
                 fc, state, fc.targets_, fc.past_covariates_, fc.future_covariates_,
-                covariates[sid], histories.get(sid), short_ok=True)
+                static.without_static(fc, sid, covariates[sid]), histories.get(sid),
+                short_ok=True)
         except (TypeError, ValueError) as err:
             raise series_error(err, sid) from None
         values = series_forecast(fc, state, predictor(fc, state), A, encoded(fc, F, state),
