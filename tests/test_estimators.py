@@ -242,7 +242,8 @@ def test_divergence_restores_weights_whose_loss_was_measured(solver, lr):
     weights the best epoch started from, not the blown-up ones."""
     X, y = _data(n=50)
     with pytest.warns(DivergenceWarning, match="diverged in epoch 2"):
-        reg = RNNRegressor(**{**FAST, "solver": solver, "learning_rate_init": lr}).fit(X, y)
+        reg = RNNRegressor(**{**FAST, "solver": solver, "learning_rate_init": lr,
+                              "batch_size": 64}).fit(X, y)
     init = RNNRegressor(**{**FAST, "max_iter": 1, "learning_rate_init": 1e-30}).fit(X, y)
     pred = reg.predict(X)
     assert np.isfinite(pred).all() and np.abs(reg.network_.params).max() < 10

@@ -24,9 +24,21 @@ def _instances():
     return regs + [RNNClassifier(**FAST)]
 
 
-# No expected failures.  check_sample_weight_equivalence_on_dense_data passes too: the
-# checks' datasets fit in one minibatch, and scaling statistics are sample-weighted.
-@parametrize_with_checks(_instances(), expected_failed_checks=lambda est: {}, xfail_strict=True)
+# One expected failure: check_sample_weight_equivalence_on_dense_data.  With the default
+# batch_size="auto" the checks' 15-30 rows train in minibatches of 8, and a row of weight k
+# and k copies of it do not fall into the same minibatches, so the sequences of optimizer
+# steps differ.  Weights are equivalent to repetition when a fit's steps are the same: in a
+# single full batch without shuffling (test_sample_weight_equivalence_full_batch below; the
+# scaling statistics are sample-weighted).  Strict: the check must keep failing here.
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data":
+        'minibatches of batch_size="auto" differ between weights and repetitions; '
+        "full-batch equivalence is tested in test_sample_weight_equivalence_full_batch",
+}
+
+
+@parametrize_with_checks(_instances(), expected_failed_checks=lambda est: EXPECTED_FAILURES,
+                         xfail_strict=True)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

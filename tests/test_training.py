@@ -97,7 +97,8 @@ def test_plateau_schedule_lowers_the_learning_rate():
 
 def test_constant_schedule_stops_on_plateau():
     X, y = _data()
-    reg = RNNRegressor(**{**FAST, "max_iter": 60}, n_iter_no_change=3, tol=10.0).fit(X, y)
+    reg = RNNRegressor(**{**FAST, "max_iter": 60}, n_iter_no_change=3, tol=10.0,
+                       learning_rate="constant").fit(X, y)
     assert reg.n_iter_ == 4  # the first epoch sets the best loss, three more without gain
     assert reg._trainer.optimizer.learning_rate == FAST["learning_rate_init"]
 

@@ -51,6 +51,18 @@ from tsrnn._validation import (
 )
 
 
+def auto_batch_size(n):
+    """``batch_size="auto"`` for ``n`` training samples: about eight minibatches per epoch,
+    of 8 to 64 samples (all ``n`` below 8).
+
+    On small data a batch of all samples (the earlier ``min(64, n)``) makes an epoch a
+    single update, and a plateau rule counted in epochs then stops the fit after a few
+    dozen updates; chosen by train-split cross-validation in
+    ``benchmarks/bench_classify.py`` (``benchmarks/RESULTS.md``).
+    """
+    return min(n, max(8, min(64, n // 8)))
+
+
 def _assign(estimator, params):
     """``__init__``'s whole job: store every argument under its name (scikit-learn's rule)."""
     for name, value in params.items():
@@ -243,7 +255,8 @@ class _RNNBase(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _config(self, n_train):
         """The trainer's settings: every parameter it shares a name with, and the rest."""
-        batch = min(64, n_train) if self.batch_size == "auto" else min(self.batch_size, n_train)
+        batch = (auto_batch_size(n_train) if self.batch_size == "auto"
+                 else min(self.batch_size, n_train))
         shared = {f.name for f in fields(TrainConfig)} & set(self._get_param_names())
         return TrainConfig(**{**{k: getattr(self, k) for k in shared}, **self._loss_config(),
                               "batch_size": batch, "verbose": bool(self.verbose),

@@ -20,9 +20,15 @@ from tsrnn._estimator_data import check_magnitude
 from tsrnn.estimators import RNNRegressor
 from tsrnn.windowing import offset_name
 
-# What the forecaster's default network changes from RNNRegressor's defaults.
+# What the forecaster's default network changes from RNNRegressor's defaults.  The
+# second line keeps the training settings RNNRegressor had before its small-data
+# defaults (issue 13): on M1 and Tourism (benchmarks/bench_mcomp.py) those defaults made
+# the forecaster worse, see benchmarks/RESULTS.md.  batch_size=64 is the earlier "auto",
+# min(64, n): an explicit batch is capped at the sample count.
 FORECASTING_DEFAULTS = {"early_stopping": True, "learning_rate_init": 3e-3,
-                        "loss": "absolute_error"}
+                        "loss": "absolute_error",
+                        "batch_size": 64, "init": "pytorch", "clip_norm": None,
+                        "learning_rate": "constant", "max_iter": 200}
 
 
 def default_estimator(**params):
