@@ -155,8 +155,11 @@ class RNNForecaster(BaseEstimator):
         the forecasting defaults, ``RNNForecaster.default_estimator()``
         (``early_stopping=True``, ``learning_rate_init=3e-3``,
         ``loss="absolute_error"``: on the M1 competition it beat the squared
-        error on sMAPE and MASE in every frequency, on Tourism it matched it).
-        An estimator
+        error on sMAPE and MASE in every frequency, on Tourism it matched it;
+        and ``batch_size=64``, ``init="pytorch"``, ``clip_norm=None``,
+        ``learning_rate="constant"``, ``max_iter=200``: the estimators'
+        small-data defaults made M1 worse in every frequency, see
+        ``benchmarks/RESULTS.md``).  An estimator
         you pass is cloned and used as given; start from
         ``RNNForecaster.default_estimator(hidden_size=64)`` to change one
         setting and keep the others, or tune ``estimator__hidden_size`` (with
@@ -241,7 +244,9 @@ class RNNForecaster(BaseEstimator):
     @staticmethod
     def default_estimator(**params):
         """The network of ``estimator=None``: ``RNNRegressor(early_stopping=True,
-        learning_rate_init=3e-3, loss="absolute_error")``, with ``params`` changed.
+        learning_rate_init=3e-3, loss="absolute_error", batch_size=64, init="pytorch",
+        clip_norm=None, learning_rate="constant", max_iter=200)``, with ``params``
+        changed.
 
         Returns
         -------
