@@ -276,27 +276,33 @@ def report(paths):
     print_summary(merged)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--datasets", default=",".join(DATASETS))
+def parse_args(argv, doc, datasets, estimator, baselines):
+    """(args, configs, seeds) of the command line shared with ``bench_regress.py``:
+    ``configs`` the ``(name, params)`` of each tsrnn configuration to run."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--datasets", default=",".join(datasets))
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--tsrnn", action="append", default=[], metavar="NAME=JSON",
-                    help="extra RNNClassifier configuration (repeatable)")
-    ap.add_argument("--no-default", action="store_true", help="skip the default RNNClassifier")
-    ap.add_argument("--no-baselines", action="store_true", help="skip 1-NN DTW and MiniRocket")
+                    help=f"extra {estimator} configuration (repeatable)")
+    ap.add_argument("--no-default", action="store_true", help=f"skip the default {estimator}")
+    ap.add_argument("--no-baselines", action="store_true", help=f"skip {baselines}")
     ap.add_argument("--cv", type=int, default=0, help="K-fold CV on the train split per tsrnn config")
     ap.add_argument("--json", default=None)
     ap.add_argument("--report", nargs="+", metavar="JSON",
                     help="only print merged markdown tables of saved --json files")
     a = ap.parse_args(argv)
-    if a.report:
-        return report(a.report)
-
     configs = [] if a.no_default else [("default", {})]
     for spec in a.tsrnn:
         name, _, js = spec.partition("=")
         configs.append((name, json.loads(js)))
-    seeds = [int(s) for s in a.seeds.split(",")]
+    return a, configs, [int(s) for s in a.seeds.split(",")]
+
+
+def main(argv=None):
+    a, configs, seeds = parse_args(argv, __doc__, DATASETS, "RNNClassifier",
+                                   "1-NN DTW and MiniRocket")
+    if a.report:
+        return report(a.report)
     datasets = a.datasets.split(",")
 
     import aeon

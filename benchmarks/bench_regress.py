@@ -29,7 +29,6 @@ Command (from /tmp, as recorded in benchmarks/RESULTS.md)::
 A configuration's ``batch_size`` may be an expression of ``n`` (the number of training
 series of that fit), as in ``bench_classify.py``.
 """
-import argparse
 import json
 import os
 import sys
@@ -37,6 +36,9 @@ import time
 import warnings
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_classify import make_params, parse_args  # noqa: E402
 
 DATASETS = ["Covid3Month", "CardanoSentiment"]
 
@@ -46,15 +48,6 @@ def load(name):
     X_tr, y_tr = load_regression(name, split="train")
     X_te, y_te = load_regression(name, split="test")
     return X_tr, np.asarray(y_tr, float), X_te, np.asarray(y_te, float)
-
-
-def make_params(cfg, n, seed):
-    p = dict(cfg)
-    bs = p.get("batch_size")
-    if isinstance(bs, str) and bs != "auto":
-        p["batch_size"] = int(eval(bs, {"__builtins__": {}}, {"n": n, "min": min, "max": max}))
-    p["random_state"] = seed
-    return p
 
 
 def rmse(a, b):
@@ -147,23 +140,10 @@ def report(paths):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--datasets", default=",".join(DATASETS))
-    ap.add_argument("--seeds", default="0")
-    ap.add_argument("--tsrnn", action="append", default=[], metavar="NAME=JSON")
-    ap.add_argument("--no-default", action="store_true")
-    ap.add_argument("--no-baselines", action="store_true")
-    ap.add_argument("--cv", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    ap.add_argument("--report", nargs="+", metavar="JSON")
-    a = ap.parse_args(argv)
+    a, configs, seeds = parse_args(argv, __doc__, DATASETS, "RNNRegressor",
+                                   "the mean, 1-NN DTW and MiniRocket")
     if a.report:
         return report(a.report)
-    configs = [] if a.no_default else [("default", {})]
-    for spec in a.tsrnn:
-        name, _, js = spec.partition("=")
-        configs.append((name, json.loads(js)))
-    seeds = [int(s) for s in a.seeds.split(",")]
     env = dict(python=sys.version.split()[0], cpus=os.cpu_count(), loadavg_start=os.getloadavg())
     print("configs:", configs, "seeds:", seeds, "cv:", a.cv)
     summaries, all_rows, t_all = {}, {}, time.perf_counter()

@@ -300,3 +300,28 @@ def subprocess_env(**extra):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
     env.update(extra)
     return env
+
+
+def sigint_at_call(monkeypatch, k, exc=None):
+    """Send SIGINT to this process right after the ``k``-th minibatch kernel call
+    (``Network._kernel_loss_grad``), or raise ``exc`` from inside it, as a forced second
+    Ctrl-C inside Numba's machinery would.  Returns the call counter."""
+    import os
+    import signal
+
+    from tsrnn._engine.network import Network
+
+    real = Network._kernel_loss_grad
+    calls = {"n": 0}
+
+    def kernel(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == k:
+            if exc is not None:
+                raise exc
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(Network, "_kernel_loss_grad", kernel)
+    return calls

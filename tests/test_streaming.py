@@ -3,7 +3,6 @@ reference by central differences and against the same loop written in PyTorch), 
 carried state (reading by reading == one pass over the stream), O(1) updates,
 reproducibility, and bad input."""
 
-import os
 import pickle
 import signal
 import warnings
@@ -12,7 +11,7 @@ import _reference as ref
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_network, make_torch_net
+from conftest import make_network, make_torch_net, sigint_at_call
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
@@ -428,26 +427,11 @@ def test_a_failed_refit_leaves_the_model_as_it_was(fitted):
 
 
 # -------------------------------------------------------------------- Ctrl-C
-def _sigint_at_call(monkeypatch, k):
-    real = Network._kernel_loss_grad
-    calls = {"n": 0}
-
-    def kernel(self, *args, **kwargs):
-        out = real(self, *args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == k:
-            os.kill(os.getpid(), signal.SIGINT)
-        return out
-
-    monkeypatch.setattr(Network, "_kernel_loss_grad", kernel)
-    return calls
-
-
 def test_ctrl_c_during_fit_keeps_the_best_weights_and_a_usable_model(monkeypatch):
     y = _y()
     fc = _fc(estimator=_net(max_iter=20))
     per_epoch = len(schedule(300 // 2, 8, 16))  # segments of an epoch, with 2 substreams
-    _sigint_at_call(monkeypatch, 2 * per_epoch + 1)  # in the third epoch
+    sigint_at_call(monkeypatch, 2 * per_epoch + 1)  # in the third epoch
     with pytest.warns(UserWarning, match="interrupted after 2 epochs"):
         fc.fit(y.iloc[:300])
     assert fc.n_iter_ == len(fc.loss_curve_) == 2
@@ -462,7 +446,7 @@ def test_ctrl_c_inside_a_raising_scope_raises_and_leaves_the_model_as_it_was(fit
     fc, y = fitted
     fc = pickle.loads(pickle.dumps(fc))
     pred = fc.predict()
-    _sigint_at_call(monkeypatch, 2)
+    sigint_at_call(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         with interrupts.deferred(raise_on_exit=True):
             fc.fit(y.iloc[:200])

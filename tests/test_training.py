@@ -11,11 +11,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import sigint_at_call
 from sklearn.exceptions import ConvergenceWarning
 
 from tsrnn import RNNEnsembleForecaster, RNNForecaster, RNNRegressor
 from tsrnn._engine import interrupts
-from tsrnn._engine.network import Network
 from tsrnn._engine.training import Trainer
 
 FAST = dict(hidden_size=8, learning_rate_init=1e-2, max_iter=15, random_state=0)
@@ -152,29 +152,10 @@ INT = dict(hidden_size=8, learning_rate_init=1e-2, max_iter=30, random_state=0,
 N = 120  # six minibatches per epoch
 
 
-def _sigint_at_call(monkeypatch, k, exc=None):
-    """Send SIGINT to this process right after the ``k``-th minibatch kernel call (or raise
-    ``exc`` from inside it, as a forced second Ctrl-C inside Numba's machinery would)."""
-    real = Network._kernel_loss_grad
-    calls = {"n": 0}
-
-    def kernel(self, *args, **kwargs):
-        out = real(self, *args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == k:
-            if exc is not None:
-                raise exc
-            os.kill(os.getpid(), signal.SIGINT)
-        return out
-
-    monkeypatch.setattr(Network, "_kernel_loss_grad", kernel)
-    return calls
-
-
 @pytest.mark.parametrize("call", [1, 3, 6, 7, 20, 41])
 def test_estimator_ends_with_best_weights_and_consistent_history(monkeypatch, call):
     X, y = _data()
-    _sigint_at_call(monkeypatch, call)
+    sigint_at_call(monkeypatch, call)
     reg = RNNRegressor(**INT)
     with pytest.warns(UserWarning, match="interrupted after"):
         reg.fit(X, y)
@@ -195,7 +176,7 @@ def test_interrupt_with_early_stopping_restores_the_validation_best(monkeypatch)
     X, y = _data()
     kw = dict(INT, early_stopping=True, batch_size=18)
     full = RNNRegressor(**{**kw, "max_iter": 4}).fit(X, y)
-    _sigint_at_call(monkeypatch, 4 * 6 + 2)  # inside the fifth epoch (six batches of 18)
+    sigint_at_call(monkeypatch, 4 * 6 + 2)  # inside the fifth epoch (six batches of 18)
     with pytest.warns(UserWarning, match="interrupted after 4 epochs"):
         reg = RNNRegressor(**kw).fit(X, y)
     np.testing.assert_array_equal(reg.network_.params, full.network_.params)
@@ -209,12 +190,12 @@ def test_system_error_from_an_interrupt_inside_a_kernel_call_is_an_interrupt(mon
     except KeyboardInterrupt as ki:
         err = SystemError("CPUDispatcher(<function run>) returned a result with an exception set")
         err.__cause__ = ki
-    _sigint_at_call(monkeypatch, 9, exc=err)
+    sigint_at_call(monkeypatch, 9, exc=err)
     with pytest.warns(UserWarning, match="interrupted after 1 epochs"):
         reg = RNNRegressor(**INT).fit(X, y)
     assert reg.n_iter_ == len(reg.loss_curve_) == 1
     other = SystemError("an unrelated failure")
-    _sigint_at_call(monkeypatch, 2, exc=other)
+    sigint_at_call(monkeypatch, 2, exc=other)
     with pytest.raises(SystemError, match="unrelated"):
         RNNRegressor(**INT).fit(X, y)
 
@@ -222,7 +203,7 @@ def test_system_error_from_an_interrupt_inside_a_kernel_call_is_an_interrupt(mon
 def test_warm_start_interrupt_is_reported_and_the_call_keeps_its_best(monkeypatch):
     X, y = _data()
     reg = RNNRegressor(**{**INT, "max_iter": 3}, warm_start=True).fit(X, y)
-    _sigint_at_call(monkeypatch, 2)
+    sigint_at_call(monkeypatch, 2)
     with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
         reg.fit(X, y)
     assert reg.n_iter_ == len(reg.loss_curve_) == 3
@@ -243,7 +224,7 @@ def _forecaster():
 def test_forecaster_raises_keyboard_interrupt_and_stays_as_it_was(monkeypatch):
     y = _series()
     fc = _forecaster()
-    calls = _sigint_at_call(monkeypatch, 5)
+    calls = sigint_at_call(monkeypatch, 5)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # no "interrupted" warning either
         with pytest.raises(KeyboardInterrupt):
@@ -253,7 +234,7 @@ def test_forecaster_raises_keyboard_interrupt_and_stays_as_it_was(monkeypatch):
     monkeypatch.undo()
     fitted = _forecaster().fit(y)
     expected = fitted.predict()
-    _sigint_at_call(monkeypatch, 12)
+    sigint_at_call(monkeypatch, 12)
     with pytest.raises(KeyboardInterrupt):
         fitted.fit(y.iloc[:-5])
     pd.testing.assert_series_equal(fitted.predict(), expected)
@@ -263,7 +244,7 @@ def test_forecaster_raises_keyboard_interrupt_and_stays_as_it_was(monkeypatch):
 def test_ensemble_stops_every_member_and_raises(monkeypatch):
     y = _series()
     ens = RNNEnsembleForecaster(_forecaster(), n_models=3, random_state=0)
-    calls = _sigint_at_call(monkeypatch, 3)
+    calls = sigint_at_call(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         ens.fit(y)
     assert calls["n"] <= 3 + 2  # at most one more minibatch per other running member
@@ -350,7 +331,7 @@ def test_fit_many_in_process_stops_every_series_and_raises(monkeypatch, backend)
 
     panel = pd.DataFrame({f"s{i}": _series().to_numpy() * (i + 1) for i in range(4)},
                          index=_series().index)
-    calls = _sigint_at_call(monkeypatch, 4)
+    calls = sigint_at_call(monkeypatch, 4)
     with parallel_config(backend=backend, n_jobs=2), pytest.raises(KeyboardInterrupt):
         fit_many(_forecaster(), panel)
     # the handler runs when the main thread next gets the GIL: a running worker may take a

@@ -15,13 +15,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._engine import interrupts
 from tsrnn._forecast import forecast, global_model, regressor, scaling, single, windows
+from tsrnn._forecast.regressor import DefaultNetworkMixin
 from tsrnn._validation import check_choice, check_float, check_int, naming
 from tsrnn.windowing import as_names
 
 __all__ = ["RNNForecaster"]
 
 
-class RNNForecaster(BaseEstimator):
+class RNNForecaster(DefaultNetworkMixin, BaseEstimator):
     """Recurrent network forecaster: pandas Series/DataFrame in, forecasts at future timestamps out.
 
     Parameters
@@ -241,31 +242,7 @@ class RNNForecaster(BaseEstimator):
         self.embedding_dim = embedding_dim
         self.static_covariates = static_covariates
 
-    @staticmethod
-    def default_estimator(**params):
-        """The network of ``estimator=None``: ``RNNRegressor(early_stopping=True,
-        learning_rate_init=3e-3, loss="absolute_error", batch_size=64, init="pytorch",
-        clip_norm=None, learning_rate="constant", max_iter=200)``, with ``params``
-        changed.
-
-        Returns
-        -------
-        RNNRegressor
-        """
-        return regressor.default_estimator(**params)
-
-    def set_params(self, **params):
-        """Set parameters; ``estimator__<name>`` with ``estimator=None`` first makes
-        ``estimator`` the default network, so tuning starts from the forecasting defaults.
-
-        Returns
-        -------
-        self
-        """
-        if self.estimator is None and "estimator" not in params and \
-                any(k.startswith("estimator__") for k in params):
-            self.estimator = self.default_estimator()
-        return super().set_params(**params)
+    _network_defaults = regressor.FORECASTING_DEFAULTS
 
     # parameters that predict reads of the fitted model: changed by set_params after fit,
     # they take effect at the next fit (predict refuses to mix them with the fitted model)

@@ -26,6 +26,7 @@ from tsrnn._engine.stream import CarriedState, StreamTrainer, substreams
 from tsrnn._engine.training import TrainConfig
 from tsrnn._estimator_data import cast_finite, check_magnitude
 from tsrnn._forecast.forecast import check_finite
+from tsrnn._forecast.regressor import DefaultNetworkMixin
 from tsrnn._forecast.stream import StreamUnits, check_readings, future_index, read_stream
 from tsrnn._validation import check_choice, check_int, check_random_state, naming
 from tsrnn.estimators import RNNRegressor
@@ -49,7 +50,7 @@ AUTO_ROWS = 16
 AUTO_SEGMENTS = 8
 
 
-class StreamingForecaster(BaseEstimator):
+class StreamingForecaster(DefaultNetworkMixin, BaseEstimator):
     """Stateful recurrent forecaster of one stream, updated reading by reading.
 
     Parameters
@@ -174,30 +175,7 @@ class StreamingForecaster(BaseEstimator):
         self.estimator = estimator
         self.random_state = random_state
 
-    @staticmethod
-    def default_estimator(**params):
-        """The network settings of ``estimator=None``: ``RNNRegressor(early_stopping=True,
-        learning_rate_init=3e-3, loss="absolute_error", init="pytorch", clip_norm=None,
-        learning_rate="constant", max_iter=200)``, with ``params`` changed.
-
-        Returns
-        -------
-        RNNRegressor
-        """
-        return RNNRegressor(**{**STREAMING_DEFAULTS, **params})
-
-    def set_params(self, **params):
-        """Set parameters; ``estimator__<name>`` with ``estimator=None`` first makes
-        ``estimator`` the default network, so tuning starts from the defaults.
-
-        Returns
-        -------
-        self
-        """
-        if self.estimator is None and "estimator" not in params and \
-                any(k.startswith("estimator__") for k in params):
-            self.estimator = self.default_estimator()
-        return super().set_params(**params)
+    _network_defaults = STREAMING_DEFAULTS
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):

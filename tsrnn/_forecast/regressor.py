@@ -36,6 +36,39 @@ def default_estimator(**params):
     return RNNRegressor(**{**FORECASTING_DEFAULTS, **params})
 
 
+class DefaultNetworkMixin:
+    """For a model whose ``estimator=None`` stands for its ``default_estimator()``, an
+    :class:`~tsrnn.RNNRegressor` with the class's ``_network_defaults``:
+    ``set_params(estimator__<name>=...)`` then first makes ``estimator`` that network, so
+    that tuning starts from the model's defaults rather than from ``RNNRegressor()``'s."""
+
+    _network_defaults: dict = {}
+
+    @classmethod
+    def default_estimator(cls, **params):
+        """The network of ``estimator=None`` (see the ``estimator`` parameter for its
+        settings and why), with ``params`` changed.
+
+        Returns
+        -------
+        RNNRegressor
+        """
+        return RNNRegressor(**{**cls._network_defaults, **params})
+
+    def set_params(self, **params):
+        """Set parameters; ``estimator__<name>`` with ``estimator=None`` first makes
+        ``estimator`` the default network, so tuning starts from its defaults.
+
+        Returns
+        -------
+        self
+        """
+        if self.estimator is None and "estimator" not in params and \
+                any(k.startswith("estimator__") for k in params):
+            self.estimator = self.default_estimator()
+        return super().set_params(**params)
+
+
 def check_estimator(estimator):
     """``estimator`` if it is a regressor with ``fit`` and ``predict``, else a TypeError."""
     if estimator is None:
