@@ -100,7 +100,7 @@ _RANK = {
 }
 _SUBRANK = {
     "_engine": {"jit": 0, "interrupts": 0, "kernels": 1, "threads": 2, "optim": 2, "plan": 2,
-                "sequences": 2, "inputs": 3, "launch": 3, "init": 2, "static": 2,
+                "sequences": 2, "inputs": 3, "launch": 3, "init": 2, "static": 1,
                 "network": 4, "seq2seq": 4.5, "training": 5, "stream": 6},
     "_forecast": {"timeaxis": 0, "scaling": 0, "static": 0, "windows": 1, "regressor": 1,
                   "series": 2,

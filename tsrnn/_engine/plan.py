@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsrnn._engine.kernels import drivers as _k
+from tsrnn._engine.static import state_rows as static_rows
 from tsrnn._validation import check_allocation
 
 # Deeper stacks do not train without residual connections; the bound keeps a typo such as
@@ -78,8 +79,7 @@ def count_params(cell, input_size, hidden_size, num_layers, output_size, num_emb
     G = _k.N_GATES[cell] * hidden_size
     first = G * (input_size + embedding_dim + hidden_size + 2)
     rest = (num_layers - 1) * G * (2 * hidden_size + 2)
-    init = 0 if not static_size else \
-        (2 if cell == "lstm" else 1) * num_layers * hidden_size * (static_size + 1)
+    init = static_rows(cell, num_layers, hidden_size) * (static_size + 1) if static_size else 0
     return first + rest + output_size * (hidden_size + 1) + num_embeddings * embedding_dim + \
         init
 

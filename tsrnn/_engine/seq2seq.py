@@ -139,17 +139,15 @@ class EncoderDecoder:
             raise ValueError(f"`feedback`={feedback} must be at most the decoder's {O // steps} "
                              f"outputs per step and the {C - self.decoder_inputs} channels "
                              "before its own.")
-        common = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers,
-                      activation=activation, init=init)
         S = check_int("static_size", static_size, low=0)
         if S >= encoder_inputs:
             raise ValueError(f"`static_size`={S} must be below `encoder_inputs`="
                              f"{encoder_inputs} (the static inputs are the encoder's last).")
-        enc_kw = dict(common, input_size=encoder_inputs - S, output_size=0,
-                      num_embeddings=num_embeddings, embedding_dim=embedding_dim,
-                      static_size=S)
-        dec_kw = dict(common, input_size=self.feedback + decoder_inputs,
-                      output_size=O // steps, num_embeddings=0, embedding_dim=0)
+        enc_kw, dec_kw = sub_layouts(dict(
+            cell=cell, hidden_size=hidden_size, num_layers=num_layers, output_size=O,
+            decoder_steps=steps, encoder_inputs=encoder_inputs, decoder_inputs=decoder_inputs,
+            activation=activation, init=init, num_embeddings=num_embeddings,
+            embedding_dim=embedding_dim, static_size=S, feedback=self.feedback))
         # layouts only (checked as Network checks them): nothing drawn or allocated
         self._kw = (enc_kw, dec_kw)
         probe_e = Network.__new__(Network)
@@ -209,14 +207,9 @@ class EncoderDecoder:
                     feedback=self.feedback)
 
     @staticmethod
-    def count_params(cell, input_size, hidden_size, num_layers, output_size, decoder_steps,
-                     encoder_inputs, decoder_inputs, num_embeddings=0, embedding_dim=0,
-                     static_size=0, feedback=0, **_):
+    def count_params(**config):
         """Length of the flat vector of a layout (closed form, nothing built)."""
-        return count_params(cell, int(encoder_inputs) - int(static_size), hidden_size,
-                            num_layers, 0, num_embeddings, embedding_dim, static_size) + \
-            count_params(cell, int(decoder_inputs) + int(feedback), hidden_size, num_layers,
-                         int(output_size) // int(decoder_steps))
+        return sum(count_params(**_sized(kw)) for kw in sub_layouts(config))
 
     @property
     def weight_mask(self):
@@ -466,6 +459,29 @@ def feedback_units(decoder_steps, feedback, outputs, x_mean, x_std, y_mean, y_st
     return y_std[cols] / x_std, (y_mean[cols] - x_mean) / x_std
 
 
+def sub_layouts(config):
+    """The ``Network`` arguments (all but ``dtype``) of the encoder and of the decoder of
+    an encoder-decoder layout ``config``: the encoder headless, reading the first
+    ``encoder_inputs`` channels (its last ``static_size`` as static inputs); the decoder
+    reading ``feedback + decoder_inputs`` channels, with the outputs of one step."""
+    # activation and init as given (sizes and memory plans do without them)
+    common = {k: config[k] for k in ("cell", "hidden_size", "num_layers", "activation",
+                                     "init") if k in config}
+    S, F = int(config.get("static_size", 0)), int(config.get("feedback", 0))
+    enc = dict(common, input_size=int(config["encoder_inputs"]) - S, output_size=0,
+               num_embeddings=config.get("num_embeddings", 0),
+               embedding_dim=config.get("embedding_dim", 0), static_size=S)
+    dec = dict(common, input_size=F + int(config["decoder_inputs"]),
+               output_size=int(config["output_size"]) // int(config["decoder_steps"]),
+               num_embeddings=0, embedding_dim=0)
+    return enc, dec
+
+
+def _sized(kw):
+    """A network's arguments as the size functions of ``tsrnn._engine.plan`` take them."""
+    return {k: v for k, v in kw.items() if k not in ("activation", "init")}
+
+
 def read_mask(config, steps):
     """(steps, input_size) bool: which entries of a packed window of ``steps`` steps the
     layout ``config`` reads (its scaling statistics count those only)."""
@@ -484,17 +500,11 @@ def check_plan(config, dtype, *, batch=0, steps=0, targets=1, dropout=False, n_t
     plans together; arguments as :func:`tsrnn._engine.plan.plan_bytes`)."""
     Td = check_int("decoder_steps", config["decoder_steps"])
     Te = max(int(steps) - Td, 0) if batch else 0
-    common = dict(cell=config["cell"], hidden_size=config["hidden_size"],
-                  num_layers=config["num_layers"], dtype=dtype, batch=batch, dropout=dropout,
-                  n_threads=n_threads)
-    S = int(config.get("static_size", 0))
-    total = plan_bytes(input_size=int(config["encoder_inputs"]) - S, output_size=0,
-                       num_embeddings=config.get("num_embeddings", 0),
-                       embedding_dim=config.get("embedding_dim", 0), static_size=S,
-                       steps=Te, targets=0, **common) + \
-        plan_bytes(input_size=int(config["decoder_inputs"]) + int(config.get("feedback", 0)),
-                   output_size=int(config["output_size"]) // Td, steps=Td if batch else 0,
-                   targets=max(int(targets) // Td, 1), seq=True, **common)
+    enc, dec = (_sized(kw) for kw in sub_layouts(config))
+    common = dict(dtype=dtype, batch=batch, dropout=dropout, n_threads=n_threads)
+    total = plan_bytes(**enc, steps=Te, targets=0, **common) + \
+        plan_bytes(**dec, steps=Td if batch else 0, targets=max(int(targets) // Td, 1),
+                   seq=True, **common)
     n_params = EncoderDecoder.count_params(**config)
     what = (f"An encoder-decoder {config['cell'].upper()} with `hidden_size`="
             f"{config['hidden_size']} and `num_layers`={config['num_layers']} "
