@@ -11,6 +11,7 @@ side (the grid, the units, the checks of new readings) is in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -23,7 +24,6 @@ from tsrnn._engine import interrupts, threads
 from tsrnn._engine.network import Network
 from tsrnn._engine.plan import check_plan
 from tsrnn._engine.stream import CarriedState, StreamTrainer, substreams
-from tsrnn._engine.training import TrainConfig
 from tsrnn._estimator_data import cast_finite, check_magnitude
 from tsrnn._forecast.forecast import check_finite
 from tsrnn._forecast.regressor import DefaultNetworkMixin
@@ -333,12 +333,10 @@ class StreamingForecaster(DefaultNetworkMixin, BaseEstimator):
 
     @staticmethod
     def _config(est, rows):
-        """The trainer's settings from the estimator's parameters of the same names."""
-        names = ("solver", "learning_rate_init", "learning_rate", "momentum",
-                 "nesterovs_momentum", "alpha", "tol", "n_iter_no_change", "clip_norm",
-                 "dropout", "n_jobs", "huber_delta", "loss")
-        return TrainConfig(**{k: getattr(est, k) for k in names}, batch_size=rows,
-                           shuffle=False, return_sequences=True, verbose=bool(est.verbose))
+        """The trainer's settings, as the estimator derives them from its parameters, with
+        one row per substream, segments in time order and a loss at every step."""
+        return dataclasses.replace(est._config(rows), batch_size=rows, shuffle=False,
+                                   return_sequences=True)
 
     # ----------------------------------------------------------------- update
     def update(self, y, X=None):
