@@ -188,17 +188,19 @@ def fmt(v, spec=".3f"):
     return "n/a" if v is None else format(v, spec)
 
 
-def summarise(rows):
-    """Mean over seeds per method."""
+def summarise(rows, metric="acc"):
+    """Mean over seeds per method of ``metric`` (its sd, its ``cv_`` form when there),
+    the seconds, and for tsrnn the epochs and batch."""
     out = {}
     for r in rows:
         out.setdefault(r["method"], []).append(r)
     summ = {}
     for m, rs in out.items():
-        s = dict(acc=float(np.mean([r["acc"] for r in rs])), secs=float(np.mean([r["secs"] for r in rs])),
-                 n=len(rs), acc_sd=float(np.std([r["acc"] for r in rs])))
-        if "cv_acc" in rs[0]:
-            s["cv_acc"] = float(np.mean([r["cv_acc"] for r in rs]))
+        s = {metric: float(np.mean([r[metric] for r in rs])),
+             "secs": float(np.mean([r["secs"] for r in rs])), "n": len(rs),
+             f"{metric}_sd": float(np.std([r[metric] for r in rs]))}
+        if f"cv_{metric}" in rs[0]:
+            s[f"cv_{metric}"] = float(np.mean([r[f"cv_{metric}"] for r in rs]))
         if "n_iter" in rs[0]:
             s["n_iter"] = float(np.mean([r["n_iter"] for r in rs]))
             s["batch_size"] = rs[0]["batch_size"]

@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_classify import make_params, parse_args  # noqa: E402
+from bench_classify import make_params, parse_args, summarise  # noqa: E402
 
 DATASETS = ["Covid3Month", "CardanoSentiment"]
 
@@ -100,24 +100,6 @@ def run_baselines(X_tr, y_tr, X_te, y_te, seeds):
     return rows
 
 
-def summarise(rows):
-    out = {}
-    for r in rows:
-        out.setdefault(r["method"], []).append(r)
-    summ = {}
-    for m, rs in out.items():
-        s = dict(rmse=float(np.mean([r["rmse"] for r in rs])),
-                 rmse_sd=float(np.std([r["rmse"] for r in rs])), n=len(rs),
-                 secs=float(np.mean([r["secs"] for r in rs])))
-        if "cv_rmse" in rs[0]:
-            s["cv_rmse"] = float(np.mean([r["cv_rmse"] for r in rs]))
-        if "n_iter" in rs[0]:
-            s["n_iter"] = float(np.mean([r["n_iter"] for r in rs]))
-            s["batch_size"] = rs[0]["batch_size"]
-        summ[m] = s
-    return summ
-
-
 def print_table(ds, info, summ):
     f = lambda v, spec=".4f": "n/a" if v is None else format(v, spec)  # noqa: E731
     print(f"\n### {ds}  ({info})")
@@ -161,7 +143,7 @@ def main(argv=None):
                 print(f"  {ds} {r['method']} seed {s}: rmse {r['rmse']:.4f} cv "
                       f"{r.get('cv_rmse', float('nan')):.4f} {r['secs']:.1f}s epochs {r['n_iter']}",
                       flush=True)
-        summ = summarise(rows)
+        summ = summarise(rows, "rmse")
         print_table(ds, info, summ)
         all_rows[ds], summaries[ds] = rows, dict(info=info, methods=summ)
     env["loadavg_end"] = os.getloadavg()
