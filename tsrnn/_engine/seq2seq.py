@@ -404,8 +404,12 @@ class EncoderDecoder:
         Xe, Xd = self._split(X, get)
         me = md = None
         if masks is not None and masks.size:
-            me = np.ascontiguousarray(masks[:, :, :Te])
-            md = np.ascontiguousarray(masks[:, :, Te:])
+            # the encoder's and the decoder's steps, in the fit's buffers (no allocation
+            # per minibatch)
+            me = get("s2s_me", masks[:, :, :Te].shape, masks.dtype)
+            md = get("s2s_md", masks[:, :, Te:].shape, masks.dtype)
+            np.copyto(me, masks[:, :, :Te])
+            np.copyto(md, masks[:, :, Te:])
         h, c = self._final_state(Xe, n_threads, groups, get, me)
         shape = h.shape
         dec_state = sequences.Batch(h0=h, c0=c, dh0=get("s2s_dh0", shape, self.dtype),
@@ -417,7 +421,7 @@ class EncoderDecoder:
             _sub(get, "dec."), dec_state)
         enc_state = sequences.Batch(hN_grad=dec_state.dh0, cN_grad=dec_state.dc0)
         _, g_enc, _ = self.encoder._kernel_loss_grad(
-            Xe, np.zeros((n, 1, 0), self.dtype), sw, code, qs, delta, False,
+            Xe, get("s2s_none", (n, 1, 0), self.dtype), sw, code, qs, delta, False,
             min(int(trunc), Te + 1), me, False, n_threads, groups, _sub(get, "enc."),
             enc_state)
         grad = get("grad", (self.n_params,), self.dtype)
