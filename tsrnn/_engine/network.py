@@ -9,6 +9,8 @@ through time, over fixed chunks of the batch (see
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from tsrnn._engine import inputs as _inputs
@@ -450,9 +452,8 @@ class Network:
                              "the static inputs; `h0` cannot be given as well.")
         X, s = _static.split(self, X)
         h0, c0, a = _static.initial_state(self, s, self._views(self.params))
-        taken = sequences.Batch(state.lengths, h0, c0, state.hN, state.cN,
-                                step_weight=state.step_weight, hN_grad=state.hN_grad,
-                                cN_grad=state.cN_grad)
+        taken = copy.copy(state)  # every other field as given
+        taken.h0, taken.c0 = h0, c0
         if train:
             taken.dh0 = get("static_dh0", h0.shape, self.dtype)
             taken.dc0 = None if c0 is None else get("static_dc0", c0.shape, self.dtype)
