@@ -9,8 +9,6 @@ through time, over fixed chunks of the batch (see
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from tsrnn._engine import inputs as _inputs
@@ -398,7 +396,7 @@ class Network:
         n = X.shape[0]
         groups = _inputs.check_groups(self, groups, n)
         h0, c0 = _inputs.check_state(self, h0, n)
-        X = self._with_static(X, static, h0)
+        X = _static.with_inputs(self, X, static, h0)
         seq = bool(return_sequences)
         state = sequences.Batch(lens, h0, c0)
         if return_state:
@@ -418,55 +416,6 @@ class Network:
             return out
         return out, ((state.hN, state.cN) if self.cell == "lstm" else state.hN)
 
-    def _with_static(self, X, static, h0):
-        """``X`` with the static inputs appended as constant channels, the layout the
-        kernel calls of a network with ``static_size`` take (so that estimators and the
-        training loop carry them as channels)."""
-        if not self.static_size:
-            if static is not None:
-                raise ValueError("`static` needs a network with `static_size` > 0 (this "
-                                 f"one has none: {self!r}).")
-            return X
-        if static is None:
-            raise ValueError(f"`static` must be given: the network maps {self.static_size} "
-                             "static inputs per sample to its initial state.")
-        if h0 is not None:
-            raise ValueError("Give `h0` or `static`, not both: with `static_size` the initial "
-                             "state is computed from the static inputs.")
-        n, T, _ = X.shape
-        s = as_float_array("static", static, self.dtype, ndims=(2,))
-        if s.shape != (n, self.static_size):
-            raise ValueError(f"`static` must have shape ({n}, {self.static_size}), got "
-                             f"{s.shape}.")
-        return np.ascontiguousarray(np.concatenate(
-            [X, np.broadcast_to(s[:, None, :], (n, T, self.static_size))], axis=2))
-
-    def _static_state(self, X, state, get, train):
-        """With ``static_size``: the recurrent part of ``X``, ``state`` with the initial
-        state made from the static channels (and its gradient buffers when ``train``),
-        and what :meth:`_static_grad` needs; else the arguments as they are."""
-        if not self.static_size:
-            return X, state, None
-        if not (state.h0 is None and state.dh0 is None):
-            raise ValueError("A network with `static_size` computes its initial state from "
-                             "the static inputs; `h0` cannot be given as well.")
-        X, s = _static.split(self, X)
-        h0, c0, a = _static.initial_state(self, s, self._views(self.params))
-        taken = copy.copy(state)  # every other field as given
-        taken.h0, taken.c0 = h0, c0
-        if train:
-            taken.dh0 = get("static_dh0", h0.shape, self.dtype)
-            taken.dc0 = None if c0 is None else get("static_dc0", c0.shape, self.dtype)
-        return X, taken, (s, a)
-
-    def _static_grad(self, grad, taken, cache):
-        """Write the static layer's gradient into the flat ``grad``."""
-        s, a = cache
-        dW, db = _static.layer_grad(s, a, taken.dh0, taken.dc0)
-        views = self._views(grad)
-        views["init.weight"][...] = dW
-        views["init.bias"][...] = db
-
     def _kernel_predict(self, X, seq, n_threads, groups=None, workspace=None,
                         state=sequences.NO_BATCH, masks=None):
         """Head outputs (n, T or 1, O) for a validated X, on ``n_threads`` threads; the
@@ -474,7 +423,7 @@ class Network:
         masks as in training (an encoder's final state under the masks its BPTT uses).
         With ``static_size``, X's last channels are the static inputs."""
         get = fresh if workspace is None else workspace.get
-        X, state, _ = self._static_state(X, state, get, False)
+        X, state, _ = _static.call_state(self, X, state, get, False)
         n, T, _ = X.shape
         chunks = predict_chunks(n)
         H, O = self.hidden_size, self.output_size
@@ -565,7 +514,7 @@ class Network:
         X, lens, listed = _inputs.check_X(self, X, lengths)
         n = X.shape[0]
         h0, c0 = _inputs.check_state(self, h0, n)
-        X = self._with_static(X, static, h0)
+        X = _static.with_inputs(self, X, static, h0)
         state = sequences.Batch(lens, h0, c0)
         state.hN_grad, state.cN_grad = _inputs.check_state(self, hN_grad, n,
                                                            ("hN_grad", "cN_grad"))
@@ -649,7 +598,7 @@ class Network:
         unless ``want_dx``.
         """
         get = fresh if workspace is None else workspace.get
-        X, state, cache = self._static_state(X, state, get, True)
+        X, state, cache = _static.call_state(self, X, state, get, True)
         n, T, C = X.shape
         if masks is None:
             masks = np.empty((0, 0, 0, 0), self.dtype)
@@ -680,7 +629,7 @@ class Network:
             grad[self._offs[-2]:] = g.astype(self.dtype).reshape(-1)
             dX = dX[:, :, :C] if want_dx else dX[:0, :, :C]
         if cache is not None:
-            self._static_grad(grad, state, cache)
+            _static.write_grad(self, grad, state, cache)
         return total * scale, grad, dX
 
     def _kernel_loss(self, X, Y, sw, code, qs, delta, seq, n_threads=1, groups=None,

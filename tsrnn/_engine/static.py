@@ -14,7 +14,11 @@ backward pass in NumPy (one small GEMM per batch).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
+
+from tsrnn._validation import as_float_array
 
 
 def state_rows(cell, num_layers, hidden_size):
@@ -52,3 +56,57 @@ def layer_grad(s, a, dh0, dc0):
     d = np.concatenate([p.transpose(1, 0, 2).reshape(n, -1) for p in parts], axis=1)
     dpre = d * (1 - a * a)
     return dpre.T @ s, dpre.sum(axis=0)
+
+
+def with_inputs(net, X, static, h0):
+    """``X`` (n, T, C) with the static inputs appended as constant channels, the layout
+    the kernel calls of a network with ``static_size`` take (so that estimators and the
+    training loop carry them as channels); ``X`` itself for a network without."""
+    if not net.static_size:
+        if static is not None:
+            raise ValueError("`static` needs a network with `static_size` > 0 (this "
+                             f"one has none: {net!r}).")
+        return X
+    if static is None:
+        raise ValueError(f"`static` must be given: the network maps {net.static_size} "
+                         "static inputs per sample to its initial state.")
+    if h0 is not None:
+        raise ValueError("Give `h0` or `static`, not both: with `static_size` the initial "
+                         "state is computed from the static inputs.")
+    n, T, _ = X.shape
+    s = as_float_array("static", static, net.dtype, ndims=(2,))
+    if s.shape != (n, net.static_size):
+        raise ValueError(f"`static` must have shape ({n}, {net.static_size}), got "
+                         f"{s.shape}.")
+    return np.ascontiguousarray(np.concatenate(
+        [X, np.broadcast_to(s[:, None, :], (n, T, net.static_size))], axis=2))
+
+
+def call_state(net, X, state, get, train):
+    """For a kernel call of a network with ``static_size``: the recurrent part of ``X``,
+    a copy of the call's ``state`` (a ``Batch``) with the initial state made from the
+    static channels (and its gradient buffers, from ``get``, when ``train``), and what
+    :func:`write_grad` needs; else the arguments as they are and None."""
+    if not net.static_size:
+        return X, state, None
+    if not (state.h0 is None and state.dh0 is None):
+        raise ValueError("A network with `static_size` computes its initial state from "
+                         "the static inputs; `h0` cannot be given as well.")
+    X, s = split(net, X)
+    h0, c0, a = initial_state(net, s, net._views(net.params))
+    taken = copy.copy(state)  # every other field as given
+    taken.h0, taken.c0 = h0, c0
+    if train:
+        taken.dh0 = get("static_dh0", h0.shape, net.dtype)
+        taken.dc0 = None if c0 is None else get("static_dc0", c0.shape, net.dtype)
+    return X, taken, (s, a)
+
+
+def write_grad(net, grad, taken, cache):
+    """Write the layer's gradient into the network's flat ``grad``, from the initial
+    state's gradient the kernels left in ``taken`` (see :func:`call_state`)."""
+    s, a = cache
+    dW, db = layer_grad(s, a, taken.dh0, taken.dc0)
+    views = net._views(grad)
+    views["init.weight"][...] = dW
+    views["init.bias"][...] = db
