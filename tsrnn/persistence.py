@@ -232,15 +232,16 @@ class _Reader:
             static_size=x.get("static_size", 0))
 
     def encoder_decoder(self, x, where):
+        # the record's keys first: nothing is decoded or built from an unexpected one
+        keys = ("feedback_scale", "feedback_shift")
+        unknown = sorted(set(x) - set(_ENCODER_DECODER_KEYS) - set(keys))
+        if unknown or any(k not in x for k in (*keys, "params", "dtype")):
+            raise ValueError(f"`{where}` must hold the layout, `params`, `dtype` and "
+                             f"{list(keys)}; it has {sorted(x)[:20]}.")
         params = self.decode(x["params"], f"{where}.params")
         config = check_encoder_decoder(x, params, where)
         model = EncoderDecoder._with_params(params, **config,
                                             dtype=np.dtype(str(x["dtype"])).type)
-        keys = ("feedback_scale", "feedback_shift")
-        unknown = sorted(set(x) - set(_ENCODER_DECODER_KEYS) - set(keys))
-        if unknown or any(k not in x for k in keys):
-            raise ValueError(f"`{where}` must hold the layout, `params` and {list(keys)}; "
-                             f"it has {sorted(x)[:20]}.")
         units = [self.decode(x[k], f"{where}.{k}") for k in keys]
         try:
             model.set_feedback_units(*units)
