@@ -91,7 +91,8 @@ def test_an_lstm_compiles_the_lstm_path_alone_and_is_cached(tmp_path):
 # packages, the modules have ranks of their own.
 _RANK = {
     "_validation": 0, "_resources": 0, "_version": 0, "_files": 0, "_engine": 1, "nn": 2,
-    "_estimator_data": 2.5, "_estimator_sequences": 2.5, "_estimator_base": 2.7, "estimators": 3,
+    "_estimator_data": 2.5, "_estimator_sequences": 2.5,
+    "_estimator_layout": 2.5, "_estimator_base": 2.7, "estimators": 3,
     "windowing": 4, "datasets": 4, "metrics": 4, "panel": 4.5, "_forecast": 5,
     "forecasting": 6, "streaming": 6, "_many": 6, "_ensemble": 6.5, "_persist_checks": 6.7,
     "_persist_schema": 6.8,

@@ -44,6 +44,7 @@ from tsrnn._version import __version__
 # ``--help``) does not pay for scikit-learn, pandas and Numba until they are needed.
 _NAMES = {
     "DivergenceWarning": "tsrnn._engine.training",
+    "LayoutWarning": "tsrnn._estimator_layout",
     "Network": "tsrnn.nn",
     "RNNClassifier": "tsrnn.estimators",
     "RNNEnsembleForecaster": "tsrnn._ensemble",
@@ -57,6 +58,7 @@ _SUBMODULES = {"datasets", "metrics", "model_selection", "nn", "panel", "plottin
 
 __all__ = [
     "DivergenceWarning",
+    "LayoutWarning",
     "Network",
     "RNNClassifier",
     "RNNEnsembleForecaster",

@@ -29,8 +29,14 @@ from tsrnn._engine.training import TrainConfig, Trainer
 from tsrnn._estimator_data import (
     cast_finite,
     check_magnitude,
-    structure_from_columns,
     weighted_stats,
+)
+from tsrnn._estimator_layout import (
+    LAG_ORDERS,
+    LayoutWarning,
+    is_identity,
+    read_layout,
+    time_major,
 )
 from tsrnn._estimator_sequences import (
     is_sequences,
@@ -61,6 +67,23 @@ def auto_batch_size(n):
     ``benchmarks/bench_classify.py`` (``benchmarks/RESULTS.md``).
     """
     return min(n, max(8, min(64, n // 8)))
+
+
+def _warn_if_transposed(X):
+    """A :class:`LayoutWarning` when 3-D ``X`` (or every 2-D sequence of a list) has fewer
+    steps than channels: likely sktime's or aeon's ``(n, channels, time)``."""
+    if isinstance(X, (list, tuple)):
+        shapes = [np.shape(x) for x in X]
+        if not shapes or not all(len(s) == 2 and s[0] < s[1] for s in shapes):
+            return
+        what = f"a list of {len(shapes)} sequences, each with fewer steps than channels"
+    elif getattr(X, "ndim", None) == 3 and X.shape[1] < X.shape[2]:
+        what = f"3-D of shape {X.shape}: {X.shape[1]} steps of {X.shape[2]} channels"
+    else:
+        return
+    warnings.warn(f"`X` is {what}. sktime and aeon lay out (n, channels, time): if that is "
+                  "`X`'s layout, pass time_axis=2; pass time_axis=1 to confirm (n, time, "
+                  "channels) and silence this warning.", LayoutWarning, stacklevel=4)
 
 
 def _assign(estimator, params):
@@ -106,6 +129,12 @@ class _RNNBase(BaseEstimator):
         check_int("bptt_steps", self.bptt_steps, allow_none=True)
         if self.n_channels != "auto":
             check_int("n_channels", self.n_channels)
+        check_choice("lag_order", self.lag_order, LAG_ORDERS)
+        check_int("n_lags", self.n_lags, allow_none=True)
+        if self.time_axis not in ("auto", 1, 2, -1) or isinstance(self.time_axis, bool):
+            raise ValueError(f"`time_axis` must be 'auto', 1 (X is (n, time, channels)) or 2 "
+                             f"(X is (n, channels, time), sktime's and aeon's layout); got "
+                             f"{self.time_axis!r}.")
         check_n_jobs(self.n_jobs)
         check_dtype("dtype", self.dtype)
         check_choice("output", self.output, ("last", "sequence"))
@@ -113,6 +142,9 @@ class _RNNBase(BaseEstimator):
     def _windows(self, X, y=None, *, reset, fitting=False):
         """Validate X (and y); return ``(X, lengths)`` (and y): X as (n, T, C) — zero-padded
         sequences with their ``lengths``, or fixed-length windows with ``lengths`` None."""
+        X = time_major(X, self.time_axis)
+        if reset and self.time_axis == "auto":
+            _warn_if_transposed(X)
         if self._reads_sequences(X, reset):
             X3, lengths = self._sequences(X, reset)
             if not fitting:
@@ -158,7 +190,7 @@ class _RNNBase(BaseEstimator):
             lengths = None  # windows of one length (another than the fitted): an array out
         if reset:
             self.n_timesteps_, self.n_channels_ = None, X3.shape[2]
-            for name in ("n_features_in_", "feature_names_in_"):
+            for name in ("n_features_in_", "feature_names_in_", "_window_columns"):
                 vars(self).pop(name, None)
         check_magnitude("X", X3)
         return X3, lengths
@@ -167,14 +199,19 @@ class _RNNBase(BaseEstimator):
         """Fixed-length windows: X (and y) validated in one call; X as (n, T, C) (and y)."""
         dt = self._dtype(reset)
         columns = getattr(X, "columns", None)
-        channels_3d = None
+        shape_3d = None
         if columns is None and not sp.issparse(X):
             if not hasattr(X, "shape"):  # lists and other array-likes
                 X = np.asarray(X)
             if len(X.shape) == 3 and X.shape[2]:
+                if not reset and hasattr(self, "_window_columns"):
+                    raise ValueError(
+                        f"`X` is 3-D (shape {X.shape}), but the estimator was fitted on 2-D "
+                        f"columns in another layout (lags reordered, or per-sample columns); "
+                        f"pass `X` as at fit, with {self.n_features_in_} columns.")
                 # Validate 3-D windows in their time-major 2-D form, so n_features_in_
                 # is T*C whichever form fit and predict receive.
-                channels_3d = X.shape[2]
+                shape_3d = X.shape[1:]
                 X = np.asarray(X).reshape(X.shape[0], X.shape[1] * X.shape[2])
         kwargs = dict(reset=reset, dtype=[np.float64, np.float32])
         if not fitting:
@@ -183,22 +220,30 @@ class _RNNBase(BaseEstimator):
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric,
                                  **kwargs)
         n, width = X.shape
-        if channels_3d is not None:
-            C = channels_3d
-        elif self.n_channels != "auto":
-            C = self.n_channels
-        elif columns is not None and (C := structure_from_columns(columns)) is not None:
-            pass
-        elif not reset:
-            C = self.n_channels_
+        if shape_3d is not None:
+            cols = None
+            T, C = shape_3d
+            if self.n_channels != "auto" and self.n_channels != C:
+                raise ValueError(f"`X` has windows of {C} channels (shape {(n, T, C)}), but "
+                                 f"`n_channels`={self.n_channels}.")
+        elif reset:
+            cols, assumed = read_layout(None if columns is None else list(columns), width,
+                                        n_channels=self.n_channels, lag_order=self.lag_order,
+                                        n_lags=self.n_lags)
+            if assumed:
+                warnings.warn(assumed, LayoutWarning, stacklevel=4)
+            T, C = cols.shape
         else:
-            C = 1
-        if width % C:
-            raise ValueError(f"`X` has {width} columns, which is not a multiple of "
-                             f"`n_channels`={C}.")
-        T = width // C
+            cols = getattr(self, "_window_columns", None)
+            T, C = (self.n_timesteps_, self.n_channels_) if cols is None else cols.shape
+            if cols is None and T * C != width:
+                raise ValueError(f"`X` has {width} columns, but the estimator was fitted on "
+                                 f"{self.n_timesteps_} steps x {self.n_channels_} channels.")
         if reset:
             self.n_timesteps_, self.n_channels_ = T, C
+            vars(self).pop("_window_columns", None)
+            if cols is not None and not is_identity(cols):
+                self._window_columns = cols
         elif (T, C) != (self.n_timesteps_, self.n_channels_):
             raise ValueError(
                 f"`X` has windows of {T} steps x {C} channels, but the estimator was fitted on "
@@ -206,7 +251,11 @@ class _RNNBase(BaseEstimator):
             )
         # the working dtype is applied after standardising (:meth:`_scale_X`): values offset
         # by 1e8 cast to float32 first would lose every digit that varies
-        X = np.ascontiguousarray(X.reshape(n, T, C), dtype=np.result_type(X.dtype, dt))
+        dtype = np.result_type(X.dtype, dt)
+        if getattr(self, "_window_columns", None) is not None:
+            X = np.ascontiguousarray(X[:, self._window_columns], dtype=dtype)
+        else:
+            X = np.ascontiguousarray(X.reshape(n, T, C), dtype=dtype)
         check_magnitude("X", X)
         return (X, y) if fitting else X
 

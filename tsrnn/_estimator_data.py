@@ -1,5 +1,4 @@
-"""How the estimators read their data: window structure from column names, weighted
-standardisation statistics, and the checks of magnitude and of the cast to the network's
+"""How the estimators read their data: weighted standardisation statistics, and the checks of magnitude and of the cast to the network's
 dtype (data are standardised in float64 first).
 
 NumPy only; below :mod:`tsrnn.estimators`, which knows scikit-learn.
@@ -7,37 +6,9 @@ NumPy only; below :mod:`tsrnn.estimators`, which knows scikit-learn.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from tsrnn._engine.sequences import step_mask
-
-# Column names written by tsrnn.windowing: "<channel>[t-<k>]" or "<channel>[t+<k>]".
-_LAG_COLUMN = re.compile(r"^(?P<channel>.+)\[t(?P<sign>[-+])(?P<k>\d+)\]$")
-
-
-def structure_from_columns(columns):
-    """Channel count of windowing-style column names, or None if they are not such names.
-
-    The columns must be time-major: every channel of the oldest step, then the
-    next step, with the same channel order at every step, and each channel's
-    offset from the origin growing by one per step (future-known covariates
-    are read ahead, so channels may differ in offset).
-    """
-    parsed = [_LAG_COLUMN.match(str(c)) for c in columns]
-    if not parsed or not all(parsed):
-        return None
-    channels = list(dict.fromkeys(m["channel"] for m in parsed))
-    C = len(channels)
-    if len(parsed) % C:
-        return None
-    offsets = np.array([int(m["k"]) * (1 if m["sign"] == "+" else -1) for m in parsed])
-    if any(m["channel"] != channels[k % C] for k, m in enumerate(parsed)):
-        return None
-    if not np.all(np.diff(offsets.reshape(-1, C), axis=0) == 1):
-        return None
-    return C
 
 
 def weighted_stats(A, sw, scale, lengths=None, read=None):

@@ -122,6 +122,8 @@ _NETWORK_FITTED = {
     "n_timesteps_": none_or(integer(1)),
     "output_": choice("last", "sequence"),
     "n_channels_": integer(1),
+    # which column of a 2-D X each step and channel reads, when not the columns as they are
+    "_window_columns": optional(array("i", ndim=2)),
     "network_": instance(Network, EncoderDecoder),
     "_scaled": instance(bool),
     "_x_mean": array("f", ndim=1, **_F64),
@@ -318,11 +320,17 @@ def _network_estimator(s, est, where, head):
         if "n_features_in_" in s or "feature_names_in_" in s:
             fail(f"{where}.n_features_in_", s.get("n_features_in_"),
                  "must be absent for a fit on sequences (n_timesteps_ None)")
+    elif "_window_columns" in s:
+        cols, width = s["_window_columns"], s.get("n_features_in_")
+        shape(f"{where}._window_columns", cols, (T, C))
+        if not isinstance(width, int) or cols.min() < 0 or cols.max() >= width:
+            fail(f"{where}._window_columns", cols,
+                 f"must index the {width} columns of n_features_in_")
     else:
         same(f"{where}.n_features_in_", s.get("n_features_in_"), T * C,
              "n_timesteps_ * n_channels_")
     if "feature_names_in_" in s:
-        shape(f"{where}.feature_names_in_", s["feature_names_in_"], (T * C,))
+        shape(f"{where}.feature_names_in_", s["feature_names_in_"], (s.get("n_features_in_"),))
     shape(f"{where}._x_mean", s["_x_mean"], (C,))
     shape(f"{where}._x_std", s["_x_std"], (C,))
     # a network's static inputs are channels beside its recurrent inputs; an

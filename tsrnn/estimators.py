@@ -95,8 +95,32 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
         Standardise inputs per channel and targets per output with training
         statistics; predictions come back in the original units.
     n_channels : int or "auto", default="auto"
-        Channels of a 2-D ``X``: ``"auto"`` reads them from ``tsrnn.windowing``
-        column names, else 1 (univariate windows).
+        Channels per step of a 2-D ``X``: ``"auto"`` reads them from its column
+        names (see below), else 1 (univariate windows).
+    lag_order : {"auto", "oldest_first", "newest_first"}, default="auto"
+        The time order of a 2-D ``X``'s lag columns.  ``"auto"`` reads it
+        from the names of ``tsrnn.windowing`` (``"y[t-3]"``), skforecast
+        (``"lag_3"``, ``"<series>_lag_3"``), mlforecast (``"lag3"``) and
+        sktime's ``Lag`` (``"lag_3__y"``), behind any ``ColumnTransformer``
+        prefix (``"scaler__y[t-3]"``), in any column order (a per-channel
+        transformer's blocks included); without such names it assumes the
+        oldest first and warns (:class:`tsrnn.LayoutWarning`).  skforecast
+        passes NumPy arrays newest lag first: give it
+        ``lag_order="newest_first"``.  Columns that are not lags (date
+        features, exogenous values, skforecast's window features) are read as
+        constant channels, one per column, at every step.  Columns whose
+        names mix namings or lag orders, or repeat a lag, are refused.
+    n_lags : int, optional
+        For a 2-D ``X`` without lag names: the number of steps whose columns
+        come first; every later column is a constant channel (skforecast's
+        exogenous and window-feature columns follow its lags).  None: every
+        column is a lag.
+    time_axis : {"auto", 1, 2}, default="auto"
+        The time axis of a 3-D ``X`` (and of each 2-D sequence of a list):
+        1 for ``(n, time, channels)``, tsrnn's and Keras's layout; 2 for
+        ``(n, channels, time)``, sktime's and aeon's.  ``"auto"`` is 1, with
+        a :class:`tsrnn.LayoutWarning` when the windows have fewer steps
+        than channels.
     output : {"last", "sequence"}, default="last"
         ``"last"``: one prediction per window, from its last step
         (many-to-one).  ``"sequence"``: one per step (many-to-many, sequence
@@ -126,8 +150,10 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     n_timesteps_, n_channels_ : int
-        Window structure seen in ``fit``: a 2-D ``X`` must have its width in
-        ``predict``; sequences (a list or a 3-D array) may have any length.
+        Window structure seen in ``fit``: a 2-D ``X`` must have its width (and
+        layout) in ``predict``; sequences (a list or a 3-D array) may have any
+        length.  ``n_channels_`` counts constant channels read from columns
+        that are not lags.
         ``n_timesteps_`` is None after a fit on sequences of their own
         lengths (and ``n_features_in_`` is then not set).
     output_ : str
@@ -188,8 +214,9 @@ class RNNRegressor(_StepScore, RegressorMixin, _RNNBase):
                  momentum=0.9, nesterovs_momentum=True, alpha=0.0, batch_size="auto", max_iter=300,
                  shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
                  validation_fraction=0.1, validation_gap=0, clip_norm=1.0, bptt_steps=None,
-                 scale=True, n_channels="auto", output="last", warm_start=False, n_jobs=None,
-                 random_state=None, verbose=False, dtype=np.float32):
+                 scale=True, n_channels="auto", lag_order="auto", n_lags=None, time_axis="auto",
+                 output="last", warm_start=False, n_jobs=None, random_state=None,
+                 verbose=False, dtype=np.float32):
         _assign(self, locals())
 
     def _check_loss_params(self):
@@ -365,8 +392,9 @@ class RNNClassifier(_StepScore, ClassifierMixin, _RNNBase):
                  batch_size="auto", max_iter=300, shuffle=True, tol=1e-4, n_iter_no_change=10,
                  early_stopping=False, validation_fraction=0.1, validation_gap=0,
                  clip_norm=1.0, bptt_steps=None, scale=True, n_channels="auto",
-                 output="last", warm_start=False, n_jobs=None, random_state=None,
-                 verbose=False, dtype=np.float32):
+                 lag_order="auto", n_lags=None, time_axis="auto", output="last",
+                 warm_start=False, n_jobs=None, random_state=None, verbose=False,
+                 dtype=np.float32):
         _assign(self, locals())
 
     def _check_loss_params(self):

@@ -57,8 +57,9 @@ _ENCODER_DECODER_KEYS = (*ENCODER_DECODER, "dtype", "params")
 
 FORMAT = "tsrnn-model"
 # 2: estimators keep their fitted quantile levels and scaling flag (quantiles_, _scaled),
-# which a file of format 1 lacks.
-FORMAT_VERSION = 3
+# which a file of format 1 lacks.  4: the estimators' layout parameters (lag_order, n_lags,
+# time_axis) and a 2-D X's column layout (_window_columns).
+FORMAT_VERSION = 4
 _MAX_META = 1 << 20
 _UNITS = ("s", "ms", "us", "ns")
 # Runtime helpers rebuilt on load instead of stored (optimizer moments restart).
