@@ -96,7 +96,7 @@ _RANK = {
     "windowing": 4, "datasets": 4, "metrics": 4, "panel": 4.5, "_forecast": 5,
     "forecasting": 6, "streaming": 6, "_many": 6, "_ensemble": 6.5, "_persist_checks": 6.7,
     "_persist_schema": 6.8,
-    "model_selection": 7, "persistence": 7, "plotting": 7, "_persist_io": 0.5,
+    "model_selection": 7, "persistence": 7, "plotting": 7, "_onnx": 7, "_persist_io": 0.5,
     "_cli_files": 7.5, "cli": 8, "__main__": 9,
 }
 _SUBRANK = {

@@ -16,6 +16,9 @@ RNNEnsembleForecaster
     several forecasters differing in seed, input window and loss, combined by their median.
 save, load
     Model files without pickle (JSON + NumPy arrays), checked on load.
+export_onnx
+    A fitted network as an ONNX model (native RNN/LSTM/GRU operators, scaling as graph
+    nodes), for ONNX Runtime and other ONNX runtimes (``pip install tsrnn[onnx]``).
 
 Submodules
 ----------
@@ -51,6 +54,7 @@ _NAMES = {
     "RNNForecaster": "tsrnn.forecasting",
     "RNNRegressor": "tsrnn.estimators",
     "StreamingForecaster": "tsrnn.streaming",
+    "export_onnx": "tsrnn._onnx",
     "load": "tsrnn.persistence",
     "save": "tsrnn.persistence",
 }
@@ -67,6 +71,7 @@ __all__ = [
     "StreamingForecaster",
     "__version__",
     "datasets",
+    "export_onnx",
     "load",
     "metrics",
     "model_selection",
