@@ -183,6 +183,20 @@ def test_forecaster_network_keeps_the_output_limits(record_property):
            "quantiles_error")
 
 
+def test_a_client_layout_is_gathered_in_the_graph(record_property):
+    """Fitted on mlforecast-style columns (newest lag first, then a date feature), the
+    graph takes those columns as they are, like predict."""
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(40, 5))
+    X = pd.DataFrame(A, columns=["lag1", "lag2", "lag3", "lag4", "month"])
+    est = _fit(RNNRegressor(**SMALL), X, A[:, 0] - A[:, 3])
+    assert est._window_columns.shape == (4, 2)
+    got = _run(tsrnn.export_onnx(est, dtype=np.float64), A)["prediction"]
+    _close(got, est.predict(X), record_property)
+    with pytest.raises(ValueError, match="`lengths`=True is for sequences"):
+        tsrnn.export_onnx(est, lengths=True)
+
+
 def test_written_file_is_the_returned_model(tmp_path):
     X = _windows(C=1)
     reg = _fit(RNNRegressor(**SMALL), X, X[:, -1, 0])

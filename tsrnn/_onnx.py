@@ -96,7 +96,10 @@ def export_onnx(model, path=None, *, dtype=None, lengths=False, opset=17):
     -----
     The graph's input ``X`` is ``(batch, time, channels)`` in ``dtype``: raw
     windows as the estimator's ``predict`` takes them in 3-D (2-D windows
-    ``(n, time * channels)`` are ``X.reshape(n, time, channels)``), of any length.  Its outputs:
+    ``(n, time * channels)`` are ``X.reshape(n, time, channels)``), of any length.
+    A model fitted on a 2-D layout that is not time-major (a client's lags newest
+    first, per-sample columns read as constant channels; see ``lag_order``) takes
+    ``X`` as ``(batch, n_features_in_)`` in that layout instead.  Its outputs:
 
     - :class:`~tsrnn.RNNRegressor`: ``prediction``, shaped as ``predict``'s
       (``(batch,)`` or ``(batch, n_outputs)``; ``(batch, time[, n_outputs])``
@@ -151,7 +154,17 @@ def export_onnx(model, path=None, *, dtype=None, lengths=False, opset=17):
     io = np.dtype(check_dtype("dtype", net.dtype if dtype is None else dtype))
     g = _Graph(onnx, io)
     seq = est.output_ == "sequence"
-    x = g.input("X", io, ["batch", "time", net.input_size])
+    cols = getattr(est, "_window_columns", None)
+    if cols is not None and lengths:
+        raise ValueError("`lengths`=True is for sequences; the model was fitted on 2-D "
+                         "windows of one length (read from a client's column layout).")
+    if cols is None:
+        x = g.input("X", io, ["batch", "time", net.input_size])
+    else:
+        # fitted on a client's 2-D layout (lags newest first, per-sample columns): the
+        # graph takes those columns and gathers the time-ordered window, as predict does
+        x = g.node("Gather", [g.input("X", io, ["batch", est.n_features_in_]),
+                              g.const(cols.astype(np.int64), "window_columns")], axis=1)
     lens = g.input("lengths", np.dtype(np.int32), ["batch"]) if lengths else ""
     h = _recurrent(g, net, _scaled(g, est, x, bool(lengths)), lens, seq)
     logits = _head(g, net, h, seq)
