@@ -121,6 +121,19 @@ def test_sequence_output_on_variable_lengths_and_multi_output():
     assert [p.shape for p in one.predict(seqs[:3])] == [(k,) for k in lens[:3]]
 
 
+def test_sequence_output_of_fixed_length_windows_with_several_outputs_per_step():
+    """(n, T, C) windows with (n, T, k) targets, the array form the docstring gives."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 6, 2))
+    Y = np.stack([X[..., 0], X[..., 0] * X[..., 1], -X[..., 1]], axis=2)
+    reg = RNNRegressor(**FAST, output="sequence").fit(X, Y)
+    assert reg.n_outputs_ == 3 and reg.predict(X).shape == (60, 6, 3)
+    same = RNNRegressor(**FAST, output="sequence").fit(list(X), list(Y))
+    np.testing.assert_array_equal(reg.network_.params, same.network_.params)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        RNNRegressor(**FAST, output="sequence").fit(X, Y[:50])
+
+
 def test_sequence_labelling_classifier():
     seqs, lens = _ragged(120, seed=5, C=1)
     labels = [np.where(s[:, 0] > 0, "pos", "neg") for s in seqs]

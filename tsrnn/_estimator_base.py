@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -216,6 +217,11 @@ class _RNNBase(BaseEstimator):
         kwargs = dict(reset=reset, dtype=[np.float64, np.float32])
         if not fitting:
             X = validate_data(self, X, **kwargs)
+        elif not sp.issparse(y) and np.ndim(y) == 3:
+            # per-step targets (n, T, k) of output="sequence": scikit-learn's checks take
+            # y up to 2-D, so X is validated alone and y read by the step-target reader
+            X = validate_data(self, X, **kwargs)
+            check_consistent_length(X, y)
         else:
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric,
                                  **kwargs)
