@@ -390,6 +390,8 @@ def test_wrong_estimators_are_named():
         RNNForecaster(estimator=Ridge).fit(y)
     with pytest.raises(TypeError, match="`estimator`='ridge' must be a scikit-learn regressor"):
         RNNForecaster(estimator="ridge").fit(y)
+    with pytest.raises(ValueError, match="reads 3-D windows as .n, channels, time."):
+        RNNForecaster(estimator=RNNRegressor(time_axis=2)).fit(y)
     with pytest.raises(ValueError, match="`estimator`=SVR.* predicts one output.*"
                                          "MultiOutputRegressor"):
         RNNForecaster(horizon=3, estimator=SVR()).fit(y)

@@ -83,6 +83,10 @@ def check_estimator(estimator):
     if not is_regressor(estimator):
         raise TypeError(f"`estimator`={estimator!r} is not a regressor (a forecaster needs "
                         "numeric predictions); pass e.g. RNNRegressor() or Ridge().")
+    if is_network(estimator) and estimator.time_axis in (2, -1):
+        raise ValueError(f"`estimator`={estimator!r} reads 3-D windows as (n, channels, time), "
+                         "but a forecaster makes them (n, time, channels): leave its "
+                         "`time_axis` at 'auto' or 1.")
     return estimator
 
 
