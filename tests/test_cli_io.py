@@ -204,3 +204,18 @@ def test_json_records_layout():
         {"time": "2024-03-31T00:00:00+01:00", "steps": 1871, "value": 0.1, "target": "a"},
         {"time": "2024-03-31T01:00:00+01:00", "steps": 1872, "value": None, "target": "b"}]
     assert json.loads(json.dumps(records)) == records
+
+
+@pytest.mark.parametrize("option", ["--output", "--plot", "--save"])
+def test_dash_is_not_an_output(option, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["forecast", "--dataset", "weather", "--target", "temp_max", option, "-"])
+    _one_line(capsys, 2, code, f"{option} -: give a file name")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stdin_beyond_the_memory_budget_is_one_line(stdin, monkeypatch, capsys):
+    monkeypatch.setenv("TSRNN_MEMORY_BUDGET", "10KiB")
+    stdin(_frame(400).to_csv().encode())                  # about 20 KiB of CSV
+    _one_line(capsys, 2, main(["forecast", "-", "--target", "load"]), "reading stdin (more "
+              "than", "TSRNN_MEMORY_BUDGET")

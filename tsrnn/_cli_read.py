@@ -112,12 +112,8 @@ def _read_stdin():
         raise UsageError("- reads the data from stdin, which is a terminal: pipe or redirect "
                          "a CSV into it (tsrnn forecast - ... < data.csv)")
     limit = memory_budget() // CSV_MEMORY_FACTOR
-    fd = stream.fileno()
     chunks, size = [], 0
-    while True:
-        chunk = os.read(fd, _CHUNK)
-        if not chunk:
-            break
+    for chunk in _chunks(stream):
         size += len(chunk)
         if size > limit:
             _check_budget(f"reading stdin (more than {format_bytes(limit)})",
@@ -128,6 +124,20 @@ def _read_stdin():
     if not data.strip():
         raise UsageError("stdin is empty: pipe a CSV (or Parquet) file into -")
     return data
+
+
+def _chunks(stream):
+    """Stdin's bytes as they arrive (from its descriptor; from the object itself when it
+    has none, as a replaced ``sys.stdin`` may)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        source = getattr(stream, "buffer", stream)
+        while chunk := source.read(_CHUNK):
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+        return
+    while chunk := os.read(fd, _CHUNK):
+        yield chunk
 
 
 def read_table(path, time_col=None):

@@ -82,6 +82,10 @@ def _check_outputs(args, *names):
     data = getattr(args, "data", None)
     inputs = {"--model": getattr(args, "model", None),
               "the input file": data if data != "-" else None}
+    for name in names:
+        if getattr(args, name, None) == "-":
+            raise UsageError(f"--{name} -: give a file name (- reads the input from stdin; "
+                             "the table is printed on stdout anyway)")
     try:
         check_outputs({f"--{name}": getattr(args, name, None) for name in names}, inputs)
     except ValueError as exc:
@@ -113,7 +117,7 @@ def _table_writer(args, frame):
     return writer(frame, args.output_format) if args.output else None
 
 
-def _forecast_plot(args, y, point, iv, targets, backtest=None, what="forecast"):
+def _forecast_plot(args, y, point, iv, targets, backtest=None):
     """A writer of the forecast plot for ``--plot``, or None."""
     if not args.plot:
         return None
@@ -122,7 +126,7 @@ def _forecast_plot(args, y, point, iv, targets, backtest=None, what="forecast"):
 
     name = ", ".join(map(str, targets))
     axes = plot_forecast(y, point, interval=iv, backtest=backtest,
-                         title=f"{name}: {len(point)}-step {what}")
+                         title=f"{name}: {len(point)}-step forecast")
     return savefig(axes[0].figure)
 
 

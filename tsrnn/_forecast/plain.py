@@ -121,7 +121,7 @@ class PlainState:
     def __getstate__(self):
         parent = getattr(super(), "__getstate__", None)
         state = parent() if parent is not None else self.__dict__
-        return encode(dict(state))
+        return encode(dict(state or {}))   # object.__getstate__ gives None for no attributes
 
     def __setstate__(self, state):
         state = decode(state)
