@@ -43,6 +43,7 @@ def default_season(index):
 
 
 def season(args, y):
+    """``--season``, else the period of ``y``'s calendar."""
     return args.season or default_season(y.index)
 
 
@@ -92,7 +93,7 @@ def calibration_fraction(args, y, X, n_fit=None):
     fraction = template.calibration_fraction
     if not args.coverage:
         return fraction
-    need = math.ceil(round(args.coverage / (1 - args.coverage), 6))
+    need = windows.calibration_need(args.coverage)
     try:
         prep = prepare(template, y, X)
     except (ValueError, TypeError):
