@@ -15,8 +15,11 @@ import pandas as pd
 import pytest
 
 import tsrnn
+import tsrnn._cli_read as cli_read
 import tsrnn.cli as cli
-from tsrnn.cli import default_season, main
+from tsrnn._cli_base import UsageError
+from tsrnn._cli_model import default_season
+from tsrnn.cli import main
 
 SMALL = ["--max-iter", "5", "--hidden-size", "4", "--lags", "10"]
 WEATHER = ["--dataset", "weather", "--target", "temp_max", "--horizon", "3"]
@@ -101,7 +104,7 @@ def test_datasets_and_help():
     (["forecast", "--dataset", "mars", "--target", "x"], "argument --dataset: invalid choice"),
     (["forecast", "--dataset", "weather", "--target", "temp_max", "--lags", "many"],
      "argument --lags: 'many' is not an integer"),
-    (["forecast", "--target", "x"], "give a CSV file or --dataset NAME"),
+    (["forecast", "--target", "x"], "give a CSV or Parquet file, - for stdin, or --dataset"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["predict", "--model", "missing.tsrnn", "--dataset", "weather"], "Cannot read model file"),
 ])
@@ -184,13 +187,13 @@ def test_integer_valued_float_time_column_is_steps(tmp_path, start):
     path = tmp_path / "a.csv"
     pd.DataFrame({"t": start + np.arange(5.0), "y": np.arange(5.0)}).to_csv(path, index=False)
     assert path.read_text().splitlines()[1].startswith(f"{start},")    # written as floats
-    df = cli.read_table(str(path))
+    df = cli_read.read_table(str(path))
     assert df.index.dtype == np.int64 and list(df.index) == list(range(int(start), int(start) + 5))
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--initial", "inf"], "argument --initial: 'inf' must be a fraction"),
-    (["--time-col", "date"], "--time-col applies to a CSV file"),
+    (["--time-col", "date"], "--time-col applies to a data file"),
     (["--plot", "out.xyz"], "unknown image format 'xyz'"),
     (["--output", "no/such/dir/f.csv"], "no directory"),
 ])
@@ -282,9 +285,10 @@ def _interrupting(function, when=lambda: True):
 
 def _interrupt_in(stage, monkeypatch):
     if stage == "parse":
-        monkeypatch.setattr(cli, "build_parser", _interrupting(cli.build_parser))
+        import tsrnn._cli_parser as parser
+        monkeypatch.setattr(parser, "build_parser", _interrupting(parser.build_parser))
     elif stage == "load":
-        monkeypatch.setattr(cli, "_load_dataset", _interrupting(cli._load_dataset))
+        monkeypatch.setattr(cli_read, "load_dataset", _interrupting(cli_read.load_dataset))
     elif stage == "fit":           # in the third epoch
         from tsrnn._engine.training import Trainer
         epochs = iter(range(100))
@@ -319,7 +323,7 @@ def test_an_error_after_ctrl_c_is_reported_as_the_interrupt(monkeypatch, capsys)
         _sigint()
         raise ValueError("too little data")
 
-    monkeypatch.setattr(cli, "_load_dataset", load)
+    monkeypatch.setattr(cli_read, "load_dataset", load)
     assert _main(["forecast", *WEATHER, "-q"]) == 130
     assert capsys.readouterr().err == "tsrnn: interrupted\n"
 
@@ -401,7 +405,7 @@ def test_output_paths_are_checked_before_any_work(option, case, tmp_path, read_o
     if case == "same file":
         others["--output" if option != "--output" else "--save"] = path
     loaded = []
-    monkeypatch.setattr(cli, "load_data", lambda args: loaded.append(args))
+    monkeypatch.setattr(cli_read, "load_data", lambda args: loaded.append(args))
     argv = [a for opt, p in others.items() for a in (opt, str(p))]
     assert main(["forecast", *WEATHER, *argv]) == 2
     err = capsys.readouterr().err
@@ -457,7 +461,7 @@ def test_a_huge_hidden_size_is_refused_in_one_line(capsys):
     start = time.monotonic()
     assert main(["forecast", *WEATHER, "--hidden-size", "1000000", "-q"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "hidden_size" in err
+    assert err.count("\n") == 1 and "--hidden-size" in err
     assert time.monotonic() - start < 60
 
 
@@ -550,7 +554,7 @@ def test_notes_are_printed_only_when_the_run_succeeds(tmp_path, monkeypatch, cap
     assert "intervals skipped" in capsys.readouterr().err
 
     def fail(*a):
-        raise cli.UsageError("later failure")
+        raise UsageError("later failure")
 
     monkeypatch.setattr(cli, "_backtest_note", fail)
     assert main(argv) == 2
@@ -561,7 +565,7 @@ def test_predict_with_a_saved_ensemble(tmp_path, capsys):
     from tsrnn import RNNEnsembleForecaster, RNNForecaster, save
 
     path = _csv(tmp_path, future=3)
-    df = cli.read_table(str(path))
+    df = cli_read.read_table(str(path))
     base = RNNForecaster(horizon=3, lags=10, past_covariates=["temp"],
                          estimator=RNNForecaster.default_estimator(max_iter=3, hidden_size=4))
     X = df[["temp", "holiday"]]
@@ -581,7 +585,7 @@ def test_an_output_naming_the_input_csv_is_refused(option, tmp_path, capsys):
     before = path.read_bytes()
     assert main(["forecast", str(path), "--target", "load", *SMALL, "-q", option, str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "it is the input CSV" in err
+    assert err.count("\n") == 1 and "it is the input file" in err
     assert path.read_bytes() == before
 
 

@@ -98,12 +98,16 @@ _RANK = {
     "_persist_schema": 6.8,
     "model_selection": 7, "persistence": 7, "plotting": 7, "_onnx": 7, "_persist_io": 0.5,
     "_cli_files": 7.5, "cli": 8, "__main__": 9,
+    # the command line's parts, below its entry: errors; input, model, output, arguments
+    "_cli_base": 7.3, "_cli_read": 7.6, "_cli_model": 7.6, "_cli_format": 7.6,
+    "_cli_write": 7.6, "_cli_parser": 7.6,
 }
 _SUBRANK = {
     "_engine": {"jit": 0, "interrupts": 0, "kernels": 1, "threads": 2, "optim": 2, "plan": 2,
                 "sequences": 2, "inputs": 3, "launch": 3, "init": 2, "static": 1,
                 "network": 4, "seq2seq": 4.5, "training": 5, "stream": 6},
-    "_forecast": {"timeaxis": 0, "scaling": 0, "static": 0, "windows": 1, "regressor": 1,
+    "_forecast": {"timeaxis": 0, "scaling": 0, "static": 0, "plain": 0, "windows": 1,
+                  "regressor": 1,
                   "series": 2,
                   "forecast": 2,
                   "single": 3, "global_model": 4, "stream": 3},

@@ -237,6 +237,7 @@ class RNNEnsembleForecaster(BaseEstimator):
         Returns
         -------
         DataFrame
+            With ``attrs["coverage"]`` as :meth:`RNNForecaster.predict_interval`'s.
         """
         coverage = windows.check_interval(self, coverage, "members_")
         half = self._half_width(coverage)
@@ -246,7 +247,9 @@ class RNNEnsembleForecaster(BaseEstimator):
             state = self.members_[0]._series_state(sid, histories.get(sid))
             out[sid] = (index, np.stack(_bounds(state, values[..., 0], half, steps), axis=2),
                         steps)
-        return forecast.check_finite(self.members_[0]._frame(out, "interval"), "interval")
+        frame = forecast.check_finite(self.members_[0]._frame(out, "interval"), "interval")
+        frame.attrs["coverage"] = coverage
+        return frame
 
     def predict_quantiles(self, X=None, y=None):
         """The members' quantile forecasts, combined per level (and kept ordered), for

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._engine import interrupts
 from tsrnn._forecast import forecast, global_model, regressor, scaling, single, windows
+from tsrnn._forecast.plain import PlainState
 from tsrnn._forecast.regressor import DefaultNetworkMixin
 from tsrnn._validation import check_choice, check_float, check_int, naming
 from tsrnn.windowing import as_names
@@ -22,7 +23,7 @@ from tsrnn.windowing import as_names
 __all__ = ["RNNForecaster"]
 
 
-class RNNForecaster(DefaultNetworkMixin, BaseEstimator):
+class RNNForecaster(PlainState, DefaultNetworkMixin, BaseEstimator):
     """Recurrent network forecaster: pandas Series/DataFrame in, forecasts at future timestamps out.
 
     Parameters
@@ -436,12 +437,15 @@ class RNNForecaster(DefaultNetworkMixin, BaseEstimator):
         DataFrame
             Columns ``lower``, ``upper`` (a Series was fitted) or
             ``(target, "lower")``, ``(target, "upper")``, indexed like
-            :meth:`predict`.
+            :meth:`predict`; ``attrs["coverage"]`` holds ``coverage`` (the level
+            :func:`tsrnn.plotting.plot_forecast` names in its legend).
         """
         self._check_fitted()
         coverage = windows.check_interval(self, coverage, "estimator_")
-        return forecast.check_finite(
+        out = forecast.check_finite(
             self._model().predict(self, "interval", X, y, coverage=coverage), "interval")
+        out.attrs["coverage"] = coverage
+        return out
 
     def predict_quantiles(self, X=None, y=None):
         """Forecast quantiles, for an estimator with ``loss="quantile"`` and

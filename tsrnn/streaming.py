@@ -26,6 +26,7 @@ from tsrnn._engine.plan import check_plan
 from tsrnn._engine.stream import CarriedState, StreamTrainer, substreams
 from tsrnn._estimator_data import cast_finite, check_magnitude
 from tsrnn._forecast.forecast import check_finite
+from tsrnn._forecast.plain import PlainState
 from tsrnn._forecast.regressor import DefaultNetworkMixin
 from tsrnn._forecast.stream import StreamUnits, check_readings, future_index, read_stream
 from tsrnn._validation import check_choice, check_int, check_random_state, naming
@@ -50,7 +51,7 @@ AUTO_ROWS = 16
 AUTO_SEGMENTS = 8
 
 
-class StreamingForecaster(DefaultNetworkMixin, BaseEstimator):
+class StreamingForecaster(PlainState, DefaultNetworkMixin, BaseEstimator):
     """Stateful recurrent forecaster of one stream, updated reading by reading.
 
     Parameters

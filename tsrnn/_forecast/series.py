@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tsrnn._forecast import windows
+from tsrnn._forecast.plain import PlainState
 from tsrnn._forecast.scaling import seasonal_indices
 from tsrnn._forecast.timeaxis import TimeAxis, check_index_kind, resolve_axis
 from tsrnn.windowing import as_names, check_numeric, check_time_index, series_frame
@@ -41,8 +42,9 @@ class SeriesData:
 
 
 @dataclass
-class SeriesState:
-    """What a fitted forecaster keeps of one series.
+class SeriesState(PlainState):
+    """What a fitted forecaster keeps of one series (pickled without pandas objects:
+    :mod:`tsrnn._forecast.plain`).
 
     Attributes
     ----------

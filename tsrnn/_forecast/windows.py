@@ -253,6 +253,12 @@ def check_interval(model, coverage, fitted_attr):
     return coverage
 
 
+def calibration_need(coverage):
+    """The calibration windows per step that split-conformal intervals at ``coverage``
+    need: the smallest ``n`` with ``ceil((n + 1) coverage) <= n``, i.e. ``n >= c / (1 - c)``."""
+    return math.ceil(round(coverage / (1 - coverage), 6))
+
+
 def half_width(residuals, coverage):
     """Split-conformal half-width per step and target: the ``ceil((n + 1) coverage)``-th
     smallest absolute calibration residual (NaN residuals do not count); None for
@@ -263,7 +269,7 @@ def half_width(residuals, coverage):
     n = (~np.isnan(scores)).sum(axis=0)
     k = np.ceil((n + 1) * coverage).astype(int)
     if np.any(k > n):
-        need = math.ceil(round(coverage / (1 - coverage), 6))  # n >= c / (1 - c)
+        need = calibration_need(coverage)
         raise ValueError(
             f"`coverage`={coverage} needs at least {need} calibration windows per step; there "
             f"are {int(n.min())}. Lower the coverage or raise `calibration_fraction`."
