@@ -26,6 +26,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -39,6 +41,9 @@ from tsrnn import RNNForecaster, datasets
 from tsrnn.metrics import mase
 from tsrnn.model_selection import backtest
 from tsrnn.windowing import make_windows
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import emit  # noqa: E402
 
 # name: (loader of the target series, horizon, seasonal period m, regular frequency)
 CASES = {
@@ -128,11 +133,7 @@ def main():
             f"{s['gru'][:, 1].mean():.2f} | {s['rnn'][:, 1].mean():.2f} | {ridge_fit:.3f} | "
             + " / ".join(f"{s[c][:, 3].mean():.2f}" for c in ("lstm", "gru", "rnn")) + " |"
         )
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ The network is ``RNNRegressor``'s defaults (LSTM 32, ``max_iter=300``) with
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -35,6 +37,9 @@ from sklearn.linear_model import Ridge
 
 import tsrnn
 from tsrnn import RNNRegressor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import emit  # noqa: E402
 
 LAGS, H = 14, 7
 
@@ -109,15 +114,12 @@ def main(argv=None):
              "mlforecast, Ridge": _mlforecast(Ridge(), s, origins, freq)}
     fixed["naive"], fixed[f"seasonal naive ({season})"] = _baselines(s, origins, season)
     lines = [f"{args.dataset}, h={H}, {LAGS} lags, {len(origins)} origins {H} steps apart, "
-             f"{args.seeds} seeds", "", f"| model | MAE ({'ppm' if args.dataset == 'co2' else '°C'}) |",
+             f"{args.seeds} seeds", "",
+             f"| model | MAE ({'ppm' if args.dataset == 'co2' else '°C'}) |",
              "|---|---:|"]
     lines += [f"| {k} | {np.mean(v):.3f} ± {np.std(v):.3f} |" for k, v in rows.items()]
     lines += [f"| {k} | {v:.3f} |" for k, v in fixed.items()]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

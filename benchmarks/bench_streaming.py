@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import sys
 import time
 import warnings
 
@@ -41,6 +43,9 @@ import numpy as np
 
 import tsrnn._forecast.stream as _stream
 from tsrnn import RNNForecaster, StreamingForecaster, datasets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import emit  # noqa: E402
 
 HORIZON = 48
 SEASON = 48
@@ -186,11 +191,7 @@ def main():
         s = scores(pred, truth, scale)
         lines.append(f"| {name} | {s['mase']:.3f} | {s['mae']:.3f} | {s['lead 1']:.3f} | "
                      f"{s['lead 12']:.3f} | {s['lead 48']:.3f} | - | - | - |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
