@@ -70,6 +70,17 @@ def auto_batch_size(n):
     return min(n, max(8, min(64, n // 8)))
 
 
+def _ndim(v):
+    """Dimensions of an array-like without NumPy's dispatch (``np.ndim`` calls
+    ``__array_function__``, which scikit-learn's not-an-array checks refuse)."""
+    if hasattr(v, "ndim"):
+        return v.ndim
+    try:
+        return np.asarray(v).ndim
+    except ValueError:  # ragged
+        return None
+
+
 def _warn_if_transposed(X):
     """A :class:`LayoutWarning` when 3-D ``X`` (or every 2-D sequence of a list) has fewer
     steps than channels: likely sktime's or aeon's ``(n, channels, time)``."""
@@ -217,7 +228,7 @@ class _RNNBase(BaseEstimator):
         kwargs = dict(reset=reset, dtype=[np.float64, np.float32])
         if not fitting:
             X = validate_data(self, X, **kwargs)
-        elif not sp.issparse(y) and np.ndim(y) == 3:
+        elif not sp.issparse(y) and _ndim(y) == 3:
             # per-step targets (n, T, k) of output="sequence": scikit-learn's checks take
             # y up to 2-D, so X is validated alone and y read by the step-target reader
             X = validate_data(self, X, **kwargs)

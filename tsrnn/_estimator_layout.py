@@ -214,6 +214,8 @@ def time_major(X, time_axis):
         return X
     if isinstance(X, (list, tuple)):
         return [np.asarray(x).T if np.ndim(x) == 2 else x for x in X]
-    if getattr(X, "ndim", None) == 3 or (not hasattr(X, "shape") and np.ndim(X) == 3):
-        return np.swapaxes(np.asarray(X), 1, 2)
+    if not hasattr(X, "ndim"):
+        X = np.asarray(X)
+    if X.ndim == 3:
+        return np.swapaxes(X, 1, 2)
     return X
