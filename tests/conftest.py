@@ -325,3 +325,54 @@ def sigint_at_call(monkeypatch, k, exc=None):
 
     monkeypatch.setattr(Network, "_kernel_loss_grad", kernel)
     return calls
+
+
+# ------------------------------------------ shared by the cluster tests (Dask, Ray)
+def tiny_fit():
+    """Fit a tiny LSTM for two epochs: loads (or compiles) its kernels in this process."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from tsrnn import RNNRegressor
+
+    X = np.random.RandomState(0).standard_normal((64, 8, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        RNNRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+    return True
+
+
+def search_windows():
+    """The last 400 days of Seattle's maximum temperature as 8-step windows."""
+    import tsrnn
+
+    y = tsrnn.datasets.load_weather()["temp_max"].iloc[-400:]
+    return tsrnn.windowing.make_windows(y, target="temp_max", lags=8, horizon=1)
+
+
+def small_search(n_jobs, n_jobs_estimator=None):
+    """A fitted GridSearchCV of 4 small networks x 3 folds (``n_jobs`` its workers)."""
+    from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+
+    from tsrnn import RNNRegressor
+
+    Xw, yw = search_windows()
+    grid = {"hidden_size": [4, 8], "cell": ["lstm", "gru"]}
+    est = RNNRegressor(max_iter=4, early_stopping=False, random_state=0, n_jobs=n_jobs_estimator)
+    return GridSearchCV(est, grid, cv=TimeSeriesSplit(n_splits=3), n_jobs=n_jobs,
+                        scoring="neg_mean_absolute_error").fit(Xw, yw.to_numpy().ravel())
+
+
+def assert_same_search(got, want):
+    """Two searches' ``cv_results_`` (all but the timings), best parameters and the
+    refitted best model's predictions are bitwise equal."""
+    got_results = {k: v for k, v in got.cv_results_.items() if "time" not in k}
+    want_results = {k: v for k, v in want.cv_results_.items() if "time" not in k}
+    assert got_results.keys() == want_results.keys()
+    for key in want_results:
+        np.testing.assert_array_equal(np.asarray(got_results[key]),
+                                      np.asarray(want_results[key]), err_msg=key)
+    assert got.best_params_ == want.best_params_
+    Xw, _ = search_windows()
+    np.testing.assert_array_equal(got.predict(Xw), want.predict(Xw))

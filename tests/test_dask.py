@@ -10,12 +10,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import forecaster
+from conftest import assert_same_search, forecaster, search_windows, small_search, tiny_fit
 from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
-from test_panel import _Crashing
+from test_panel import _Crashing, synthetic_panel
 
 import tsrnn
 from tsrnn import RNNRegressor
@@ -25,18 +26,9 @@ from tsrnn.model_selection import fit_many, predict_many
 distributed = pytest.importorskip("distributed")
 
 
-def _small_fit():
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((64, 8, 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        RNNRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
-    return True
-
-
 @pytest.fixture(scope="module")
 def client():
-    _small_fit()  # compile (or load) the kernels here, so the cache holds them
+    tiny_fit()  # compile (or load) the kernels here, so the cache holds them
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dask's port/deprecation chatter
         cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
@@ -45,25 +37,8 @@ def client():
         yield c
 
 
-def _windows():
-    y = tsrnn.datasets.load_weather()["temp_max"].iloc[-400:]
-    return tsrnn.windowing.make_windows(y, target="temp_max", lags=8, horizon=1)
-
-
-def _search(n_jobs, n_jobs_estimator=None):
-    Xw, yw = _windows()
-    grid = {"hidden_size": [4, 8], "cell": ["lstm", "gru"]}
-    est = RNNRegressor(max_iter=4, early_stopping=False, random_state=0, n_jobs=n_jobs_estimator)
-    return GridSearchCV(est, grid, cv=TimeSeriesSplit(n_splits=3), n_jobs=n_jobs,
-                        scoring="neg_mean_absolute_error").fit(Xw, yw.to_numpy().ravel())
-
-
-def _results(search):
-    return {k: v for k, v in search.cv_results_.items() if "time" not in k}
-
-
 def test_workers_load_kernels_from_the_cache(client):
-    assert all(client.run(_small_fit).values())
+    assert all(client.run(tiny_fit).values())
     stats = client.run(compile_stats)
     assert len(stats) == 2
     for worker, s in stats.items():
@@ -72,30 +47,23 @@ def test_workers_load_kernels_from_the_cache(client):
 
 
 def test_grid_search_on_dask_equals_local(client):
-    local = _search(n_jobs=1)
+    local = small_search(n_jobs=1)
     with parallel_config(backend="dask"):
-        remote = _search(n_jobs=-1)
-    got, want = _results(remote), _results(local)
-    assert got.keys() == want.keys()
-    for key in want:
-        np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]), err_msg=key)
-    assert remote.best_params_ == local.best_params_
-    # the refitted best model predicts bitwise alike
-    Xw, _ = _windows()
-    np.testing.assert_array_equal(remote.predict(Xw), local.predict(Xw))
+        remote = small_search(n_jobs=-1)
+    assert_same_search(remote, local)
 
 
 def test_grid_search_all_cores_inside_dask_workers_is_safe(client):
     """n_jobs=-1 on the estimator inside a worker means one thread there; same numbers."""
-    local = _search(n_jobs=1)
+    local = small_search(n_jobs=1)
     with parallel_config(backend="dask"):
-        remote = _search(n_jobs=-1, n_jobs_estimator=-1)
+        remote = small_search(n_jobs=-1, n_jobs_estimator=-1)
     np.testing.assert_array_equal(remote.cv_results_["mean_test_score"],
                                   local.cv_results_["mean_test_score"])
 
 
 def test_failed_candidate_is_named_not_hung(client):
-    Xw, yw = _windows()
+    Xw, yw = search_windows()
     search = GridSearchCV(RNNRegressor(max_iter=2, random_state=0),
                           {"hidden_size": [4, -1]}, cv=TimeSeriesSplit(n_splits=2), n_jobs=-1,
                           error_score="raise")
@@ -140,3 +108,24 @@ def test_dead_dask_worker_names_series_no_hang():
                 pytest.raises(RuntimeError, match=r"(?s)series 'boom': its worker failed.*Killed"):
             fit_many(forecaster(_Crashing, lags=10, horizon=3, hidden_size=4, max_iter=2), panel,
                      n_jobs=-1)
+
+
+def test_fit_many_on_in_process_dask_workers_names_each_warning_once():
+    """Workers that are threads of this process (``LocalCluster(processes=False)``): each
+    series' warning comes back once, named and pointing at the caller's line.  Their
+    concurrent warning catches used to lose and mislabel warnings (of 4 series' warnings,
+    one was missing and another came back twice)."""
+    panel = synthetic_panel(4, 40)
+    fc = forecaster(lags=4, horizon=2, hidden_size=4, max_iter=2, random_state=0)
+    want = predict_many(fit_many(fc, panel), coverage=0.8)
+    with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster), parallel_config(backend="dask"), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = predict_many(fit_many(fc, panel, n_jobs=-1), coverage=0.8)
+    pd.testing.assert_frame_equal(got, want)
+    named = sorted(str(w.message).split(":")[0] for w in caught
+                   if issubclass(w.category, ConvergenceWarning))
+    assert named == [f"series {sid!r}" for sid in panel]
+    assert {w.filename for w in caught if issubclass(w.category, ConvergenceWarning)} == {__file__}

@@ -186,6 +186,15 @@ def test_fit_many_warnings_come_back_named(stocks):
         fit_many(forecaster(**SMALL), stocks[["AAPL"]], n_jobs=2)
 
 
+def test_fit_many_warning_raised_by_the_callers_filter_is_not_a_failed_worker(stocks):
+    """Under ``simplefilter("error")`` the re-issued warning is the error, as it is; it was
+    reported as "a worker failed (ConvergenceWarning: ...)"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="^series 'AAPL': "):
+            fit_many(forecaster(**SMALL), stocks[["AAPL"]], n_jobs=2)
+
+
 class _Crashing(RNNForecaster):
     """Kills its worker process when fitted on the series named 'boom'."""
 

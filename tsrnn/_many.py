@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import uuid
 import warnings
@@ -135,9 +136,47 @@ def _dask_client():
         "DaskDistributedBackend" else None
 
 
+def _dask_in_process(client):
+    """Whether ``client``'s workers are threads of this process (``LocalCluster(processes=
+    False)``, ``Client(processes=False)``): its workers are then ``Worker`` objects here,
+    where a process cluster has a ``Nanny`` per worker process, and a remote cluster none."""
+    from distributed import Worker
+
+    workers = getattr(getattr(client, "cluster", None), "workers", None) or {}
+    return any(isinstance(w, Worker) for w in workers.values())
+
+
+@contextlib.contextmanager
+def _collecting(in_process):
+    """``(sid, result, caught)`` results go through the yielded ``add``, which returns the
+    result and re-issues the series' warnings: at once from worker processes, after the
+    run from worker threads of this process (whose warnings :func:`_routed` catches for
+    the run's duration, so that the caller's own filters apply only once it has ended)."""
+    later = []
+
+    def add(sid, caught):
+        if in_process:
+            later.append((sid, caught))
+        else:
+            _reissue(sid, caught)
+
+    with _routed() if in_process else contextlib.nullcontext():
+        yield add
+    for sid, caught in later:
+        _reissue(sid, caught)
+
+
 def _reissue(sid, caught):
+    """Re-issue a series' warnings, attributed to the line that called fit_many or
+    predict_many (the first frame outside this module and contextlib's)."""
+    frame, level = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_code.co_filename in _INTERNAL:
+        frame, level = frame.f_back, level + 1
     for category, message in caught:
-        warnings.warn(f"series {sid!r}: {message}", category, stacklevel=4)
+        warnings.warn(f"series {sid!r}: {message}", category, stacklevel=level)
+
+
+_INTERNAL = {__file__, contextlib.__file__}
 
 
 def _run_dask(client, calls, action):
@@ -157,19 +196,20 @@ def _run_dask(client, calls, action):
         futures[client.submit(func, *args, key=key, pure=False, **kwargs)] = sid
     done = {}
     try:
-        for future in as_completed(list(futures)):
-            sid = futures[future]
-            try:
-                _, result, caught = future.result()
-            except Exception as err:
-                if hasattr(err, "series"):
-                    raise
-                failed = [futures[f] for f in futures if f.status == "error"]
-                raise RuntimeError(f"{action}: series {sid!r}: its worker failed "
-                                   f"({type(err).__name__}: {err}); failed so far: "
-                                   f"{failed[:10]}.") from err
-            done[sid] = result
-            _reissue(sid, caught)
+        with _collecting(_dask_in_process(client)) as add:
+            for future in as_completed(list(futures)):
+                sid = futures[future]
+                try:
+                    _, result, caught = future.result()
+                except Exception as err:
+                    if hasattr(err, "series"):
+                        raise
+                    failed = [futures[f] for f in futures if f.status == "error"]
+                    raise RuntimeError(f"{action}: series {sid!r}: its worker failed "
+                                       f"({type(err).__name__}: {err}); failed so far: "
+                                       f"{failed[:10]}.") from err
+                done[sid] = result
+                add(sid, caught)
     finally:
         client.cancel([f for f in futures if not f.done()])
     return done
@@ -190,18 +230,15 @@ def _run_joblib(calls, ids, n_jobs, action):
     # multiprocessing pool) is a configuration error, not a worker that failed
     backend = _active_backend()
     parallel = Parallel(n_jobs=n_jobs, return_as=_return_as(backend))
-    in_process = bool(getattr(backend, "uses_threads", False))
-    later = []
     try:
-        with _routed() if in_process else contextlib.nullcontext():
+        with _collecting(bool(getattr(backend, "uses_threads", False))) as add:
             for sid, result, caught in parallel(tasks()):
                 done[sid] = result
-                if in_process:
-                    later.append((sid, caught))  # after the catch, so that the filters apply
-                else:
-                    _reissue(sid, caught)
+                add(sid, caught)
     except Exception as err:
-        if hasattr(err, "series"):
+        # a series' own error, or its warning re-issued here and raised by the caller's
+        # filters ("error"): neither is a worker that failed
+        if hasattr(err, "series") or isinstance(err, Warning):
             raise
         running = [sid for sid in dispatched if sid not in done]
         raise RuntimeError(
@@ -209,8 +246,6 @@ def _run_joblib(calls, ids, n_jobs, action):
             f"(dispatched, unfinished) were {running[:10]}{' ...' if len(running) > 10 else ''};"
             f" {len(done)} of {len(ids)} series had finished."
         ) from err
-    for sid, caught in later:
-        _reissue(sid, caught)
     return done
 
 

@@ -8,6 +8,8 @@ and checks a network's plan when it is built; the estimators check a whole fit's
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tsrnn._engine.kernels import drivers as _k
@@ -58,7 +60,9 @@ class Workspace:
 
     def get(self, name, shape, dtype):
         """A C-contiguous array of ``shape`` and ``dtype`` (contents undefined)."""
-        size = int(np.prod(shape, dtype=np.int64))
+        # math.prod of Python ints: np.prod cost 14 us a call, 8 calls a minibatch, a fifth
+        # of a small fit's time (an LSTM on 200 windows of 10 steps)
+        size = math.prod(map(int, shape))
         flat = self._flat.get(name)
         if flat is None or flat.size < size or flat.dtype != dtype:
             flat = self._flat[name] = np.empty(max(size, 1), dtype)
