@@ -190,3 +190,30 @@ def cpu_relax(typingctx):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def float64_bits(typingctx, x):
+    """The IEEE-754 bits of a float64 as an int64: a bitcast, one instruction that
+    vectorises (float-int conversions need AVX-512 to vectorise on x86)."""
+    if not (isinstance(x, numba.types.Float) and x.bitwidth == 64):
+        return None
+    sig = numba.types.int64(x)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def bits_float64(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (see :func:`float64_bits`)."""
+    if not (isinstance(bits, numba.types.Integer) and bits.bitwidth == 64):
+        return None
+    sig = numba.types.float64(bits)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
