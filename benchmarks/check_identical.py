@@ -191,9 +191,13 @@ def compare(ref, new):
                     extra = ""
                     if part == "values" and np.shape(want[part]) == np.shape(got[part]):
                         try:
-                            diff = np.nanmax(np.abs(np.asarray(want[part], float)
-                                                    - np.asarray(got[part], float)))
-                            extra = f" (max abs diff {diff:.3g})"
+                            w = np.asarray(want[part], float)
+                            diff = np.nanmax(np.abs(w - np.asarray(got[part], float)))
+                            scale = np.nanmax(np.abs(w))
+                            rel = diff / scale if scale > 0 else np.inf
+                            # relative to the entry's largest magnitude: the size of a
+                            # change in units of the float's resolution at that scale
+                            extra = f" (max abs diff {diff:.3g}, {rel:.3g} of max |value|)"
                         except (TypeError, ValueError):
                             pass
                     bad.append(f"{name}/{key}: {part} differ{extra}")

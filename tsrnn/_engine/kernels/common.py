@@ -10,7 +10,7 @@ figures in ``benchmarks/RESULTS.md``, "float64 vector math").
   ulp of error); the sigmoid is derived from it, sigmoid(x) = 0.5 + 0.5
   tanh(x/2).
 - float64 uses Cephes' rational ``x + x^3 P(x^2)/Q(x^2)`` for |x| < 0.625 and
-  ``(1 - e)/(1 + e)`` with ``e = exp(-2|x|)`` above; the sigmoid is ``1/(1 +
+  ``1 - 2e/(1 + e)`` with ``e = exp(-2|x|)`` above (odd: computed for |x|); the sigmoid is ``1/(1 +
   e)`` (x >= 0) or ``e/(1 + e)`` (x < 0) with ``e = exp(-|x|)``, so no
   argument of exp is positive and nothing overflows.  exp is Cody-Waite range
   reduction, ``x = k ln2 + r`` with |r| <= ln2/2 (k by the 1.5 * 2^52
