@@ -1,6 +1,6 @@
 """The kernels' activations (``tsrnn._engine.kernels.common``) against long-double references.
 
-float64 tanh, sigmoid and exp are vectorisable arithmetic instead of libm
+float64 tanh and sigmoid are vectorisable arithmetic instead of libm
 calls; their error bounds (module docstring) are checked here in ulp of the
 correctly rounded result over a dense sweep and the edge cases, together with
 what makes them worth having: the loops over them vectorise, and an element's
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tsrnn._engine.jit import _OPTIONS
-from tsrnn._engine.kernels.common import exp_nonpositive, sigmoid, tanh
+from tsrnn._engine.kernels.common import sigmoid, tanh
 
 _LD = np.longdouble
 pytestmark = pytest.mark.skipif(np.finfo(_LD).eps > 1e-18,
@@ -33,12 +33,6 @@ def _tanh_loop(x, out):
 def _sigmoid_loop(x, out):
     for j in range(x.shape[0]):
         out[j] = sigmoid(x[j])
-
-
-@numba.njit(**_JIT)
-def _exp_loop(x, out):
-    for j in range(x.shape[0]):
-        out[j] = exp_nonpositive(x[j])
 
 
 @numba.njit(**_JIT)
@@ -62,16 +56,16 @@ def _sweep():
     """A dense grid over the interesting range, magnitudes from the subnormals to 1e300,
     and the neighbours of the branch points, in both signs."""
     mags = np.geomspace(5e-324, 1e300, 40_000)
-    edges = np.array([0.625, 22.0, 708.4, 745.1, 1000.0])
+    edges = np.array([0.5 * np.log(2) / 2, 22.0, 708.4, 745.1, 1000.0])
     near = np.concatenate([np.nextafter(edges, 0), edges, np.nextafter(edges, np.inf)])
     x = np.concatenate([np.linspace(-40, 40, 400_001), mags, near])
     return np.concatenate([x, -x])
 
 
-def test_float64_tanh_within_1_5_ulp_of_long_double():
+def test_float64_tanh_within_2_ulp_of_long_double():
     x = _sweep()
     y = _apply(_tanh_loop, x)
-    assert _ulp_error(y, np.tanh(x.astype(_LD))).max() <= 1.5
+    assert _ulp_error(y, np.tanh(x.astype(_LD))).max() <= 2.0
 
 
 def test_float64_sigmoid_within_2_5_ulp_of_long_double():
@@ -84,12 +78,6 @@ def test_float64_sigmoid_within_2_5_ulp_of_long_double():
     assert _ulp_error(y, want).max() <= 2.5
 
 
-def test_float64_exp_within_1_ulp_of_long_double():
-    x = -np.abs(_sweep())
-    y = _apply(_exp_loop, x)
-    assert _ulp_error(y, np.exp(x.astype(_LD))).max() <= 1.0
-
-
 def test_float64_edge_cases():
     tiny = 5e-324
     x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, tiny, -tiny, 1e300, -1e300])
@@ -97,8 +85,6 @@ def test_float64_edge_cases():
                                   [0, 0, 1, -1, np.nan, tiny, -tiny, 1, -1])
     np.testing.assert_array_equal(_apply(_sigmoid_loop, x),
                                   [0.5, 0.5, 1, 0, np.nan, 0.5, 0.5, 1, 0])
-    np.testing.assert_array_equal(_apply(_exp_loop, np.array([0.0, -np.inf, np.nan, -1e300])),
-                                  [1, 0, np.nan, 0])
 
 
 def test_float32_activations_stay_close_to_long_double():

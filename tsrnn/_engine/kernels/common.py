@@ -9,21 +9,21 @@ figures in ``benchmarks/RESULTS.md``, "float64 vector math").
 - float32 uses Eigen's clamped [13/6] rational approximation of tanh (a few
   ulp of error); the sigmoid is derived from it, sigmoid(x) = 0.5 + 0.5
   tanh(x/2).
-- float64 uses Cephes' rational ``x + x^3 P(x^2)/Q(x^2)`` for |x| < 0.625 and
-  ``1 - 2e/(1 + e)`` with ``e = exp(-2|x|)`` above (odd: computed for |x|); the sigmoid is ``1/(1 +
-  e)`` (x >= 0) or ``e/(1 + e)`` (x < 0) with ``e = exp(-|x|)``, so no
-  argument of exp is positive and nothing overflows.  exp is Cody-Waite range
-  reduction, ``x = k ln2 + r`` with |r| <= ln2/2 (k by the 1.5 * 2^52
-  rounding trick, read from the bits), a degree-13 Taylor polynomial in r,
-  and 2^k built from its exponent bits in two factors, so that results down
-  to the subnormals are rounded once.  Both branches are computed and one is
-  selected, which is what lets the loops vectorise.  Measured against
-  long-double references over a dense sweep and the edge cases
-  (``tests/test_activations.py``): tanh within 1.5 ulp (libm's within 1.2),
-  the sigmoid within 2.5 ulp, exp within 1 ulp; NaN stays NaN, ±inf and huge
-  arguments saturate, subnormal arguments give tanh(x) = x.  Changing libm
-  for these moved float64 results by ~1e-16 relative: PyTorch parity (1e-10)
-  holds.
+- float64 reduces both to e = exp(-|x|) or exp(-2|x|), so that no argument
+  of exp is positive and nothing overflows: tanh|x| = (1 - e)/(1 + e), the
+  sigmoid 1/(1 + e) (x >= 0) or e/(1 + e) (x < 0).  exp is Cody-Waite range
+  reduction, x = k ln2 + r with |r| <= ln2/2 (k found by the 1.5 * 2^52
+  rounding trick and read from the bits), expm1(r) by a degree-13 Taylor
+  polynomial, and 2^k built from its exponent bits; e = 2^k (1 + expm1(r))
+  lets ``1 -+ e`` be formed with one rounding each, so small |x| loses
+  nothing to cancellation.  Measured against long-double references over a
+  dense sweep and the edge cases (``tests/test_activations.py``): tanh
+  within 2 ulp (libm's: 2.05), the sigmoid within 2.5 ulp (libm's 1/(1 +
+  exp(-x)): 2.4, and it flushes the subnormal results below x = -708 to 0,
+  which this keeps); NaN stays NaN, +-inf and huge arguments saturate,
+  subnormal arguments give tanh(x) = x.  Against libm this moves float64
+  results by ~1e-16 relative (gradients up to ~1e-15): PyTorch parity
+  (1e-10) holds.
 """
 
 import math
@@ -41,15 +41,12 @@ _A7, _A9 = 5.12229709037114e-08, -8.60467152213735e-11
 _A11, _A13 = 2.00018790482477e-13, -2.76076847742355e-16
 _B0, _B2, _B4, _B6 = 4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06
 
-# float64 tanh for |x| < 0.625: Cephes' tanh.c (Cody & Waite's form), Q monic.
-_P0, _P1, _P2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3
-_Q0, _Q1, _Q2 = 1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3
 # float64 exp: ln2 split so that k * _LN2_HI is exact for |k| < 2^20 (fdlibm's e_exp.c).
 _LOG2E = 1.4426950408889634
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _ROUND = 6755399441055744.0  # 1.5 * 2^52: x + _ROUND - _ROUND rounds x to an integer
 _ROUND_BITS = 0x4338000000000000  # its bits: the integer sits in the low mantissa bits
-_EXP_MIN = -1000.0  # exp(-1000) = 0 in float64; keeps k and the 2^k factors in range
+_EXP_MAX = 1000.0  # exp(-1000) = 0 in float64; the clamp keeps k >= -1443
 _E2, _E3, _E4, _E5, _E6, _E7 = (1 / math.factorial(n) for n in range(2, 8))
 _E8, _E9, _E10, _E11, _E12, _E13 = (1 / math.factorial(n) for n in range(8, 14))
 
@@ -83,16 +80,17 @@ def _tanh_f32(x):
 
 
 @njit(inline=True)
-def exp_nonpositive(x):
-    """exp(x) of a float64 x <= 0 (or NaN), in vectorisable arithmetic (module docstring).
+def _exp_reduced(x):
+    """``(k, m)`` with exp(x) = 2^k (1 + m), for float64 x in [-1000, 0] (or NaN).
 
-    Positive arguments are not handled (2^k would overflow its exponent
-    field); the activations never pass one.
+    Cody-Waite: x = k ln2 + r with |r| <= ln2/2, k rounded by adding 1.5 * 2^52
+    and read back from the bits (a float-int conversion would not vectorise
+    without AVX-512), ``m = expm1(r)`` by its Taylor polynomial to degree 13
+    (truncation error below 2e-17 relative).
     """
-    x = _EXP_MIN if x < _EXP_MIN else x  # written so that NaN stays NaN
     t = x * _LOG2E + _ROUND
     kf = t - _ROUND
-    k = float64_bits(t) - _ROUND_BITS  # kf as an integer, without a float-int conversion
+    k = float64_bits(t) - _ROUND_BITS
     r = x - kf * _LN2_HI
     r = r - kf * _LN2_LO
     q = _E13
@@ -107,29 +105,38 @@ def exp_nonpositive(x):
     q = q * r + _E4
     q = q * r + _E3
     q = q * r + _E2
-    p = 1.0 + (r + r * r * q)
-    # 2^k = 2^k1 2^k2, each a normal number for k >= -1443; p 2^k1 is exact, so a
-    # subnormal result is rounded once, in the last product.
-    k1 = k >> 1
-    return p * bits_float64((k1 + 1023) << 52) * bits_float64((k - k1 + 1023) << 52)
+    return k, r + r * r * q
+
+
+@njit(inline=True)
+def _pow2(k):
+    """2^k for an integer -1022 <= k <= 1023, from its exponent bits."""
+    return bits_float64((k + 1023) << 52)
 
 
 def _tanh_f64(x):
-    ax = abs(x)
-    s = ax * ax
-    p = (_P0 * s + _P1) * s + _P2
-    q = ((s + _Q0) * s + _Q1) * s + _Q2
-    # tanh(22) rounds to 1; the clamp keeps e normal
-    e = exp_nonpositive(-2.0 * (22.0 if ax > 22.0 else ax))
-    small = ax < 0.625
-    # one division for both branches: ax + ax s P/Q, or 1 - 2e/(1 + e)
-    z = (ax * s * p if small else 2.0 * e) / (q if small else 1.0 + e)
-    return math.copysign(ax + z if small else 1.0 - z, x)
+    # tanh|x| = (1 - e)/(1 + e), e = exp(-2|x|) = s (1 + m): numerator and denominator
+    # each rounded once, (1 - s) - s m and (1 + s) + s m (1 -+ s exact, s m fused), so
+    # small |x| loses nothing to cancellation (m = -2|x| + ..., s = 1).  tanh(22) = 1.
+    a = abs(x)
+    k, m = _exp_reduced(-2.0 * (22.0 if a > 22.0 else a))  # written so that NaN stays NaN
+    s = _pow2(k)
+    sm = s * m
+    return math.copysign(((1.0 - s) - sm) / ((1.0 + s) + sm), x)
 
 
 def _sigmoid_f64(x):
-    e = exp_nonpositive(-abs(x))
-    return (1.0 if x >= 0 else e) / (1.0 + e)
+    # e = exp(-|x|) = s (1 + m); sigmoid is 1/(1 + e) for x >= 0, e/(1 + e) below.
+    # 2^k = 2^k1 2^k2 in two normal factors so that e, subnormal for x < -708, is
+    # rounded once (in the last product); s alone may underflow, when 1 + e is 1.
+    a = abs(x)
+    k, m = _exp_reduced(-(_EXP_MAX if a > _EXP_MAX else a))
+    k1 = k >> 1
+    s1 = _pow2(k1)
+    s2 = _pow2(k - k1)
+    e = (1.0 + m) * s1 * s2
+    s = s1 * s2
+    return (1.0 if x >= 0 else e) / ((1.0 + s) + s * m)
 
 
 @overload(tanh, jit_options=_OPTS)
