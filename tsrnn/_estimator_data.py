@@ -124,8 +124,12 @@ class SourcePart:
         self.shape = (n,) + (source.shape[1:] if part == 0 else (1, source.n_outputs))
 
     def block(self, start, stop):
-        values = self.source.block(self.start + start, self.start + stop)[self.part]
-        return values.reshape((stop - start,) + self.shape[1:])
+        # the targets are read with their windows: a block of the windows' size at a time
+        per = stats_block(self.source.shape)
+        start, stop = self.start + start, self.start + stop
+        values = [self.source.block(s, min(s + per, stop))[self.part]
+                  for s in range(start, stop, per)] or [self.source.block(start, stop)[self.part]]
+        return np.concatenate(values).reshape((stop - start,) + self.shape[1:])
 
 
 def source_magnitude(source, per=None):

@@ -66,7 +66,7 @@ class PanelWindows:
         args = (self.spec, self.A, self.F, self.Yraw)
         if len(self.norms) == 1 or not len(pos):
             X, Y = window_pairs(*args, pos, self.n_targets, self.norms[0])
-            return X, Y.reshape(len(pos), -1)
+            return X, Y.reshape(len(pos), int(np.prod(Y.shape[1:])))
         which = self.norm_ids[idx]
         X = Y = None
         for k in np.unique(which):
@@ -76,7 +76,7 @@ class PanelWindows:
                 X = np.empty((len(pos),) + Xk.shape[1:])
                 Y = np.empty((len(pos),) + Yk.shape[1:])
             X[sel], Y[sel] = Xk, Yk
-        return X, Y.reshape(len(pos), -1)
+        return X, Y.reshape(len(pos), int(np.prod(Y.shape[1:])))
 
     def block(self, start, stop):
         """:meth:`take` of the windows ``start:stop``."""
