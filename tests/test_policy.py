@@ -110,7 +110,7 @@ _SUBRANK = {
                   "regressor": 1,
                   "series": 2,
                   "forecast": 2,
-                  "single": 3, "global_model": 4, "stream": 3, "panel_windows": 2},
+                  "single": 3, "global_model": 4, "stream": 3},
 }
 
 

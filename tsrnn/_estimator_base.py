@@ -28,12 +28,8 @@ from tsrnn._engine.network import Network
 from tsrnn._engine.plan import check_plan
 from tsrnn._engine.training import TrainConfig, Trainer
 from tsrnn._estimator_data import (
-    ScaledWindows,
-    SourcePart,
     cast_finite,
     check_magnitude,
-    check_source,
-    source_magnitude,
     weighted_stats,
 )
 from tsrnn._estimator_layout import (
@@ -375,20 +371,11 @@ class _RNNBase(BaseEstimator):
         if decoder is not None and self.output != "last":
             raise ValueError(f"`output`={self.output!r}: an encoder-decoder's outputs are its "
                              "decoder's steps; use output='last'.")
-        source = check_source(X, y, sample_weight, decoder, self.output)
-        if source is not None:
-            # validated (and the layout fitted) on a probe of the source's windows
-            X, y = source.block(0, min(2, source.shape[0]))
         X3, lengths, y = self._windows(X, y, reset=first, fitting=True)
         Y = self._encode_y(y, X3, lengths, reset=first, classes=classes,
                            outputs_known=outputs_known)
-        if source is None:
-            sw = _check_sample_weight(sample_weight, X3, dtype=np.float64,
-                                      ensure_non_negative=True)
-        else:
-            source_magnitude(source)
-            sw = np.ones(source.shape[0])
-        n = X3.shape[0] if source is None else source.shape[0]
+        sw = _check_sample_weight(sample_weight, X3, dtype=np.float64, ensure_non_negative=True)
+        n = X3.shape[0]
         n_train, n_val = n, 0
         if self.early_stopping and not incremental:
             n_val = max(1, math.ceil(self.validation_fraction * n))
@@ -442,10 +429,8 @@ class _RNNBase(BaseEstimator):
             # statistics of the training part only: the held-out tail must not leak
             train_lengths = None if lengths is None else lengths[:n_train]
             read = None if decoder is None else seq2seq.read_mask(layout, X3.shape[1])
-            train_X, train_Y = (X3[:n_train], Y[:n_train]) if source is None else \
-                (SourcePart(source, 0, 0, n_train), SourcePart(source, 1, 0, n_train))
-            self._fit_scaler(train_X, sw[:n_train], train_lengths, read)
-            self._fit_target(train_Y, sw[:n_train],
+            self._fit_scaler(X3[:n_train], sw[:n_train], train_lengths, read)
+            self._fit_target(Y[:n_train], sw[:n_train],
                              train_lengths if self.output == "sequence" else None)
             self._rng = check_random_state(self.random_state)
             model = Network if decoder is None else seq2seq.EncoderDecoder
@@ -455,24 +440,13 @@ class _RNNBase(BaseEstimator):
                 self._feedback_units()
             if embedding is not None:
                 self.network_.embedding[...] = table
+        Xs, Ys = self._scale_X(X3, dt), self._scale_y(Y, dt)
         validation = None
-        if source is None:
-            Xs, Ys = self._scale_X(X3, dt), self._scale_y(Y, dt)
-            if n_val:
-                validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:],
-                              None if codes is None else codes[n - n_val:],
-                              None if lengths is None else lengths[n - n_val:])
-                Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
-        else:
-            # the training windows are gathered a minibatch at a time; the validation ones
-            # are scored as one array, as in a materialised fit (a row's prediction may
-            # depend on the size of the batch it is computed in)
-            Xs, Ys = ScaledWindows(source, self._scale_X, self._scale_y, dt, 0, n_train), None
-            if n_val:
-                held = ScaledWindows(source, self._scale_X, self._scale_y, dt, n - n_val)
-                validation = (*held.take(np.arange(n_val)), sw[n - n_val:],
-                              None if codes is None else codes[n - n_val:], None)
-                sw = sw[:n_train]
+        if n_val:
+            validation = (Xs[n - n_val:], Ys[n - n_val:], sw[n - n_val:],
+                          None if codes is None else codes[n - n_val:],
+                          None if lengths is None else lengths[n - n_val:])
+            Xs, Ys, sw = Xs[:n_train], Ys[:n_train], sw[:n_train]
         if first or not hasattr(self, "_trainer"):
             self._trainer = Trainer(self.network_, config)
         else:

@@ -137,11 +137,7 @@ class Trainer:
         Parameters
         ----------
         X : ndarray (n, T, C), Y : ndarray (n, T or 1, K), sw : ndarray (n,)
-            Validated, prepared training data in the network's dtype.  ``X`` may
-            instead be a source of windows (``Y`` None): an object with ``shape``
-            ``(n, T, C)`` whose ``take(idx)`` returns the prepared ``(X, Y)`` of the
-            samples ``idx``, so that only a minibatch of windows is ever held; the
-            minibatches and their order are those of the arrays it stands for.
+            Validated, prepared training data in the network's dtype.
         epochs : int
         rng : numpy.random.RandomState
             Source of the shuffles and dropout masks.
@@ -220,7 +216,6 @@ class Trainer:
         cfg = self.config
         net = self.net
         n, T, _ = X.shape
-        streamed = not isinstance(X, np.ndarray)
         order = rng.permutation(n) if cfg.shuffle else None
         code = LOSS_CODES[cfg.loss]
         trunc = truncation(cfg.bptt_steps, T)
@@ -228,11 +223,7 @@ class Trainer:
         work = self._workspace
         for start in range(0, n, cfg.batch_size):
             stop = start + cfg.batch_size
-            if streamed:
-                # fixed-length windows (no lengths): gathered by the source
-                idx = np.arange(start, min(stop, n)) if order is None else order[start:stop]
-                (xb, yb), wb = X.take(idx), sw[idx]
-            elif order is None:
+            if order is None:
                 idx = slice(start, stop)
                 xb, yb, wb = X[idx], Y[idx], sw[idx]
             else:  # gathered into the fit's own buffers: no allocation per minibatch

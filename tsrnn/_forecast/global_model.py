@@ -21,7 +21,6 @@ import pandas as pd
 
 from tsrnn._forecast import forecast, regressor, scaling, single, static, windows
 from tsrnn._forecast.forecast import labels, series_forecast
-from tsrnn._forecast.panel_windows import PanelWindows
 from tsrnn._forecast.series import (
     check_covariate_lags,
     forecast_inputs,
@@ -97,19 +96,9 @@ def _placed(fc, sid, prep):
     return prep, pad, origins, prep.data.raw.index[origins - pad]
 
 
-def _streams(fc):
-    """Whether the fit streams the panel's windows (:class:`PanelWindows`) to the network
-    rather than materialising them: a network that is not an encoder-decoder."""
-    est = fc.estimator if fc.estimator is not None else regressor.default_estimator()
-    return regressor.is_network(est) and not windows.is_packed(fc)
-
-
 def _check_panel_memory(fc, prepared):
-    """Refuse, before any is built, the panel's windows beyond the memory budget when
-    they are materialised (for an estimator other than a network, or an
-    encoder-decoder): all of them joined and put in time order."""
-    if _streams(fc):
-        return  # the minibatches and the validation windows are checked as they are built
+    """Refuse, before any is built, the panel's windows beyond the memory budget: every
+    series' windows, then all of them joined and put in time order."""
     prep = prepared[0][0]
     channels = 1 + len(prep.past) + len(prep.future) + static.size(fc) + \
         (len(prepared) if fc.series_encoding == "onehot" else 0)
@@ -243,15 +232,13 @@ def fit(fc, y, X):
             fallen[param].append(sid)
         fc._states[sid] = state
         A, Yraw = single.in_units(state, A, Yraw, 1, -pad)
-        F = encoded(fc, F, state)
-        # the series' windows, only to find the complete ones: the panel's are gathered
-        # from the stacked arrays a minibatch at a time (PanelWindows)
-        train = windows.training_windows(fc, A, F, Yraw, 1, cal, state.window_norm)[2]
-        if not len(train):
+        Xw, Yw, train = windows.training_windows(fc, A, encoded(fc, F, state), Yraw, 1, cal,
+                                                 state.window_norm)
+        if not len(Xw):
             untrained.append(sid)
-        parts.append((A, F, Yraw, train, state.window_norm))
+        parts.append((Xw, Yw))
         origin_times.append(data.raw.index[train - pad].to_numpy())
-        codes.append(np.full(len(train), code))
+        codes.append(np.full(len(Xw), code))
         residual_parts.append((sid, state, A, F, Yraw, cal, own, pad, data.raw.index, known))
     for param, sids in fallen.items():
         if sids:
@@ -267,7 +254,7 @@ def fit(fc, y, X):
             "series, forecasts them from their own (padded) history.", UserWarning,
             stacklevel=3)
     fc.padded_series_ = [sid for sid, (_, pad, _, _) in zip(ids, prepared) if pad]
-    n_windows = sum(len(part[3]) for part in parts)
+    n_windows = sum(len(Xw) for Xw, _ in parts)
     if n_windows < 2:
         sizes = sorted(len(prep.data.raw) for prep, _, _, _ in prepared)
         raise ValueError(
@@ -280,12 +267,12 @@ def fit(fc, y, X):
             "targets, or lower `lags`, `horizon` or `calibration_fraction`.")
     # time order across series, so that early stopping validates on the latest windows
     order = np.argsort(np.concatenate(origin_times), kind="stable")
-    source = PanelWindows(fc, parts, 1, order)
-    del parts
+    Xw = np.concatenate([p[0] for p in parts])[order]
+    Yw = np.concatenate([p[1] for p in parts])[order]
     embedding = None if table is None else (table, np.concatenate(codes)[order])
     gap = (windows.train_steps(fc) - 1) * len(ids)
     try:
-        single.fit_estimator(fc, source, None, extra_gap=gap, embedding=embedding)
+        single.fit_estimator(fc, Xw, Yw, extra_gap=gap, embedding=embedding)
     except NoTrainingSamplesError as err:
         raise NoTrainingSamplesError(
             f"{err} With a global model the gap is (horizon - 1) x n_series = {gap} windows, "
@@ -296,7 +283,8 @@ def fit(fc, y, X):
     for sid, state, A, F, Yraw, cal, own, pad, index, known in residual_parts:
         # forecasts read the decomposition re-estimated on all the series' fitted values
         fc._states[sid] = state.reseasoned(known)
-        r = windows.residuals(fc, predictor(fc, state), A, F, Yraw, cal, 1, state.window_norm)
+        r = windows.residuals(fc, predictor(fc, state), A, encoded(fc, F, state), Yraw, cal, 1,
+                              state.window_norm)
         if r is None:
             continue
         residuals.append(r)

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import clone, is_regressor
 from sklearn.utils import get_tags
 
-from tsrnn._estimator_data import check_magnitude, is_window_source, stats_block
+from tsrnn._estimator_data import check_magnitude
 from tsrnn.estimators import RNNRegressor
 from tsrnn.windowing import offset_name
 
@@ -186,20 +186,13 @@ class Predictor:
 
 def output_bounds(Yw, margin):
     """Per-output limits ``(lo, hi)`` of the normalised training targets ``Yw`` (n, steps,
-    K; or a window source's targets), widened by ``margin`` times their range on each side (None when ``margin`` is None):
+    K), widened by ``margin`` times their range on each side (None when ``margin`` is None):
     a network asked about a window unlike any it was trained on cannot then forecast a
     change far beyond every change it has seen (on a log scale, an explosion)."""
     if margin is None or not len(Yw):
         return None
-    if is_window_source(Yw):
-        # a panel's windows, block by block (the limits are exact whatever the blocks)
-        per = stats_block(Yw.shape)
-        ends = [Yw.block(s, min(s + per, len(Yw)))[1] for s in range(0, len(Yw), per)]
-        lo = np.min([np.nanmin(Y2, axis=0) for Y2 in ends], axis=0)
-        hi = np.max([np.nanmax(Y2, axis=0) for Y2 in ends], axis=0)
-    else:
-        Y2 = Yw.reshape(len(Yw), -1)
-        lo, hi = np.nanmin(Y2, axis=0), np.nanmax(Y2, axis=0)
+    Y2 = Yw.reshape(len(Yw), -1)
+    lo, hi = np.nanmin(Y2, axis=0), np.nanmax(Y2, axis=0)
     span = hi - lo
     return lo - margin * span, hi + margin * span
 
@@ -211,16 +204,8 @@ def fit_estimator(est, Xw, Yw, columns=None, embedding=None, decoder=None, stati
     ``decoder``: packed encoder-decoder windows (``RNNRegressor._fit``'s), likewise;
     ``static``: the windows' last channels that a network maps to its initial state
     (other estimators read them as any other channel).
-    ``Xw`` may be a window source (``Yw`` None; a panel's
-    :class:`~tsrnn._forecast.panel_windows.PanelWindows`): a network reads it a
-    minibatch at a time, other estimators (and an encoder-decoder) as arrays.
     Errors of estimators other than tsrnn's are re-raised naming ``estimator``.
     """
-    if is_window_source(Xw):
-        if is_network(est) and decoder is None:
-            return est._fit(Xw, None, None, incremental=False, embedding=embedding,
-                            outputs_known=True, static=static)
-        Xw, Yw = Xw.block(0, Xw.shape[0])
     Y2 = Yw.reshape(len(Yw), -1)
     # named in the forecaster's terms: the estimator would name its own `X`/`y`
     check_magnitude("y", Y2)

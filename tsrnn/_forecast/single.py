@@ -119,9 +119,8 @@ def in_units(state, A, Yraw, n_targets, start=0):
 
 
 def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
-    """Fit a clone of the forecaster's estimator on the windows ``Xw``, ``Yw`` (or the
-    window source ``Xw``, ``Yw`` None), continuing the fitted one when its
-    ``warm_start`` is set."""
+    """Fit a clone of the forecaster's estimator on the windows (continuing the fitted
+    one when its ``warm_start`` is set)."""
     est = regressor.prepare_estimator(fc, windows.train_steps(fc), extra_gap=extra_gap,
                                       random_state=fc.random_state)
     decoder, n_static = None, static.size(fc)
@@ -146,7 +145,7 @@ def fit_estimator(fc, Xw, Yw, *, extra_gap=0, embedding=None):
         fc.estimator_ = regressor.fit_estimator(est, Xw, Yw, fc._columns, embedding, decoder,
                                                 n_static)
     fc.n_windows_ = len(Xw)
-    fc._output_bounds = regressor.output_bounds(Xw if Yw is None else Yw, fc.clip_outputs)
+    fc._output_bounds = regressor.output_bounds(Yw, fc.clip_outputs)
 
 
 def predictor(fc, group=None):

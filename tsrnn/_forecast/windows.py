@@ -177,21 +177,10 @@ def training_windows(spec, A, F, Yraw, n_targets, cal, norm):
     # gathered (2 parts joined), then the complete ones copied out
     check_window_memory(len(train), *estimator_window(spec, A.shape[1] + F.shape[1]),
                         "The training windows of `y`/`X`", copies=3)
-    Xw, Yw = window_pairs(spec, A, F, Yraw, train, n_targets, norm)
-    ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
-    return Xw[ok], Yw[ok], train[ok]
-
-
-def window_pairs(spec, A, F, Yraw, pos, n_targets, norm):
-    """Training windows ``(Xw, Yw)`` at the origins ``pos`` (targets relative to the
-    window's reference), gaps kept as NaN.  ``A``/``F``/``Yraw`` may hold many series
-    stacked (a panel's, :class:`~tsrnn._forecast.panel_windows.PanelWindows`): each
-    window reads only its own series' rows."""
-    H = train_steps(spec)
-    Xw, ref = windows(spec, A, F, pos, n_targets, norm)
+    Xw, ref = windows(spec, A, F, train, n_targets, norm)
     # fancy indexing and concatenate both copy, so Yw may be normalised in place
-    Yw = Yraw[pos[:, None] + np.arange(1, H + 1)] if spec.strategy != "recursive" else \
-        np.concatenate([Yraw[pos + 1], A[pos + 1, n_targets:]], axis=1)[:, None, :]
+    Yw = Yraw[train[:, None] + np.arange(1, H + 1)] if spec.strategy != "recursive" else \
+        np.concatenate([Yraw[train + 1], A[train + 1, n_targets:]], axis=1)[:, None, :]
     Yw[..., :n_targets] -= ref
     fed = feedback(spec, n_targets)
     if fed:
@@ -199,7 +188,8 @@ def window_pairs(spec, A, F, Yraw, pos, n_targets, norm):
         # in the units of the targets' input channels (the same reference, the last
         # observation, as decoder_feedback requires)
         Xw[:, spec.lags_ + 1:, :fed] = Yw[:, :-1, :fed]
-    return Xw, Yw
+    ok = ~(np.isnan(Xw).any(axis=(1, 2)) | np.isnan(Yw).any(axis=(1, 2)))
+    return Xw[ok], Yw[ok], train[ok]
 
 
 def forecast(spec, predictor, A, F, pos, n_targets, norm, *, quantiles=False):
