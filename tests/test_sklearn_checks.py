@@ -3,9 +3,10 @@ user constructs them: default parameters, on each cell (lstm, gru, rnn) in float
 default), and the default cell in float64.
 
 The float64 instances of the other two cells are left out for the suite's time budget, not
-because they fail: float64 ``tanh``/``exp`` are scalar libm calls, so these default-sized
-fits run about six times slower than in float32 (124 s of the checks' 178 s with all six);
-the cells share every code path the checks reach but the layer kernels, which
+because they fail: they would add about 45 s (with ``TSRNN_ALL_CHECKS=1`` the float64
+instances take 79 s of the checks, the float32 ones 65 s; 118 s and 54 s while float64
+``tanh``/``exp`` were scalar libm calls, benchmarks/RESULTS.md "float64 vector math"); the
+cells share every code path the checks reach but the layer kernels, which
 tests/test_kernels.py checks in float64 against the NumPy references and PyTorch.  Run
 them all with ``TSRNN_ALL_CHECKS=1``."""
 
